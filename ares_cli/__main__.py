@@ -1,0 +1,5 @@
+"""`python -m ares_cli` is the same as `ares`."""
+
+from ares_cli.cli import main
+
+main()

@@ -1,0 +1,329 @@
+"""The `ares` command line (DESIGN §4): one Typer app, one context per invocation.
+
+Heavy libraries are imported only inside the code paths that need them, so `ares --help` and a
+fully cached `run-all` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ares_cli.errors import AresError, ConfigError
+
+app = typer.Typer(
+    name="ares",
+    help="From an exchange's raw trades to a validated, calibrated, optimised trading model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Exchange = Annotated[str, typer.Option("--exchange", help="Exchange id, e.g. binance.")]
+Symbol = Annotated[str, typer.Option("--symbol", help="Symbol, e.g. ETHUSDT.")]
+Source = Annotated[
+    str | None, typer.Option("--source", help="synthetic | files | ccxt (sets data.source).")
+]
+Paths = Annotated[
+    list[str] | None,
+    typer.Option("--path", help="Input file, folder or glob for --source files; repeatable."),
+]
+ConfigPath = Annotated[
+    Path | None, typer.Option("--config", help="config.toml to use (default: ./config.toml).")
+]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override one key: section.key=value; repeatable."),
+]
+Force = Annotated[bool, typer.Option("--force", help="Re-execute even when cached.")]
+Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as failures.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")]
+
+
+def _fail(exc: AresError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _load(config: Path | None, sets: list[str] | None, source: str | None = None,
+          paths: list[str] | None = None) -> Any:
+    from ares_cli.config import load_config
+
+    overrides = list(sets or [])
+    if source is not None:
+        overrides.append(f"data.source={source}")
+    if paths:
+        overrides.append("data.paths=" + json.dumps(list(paths)))
+    return load_config(config, overrides)
+
+
+def _context(exchange: str, symbol: str, cfg: Any, json_mode: bool, strict: bool) -> Any:
+    from ares_cli.console import make_reporter
+    from ares_cli.runner import Runner
+    from ares_cli.steps.base import RunOptions
+    from ares_cli.store import Store
+
+    if not exchange.strip() or not symbol.strip():
+        raise ConfigError("--exchange and --symbol must not be empty")
+    root = cfg.store_root()
+    options = RunOptions(exchange=exchange, symbol=symbol, store_root=root)
+    runner = Runner(Store(root), cfg, options, make_reporter(json_mode), strict=strict)
+    return runner
+
+
+def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
+    """Print the summary (JSON or human), then exit with the run's code."""
+    summary = outcome.summary(runner.options)
+    if json_mode:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        counts: dict[str, int] = {}
+        for step in summary["steps"]:
+            counts[step["status"]] = counts.get(step["status"], 0) + 1
+        text = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        typer.echo(f"run {summary['run_id']} ({runner.options.exchange}/{runner.options.symbol})"
+                   f": {text}")
+        for warning in summary["warnings"]:
+            typer.echo(f"warning: {warning}")
+    if outcome.failed_step is not None:
+        record = outcome.manifest["steps"][outcome.failed_step.number - 1]
+        typer.echo(
+            f"error: step {outcome.failed_step.number} {outcome.failed_step.name} failed: "
+            f"{record['message']}\n  resume with: {summary['resume_command']}",
+            err=True,
+        )
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command("run-all")
+def run_all(
+    exchange: Exchange = "binance",
+    symbol: Symbol = "ETHUSDT",
+    source: Source = None,
+    path: Paths = None,
+    config: ConfigPath = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="section.key=value")] = None,
+    from_: Annotated[int, typer.Option("--from", min=1, max=16, help="First step.")] = 1,
+    to: Annotated[int, typer.Option("--to", min=1, max=16, help="Last step.")] = 16,
+    force: Force = False,
+    strict: Strict = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
+) -> None:
+    """Run the pipeline (steps --from..--to) in a new run; cached steps do no work."""
+    try:
+        if from_ > to:
+            raise ConfigError(f"--from {from_} is after --to {to}")
+        cfg = _load(config, set_, source, path)
+        runner = _context(exchange, symbol, cfg, json_, strict)
+        with runner.store.lock(exchange, symbol):
+            manifest = runner.new_manifest(["run-all", *sys.argv[1:]])
+            if from_ > 1:
+                base = runner.latest_manifest()
+                if base is not None:
+                    manifest["steps"][: from_ - 1] = base["steps"][: from_ - 1]
+                    manifest["based_on"] = base["run_id"]
+            numbers = list(range(from_, to + 1))
+            outcome = runner.execute(manifest, numbers, force=set(numbers) if force else None)
+    except AresError as exc:
+        raise _fail(exc) from None
+    _finish(runner, outcome, json_)
+
+
+@app.command("step")
+def step(
+    name: Annotated[str, typer.Argument(help="Step number or name, e.g. 2 or regime-classify.")],
+    exchange: Exchange = "binance",
+    symbol: Symbol = "ETHUSDT",
+    source: Source = None,
+    path: Paths = None,
+    config: ConfigPath = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="section.key=value")] = None,
+    force: Force = False,
+    strict: Strict = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
+) -> None:
+    """Run one step; its inputs come from the latest run of this exchange/symbol."""
+    from ares_cli.steps import resolve
+
+    try:
+        target = resolve(name)
+        cfg = _load(config, set_, source, path)
+        runner = _context(exchange, symbol, cfg, json_, strict)
+        with runner.store.lock(exchange, symbol):
+            manifest = runner.latest_manifest()
+            if manifest is None:
+                manifest = runner.new_manifest(["step", *sys.argv[1:]])
+            else:
+                manifest["commands"].append(["step", *sys.argv[1:]])
+                manifest["config"] = cfg.to_dict()
+            outcome = runner.execute(
+                manifest, [target.number], force={target.number} if force else None,
+                invalidate_after=True,
+            )
+    except AresError as exc:
+        raise _fail(exc) from None
+    _finish(runner, outcome, json_)
+
+
+@app.command("resume")
+def resume(
+    exchange: Exchange = "binance",
+    symbol: Symbol = "ETHUSDT",
+    from_: Annotated[
+        int | None, typer.Option("--from", min=1, max=16, help="Re-execute steps N..16.")
+    ] = None,
+    strict: Strict = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
+    config: ConfigPath = None,
+) -> None:
+    """Continue the latest run from its first step not done (or re-execute --from N on)."""
+    from ares_cli.runner import DONE, config_of
+
+    try:
+        cfg = _load(config, None)
+        probe = _context(exchange, symbol, cfg, json_, strict)
+        with probe.store.lock(exchange, symbol):
+            manifest = probe.latest_manifest()
+            if manifest is None:
+                raise ConfigError(
+                    f"no run to resume for {exchange}/{symbol}",
+                    hint=f"start one with: ares run-all --exchange {exchange} --symbol {symbol}",
+                )
+            runner = _context(exchange, symbol, config_of(manifest), json_, strict)
+            pending = [r["number"] for r in manifest["steps"] if r["status"] not in DONE]
+            start = from_ if from_ is not None else (pending[0] if pending else 17)
+            if start > 16:
+                typer.echo(f"run {manifest['run_id']}: every step is done; nothing to resume")
+                raise typer.Exit(0)
+            manifest["commands"].append(["resume", *sys.argv[1:]])
+            numbers = list(range(start, 17))
+            outcome = runner.execute(
+                manifest, numbers, force=set(numbers) if from_ is not None else None
+            )
+    except AresError as exc:
+        raise _fail(exc) from None
+    _finish(runner, outcome, json_)
+
+
+@app.command("status")
+def status(
+    config: ConfigPath = None,
+    json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """The latest run of every exchange/symbol in the store."""
+    from ares_cli.report.listing import status_rows
+
+    try:
+        rows = status_rows(_store(config))
+    except AresError as exc:
+        raise _fail(exc) from None
+    _print_rows(rows, json_, "no runs yet: start one with ares run-all")
+
+
+@app.command("runs")
+def runs(
+    exchange: Annotated[str | None, typer.Option("--exchange")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol")] = None,
+    config: ConfigPath = None,
+    json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Every run in the store, oldest first."""
+    from ares_cli.report.listing import run_rows
+
+    try:
+        rows = run_rows(_store(config), exchange, symbol)
+    except AresError as exc:
+        raise _fail(exc) from None
+    _print_rows(rows, json_, "no runs yet")
+
+
+@app.command("show")
+def show(
+    ref: Annotated[str, typer.Argument(help="Run id (or prefix), 'latest', step, or digest.")],
+    exchange: Exchange = "binance",
+    symbol: Symbol = "ETHUSDT",
+    config: ConfigPath = None,
+) -> None:
+    """Show a run manifest, one step of the latest run, or what an object holds."""
+    from ares_cli.report.listing import show_ref
+
+    try:
+        typer.echo(json.dumps(show_ref(_store(config), ref, exchange, symbol), indent=2))
+    except AresError as exc:
+        raise _fail(exc) from None
+
+
+@app.command("verify")
+def verify(config: ConfigPath = None) -> None:
+    """Re-hash every object in the store; exit 1 naming any that is corrupted."""
+    from ares_cli.report.listing import producers
+
+    try:
+        store = _store(config)
+        checked, bad = store.verify()
+        made_by = producers(store)
+    except AresError as exc:
+        raise _fail(exc) from None
+    for item in bad:
+        made = made_by.get(item.digest)
+        who = f"output '{made[1]}' of step {made[0]}" if made else "made by no recorded step"
+        typer.echo(f"corrupted: {item.digest} ({who}) at {item.path}", err=True)
+        if made:
+            typer.echo(f"  repair with: ares step {made[0]} --force", err=True)
+    typer.echo(f"verified {checked} objects: {len(bad)} corrupted")
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command("gc")
+def gc(config: ConfigPath = None) -> None:
+    """Remove objects that no run or ref reaches."""
+    try:
+        store = _store(config)
+        with store.exclusive():
+            removed, freed, dropped = store.gc()
+    except AresError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"removed {removed} objects ({freed / 1e6:.1f} MB), {dropped} stale cache records")
+
+
+def _store(config: Path | None) -> Any:
+    from ares_cli.store import Store
+
+    return Store(_load(config, None).store_root())
+
+
+def _print_rows(rows: list[dict[str, Any]], json_mode: bool, empty: str) -> None:
+    if json_mode:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo(empty)
+        return
+    if not sys.stdout.isatty():  # cron and pipes: one plain tab-separated line per row
+        typer.echo("\t".join(rows[0]))
+        for row in rows:
+            typer.echo("\t".join(str(v) for v in row.values()))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v) for v in row.values()))
+    Console().print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

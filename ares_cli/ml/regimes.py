@@ -1,0 +1,140 @@
+"""A causal market-regime classifier: trend strength and volatility level per base bar.
+
+Each bar gets two causal statistics from closes up to and including it: a trend t-statistic
+(the sum of log returns over `trend_window` bars divided by their standard deviation times
+sqrt(window)) and a volatility level (the standard deviation of log returns over `vol_window`),
+both smoothed by an EMA of span `smoothing`. `fit` learns the two thresholds as quantiles on the
+training bars only; `predict` labels VOLATILE above the volatility threshold, else BULL or BEAR
+beyond +/- the trend threshold, else SIDEWAYS, with a soft score per regime that sums to one.
+Because the statistics only look back and the thresholds are frozen after `fit`, appending bars
+never changes an earlier label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+REGIMES = ("BULL", "BEAR", "SIDEWAYS", "VOLATILE")
+SCORE_COLUMNS = tuple(f"score_{r.lower()}" for r in REGIMES)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
+
+
+@dataclass
+class RegimeClassifier:
+    """scikit-learn-style estimator: parameters in __init__, learned state ends in `_`."""
+
+    trend_window: int = 48
+    vol_window: int = 24
+    smoothing: int = 6
+    volatile_quantile: float = 0.85
+    trend_quantile: float = 0.4
+
+    def statistics(self, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Causal (trend t-stat, volatility) per bar; NaN during warm-up."""
+        frame = pl.DataFrame({"close": close}).lazy()
+        logret = pl.col("close").log().diff()
+        stats = frame.with_columns(r=logret).select(
+            trend=(
+                pl.col("r").rolling_sum(self.trend_window)
+                / (pl.col("r").rolling_std(self.trend_window) * np.sqrt(self.trend_window))
+            ).ewm_mean(span=self.smoothing, adjust=False, ignore_nulls=True),
+            vol=pl.col("r")
+            .rolling_std(self.vol_window)
+            .ewm_mean(span=self.smoothing, adjust=False, ignore_nulls=True),
+        ).collect()
+        trend = stats["trend"].fill_nan(None).to_numpy().astype(float)
+        vol = stats["vol"].fill_nan(None).to_numpy().astype(float)
+        return trend, vol
+
+    def fit(self, close: np.ndarray) -> RegimeClassifier:
+        """Learn thresholds and score scales from training closes only."""
+        trend, vol = self.statistics(close)
+        ok = np.isfinite(trend) & np.isfinite(vol) & (vol > 0)
+        if ok.sum() < 10:
+            raise ValueError(
+                f"only {int(ok.sum())} training bars after a warm-up of "
+                f"{max(self.trend_window, self.vol_window)} bars; need at least 10"
+            )
+        log_vol = np.log(vol[ok])
+        self.vol_threshold_ = float(np.exp(np.quantile(log_vol, self.volatile_quantile)))
+        calm = ok & (vol <= self.vol_threshold_)
+        self.trend_threshold_ = float(np.quantile(np.abs(trend[calm]), self.trend_quantile))
+        self.vol_scale_ = float(max(np.std(log_vol) * 0.25, 1e-6))
+        self.trend_scale_ = float(max(np.std(trend[calm]) * 0.25, 1e-6))
+        self.n_fit_ = int(ok.sum())
+        return self
+
+    def predict(self, close: np.ndarray) -> pl.DataFrame:
+        """Per-bar regime label (null during warm-up), scores, and the two statistics."""
+        trend, vol = self.statistics(close)
+        ok = np.isfinite(trend) & np.isfinite(vol) & (vol > 0)
+        safe_vol = np.where(ok, vol, self.vol_threshold_)
+        safe_trend = np.where(ok, trend, 0.0)
+        p_vol = _sigmoid((np.log(safe_vol) - np.log(self.vol_threshold_)) / self.vol_scale_)
+        p_up = _sigmoid((safe_trend - self.trend_threshold_) / self.trend_scale_)
+        p_down = _sigmoid((-safe_trend - self.trend_threshold_) / self.trend_scale_)
+        scores = np.column_stack(
+            [(1 - p_vol) * p_up, (1 - p_vol) * p_down,
+             (1 - p_vol) * np.clip(1 - p_up - p_down, 0, 1), p_vol]
+        )
+        scores /= scores.sum(axis=1, keepdims=True)
+        label = np.where(
+            safe_vol > self.vol_threshold_, 3,
+            np.where(safe_trend > self.trend_threshold_, 0,
+                     np.where(safe_trend < -self.trend_threshold_, 1, 2)),
+        )
+        names = np.array(REGIMES, dtype=object)[label]
+        names[~ok] = None
+        scores[~ok] = np.nan
+        return pl.DataFrame(
+            {
+                "regime": pl.Series(names.tolist(), dtype=pl.String),
+                **{c: scores[:, i] for i, c in enumerate(SCORE_COLUMNS)},
+                "trend": np.where(ok, trend, np.nan),
+                "volatility": np.where(ok, vol, np.nan),
+            }
+        ).with_columns(pl.col(*SCORE_COLUMNS, "trend", "volatility").fill_nan(None))
+
+    def params(self) -> dict[str, Any]:
+        """Parameters and learned thresholds, JSON-ready, for the model bundle."""
+        return {
+            "trend_window": self.trend_window,
+            "vol_window": self.vol_window,
+            "smoothing": self.smoothing,
+            "volatile_quantile": self.volatile_quantile,
+            "trend_quantile": self.trend_quantile,
+            "vol_threshold": self.vol_threshold_,
+            "trend_threshold": self.trend_threshold_,
+            "vol_scale": self.vol_scale_,
+            "trend_scale": self.trend_scale_,
+            "n_fit": self.n_fit_,
+        }
+
+
+def agreement(true: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
+    """Confusion matrix (rows true, columns predicted) and balanced accuracy over REGIMES."""
+    index = {r: i for i, r in enumerate(REGIMES)}
+    mask = np.array([t in index and p in index for t, p in zip(true, predicted, strict=True)])
+    t = np.array([index[x] for x in np.asarray(true)[mask]], dtype=int)
+    p = np.array([index[x] for x in np.asarray(predicted)[mask]], dtype=int)
+    matrix = np.zeros((len(REGIMES), len(REGIMES)), dtype=int)
+    np.add.at(matrix, (t, p), 1)
+    support = matrix.sum(axis=1)
+    recalls = np.divide(np.diag(matrix), support, out=np.zeros(len(REGIMES)), where=support > 0)
+    present = support > 0
+    return {
+        "labels": list(REGIMES),
+        "confusion": matrix.tolist(),
+        "recall": {r: round(float(x), 4) for r, x, s in zip(REGIMES, recalls, present,
+                                                            strict=True) if s},
+        "balanced_accuracy": round(float(recalls[present].mean()), 4) if present.any() else None,
+        "accuracy": round(float(np.trace(matrix) / max(matrix.sum(), 1)), 4),
+        "bars": int(matrix.sum()),
+    }

@@ -1,0 +1,117 @@
+"""Read-only views of the store for `status`, `runs`, `show` and `verify`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ares_cli.artifacts import decode
+from ares_cli.errors import ConfigError
+from ares_cli.store import Store
+
+
+def _counts(manifest: dict[str, Any]) -> str:
+    counts: dict[str, int] = {}
+    for step in manifest.get("steps", []):
+        counts[step["status"]] = counts.get(step["status"], 0) + 1
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+
+
+def _last_done(manifest: dict[str, Any]) -> str:
+    done = [s for s in manifest.get("steps", []) if s["status"] in ("ok", "cached")]
+    return f"{done[-1]['number']} {done[-1]['name']}" if done else "-"
+
+
+def status_rows(store: Store) -> list[dict[str, Any]]:
+    """One row per exchange/symbol: its latest run and how far it got."""
+    rows = []
+    for exchange, symbol, name, run_id in store.iter_refs():
+        if name != "latest":
+            continue
+        try:
+            manifest = store.read_manifest(run_id)
+        except FileNotFoundError:
+            continue
+        failed = [s for s in manifest["steps"] if s["status"] == "failed"]
+        rows.append({
+            "exchange": manifest.get("exchange", exchange),
+            "symbol": manifest.get("symbol", symbol),
+            "run": run_id,
+            "status": manifest.get("status", "?"),
+            "last step done": _last_done(manifest),
+            "steps": _counts(manifest),
+            "failed": f"{failed[0]['number']} {failed[0]['name']}" if failed else "-",
+            "updated": manifest.get("updated", ""),
+        })
+    return rows
+
+
+def run_rows(store: Store, exchange: str | None, symbol: str | None) -> list[dict[str, Any]]:
+    """One row per run, oldest first, optionally for one exchange/symbol."""
+    return [
+        {
+            "run": m["run_id"],
+            "exchange": m["exchange"],
+            "symbol": m["symbol"],
+            "status": m.get("status", "?"),
+            "steps": _counts(m),
+            "created": m.get("created", ""),
+        }
+        for m in store.list_runs()
+        if (exchange is None or m["exchange"] == exchange)
+        and (symbol is None or m["symbol"] == symbol)
+    ]
+
+
+def producers(store: Store) -> dict[str, tuple[str, str]]:
+    """digest -> (step name, output name) from every action record."""
+    made: dict[str, tuple[str, str]] = {}
+    for _key, record in store.iter_actions():
+        for output, info in record.get("outputs", {}).items():
+            made[info["digest"]] = (record["step"], output)
+    return made
+
+
+def show_ref(store: Store, ref: str, exchange: str, symbol: str) -> dict[str, Any]:
+    """A run manifest (id, prefix or 'latest'), a step of the latest run, or an object."""
+    from ares_cli.steps import BY_NAME, BY_NUMBER
+
+    latest = store.get_ref(exchange, symbol, "latest")
+    if ref == "latest":
+        if latest is None:
+            raise ConfigError(f"no runs for {exchange}/{symbol}")
+        return store.read_manifest(latest)
+    if ref in BY_NAME or (ref.isdigit() and int(ref) in BY_NUMBER):
+        if latest is None:
+            raise ConfigError(f"no runs for {exchange}/{symbol}")
+        step = BY_NAME.get(ref) or BY_NUMBER[int(ref)]
+        return store.read_manifest(latest)["steps"][step.number - 1]
+    runs = [m for m in store.list_runs() if m["run_id"].startswith(ref)]
+    if len(runs) == 1:
+        return runs[0]
+    objects = [d for d, _ in store.iter_objects() if d.startswith(ref)] if len(ref) >= 6 else []
+    if len(objects) == 1:
+        return _describe_object(store, objects[0])
+    if len(runs) + len(objects) > 1:
+        raise ConfigError(f"'{ref}' is ambiguous: it starts {len(runs) + len(objects)} names")
+    raise ConfigError(f"nothing named '{ref}': not a run id, step, or object digest (6+ chars)")
+
+
+def _describe_object(store: Store, digest: str) -> dict[str, Any]:
+    made = producers(store).get(digest)
+    info: dict[str, Any] = {"digest": digest, "bytes": store.object_path(digest).stat().st_size}
+    if made is None:
+        return info
+    info.update(step=made[0], output=made[1])
+    for _key, record in store.iter_actions():
+        output = record.get("outputs", {}).get(made[1])
+        if output and output["digest"] == digest:
+            info["kind"] = output["kind"]
+            break
+    kind = info.get("kind")
+    if kind == "table":
+        frame = decode(store.get(digest, what=made[1]), "table")
+        info["rows"], info["schema"] = frame.height, {c: str(t) for c, t in frame.schema.items()}
+        info["head"] = frame.head(5).to_dicts()
+    elif kind == "json":
+        info["value"] = decode(store.get(digest, what=made[1]), "json")
+    return info

@@ -1,0 +1,65 @@
+"""The registry of all 16 steps, in execution order, addressable by number or name.
+
+Implemented steps live in their own numbered module; steps planned but not built yet are
+declared here with their contract and no `run`, so the runner fails them loudly instead of
+pretending.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from ares_cli.errors import ConfigError
+from ares_cli.steps.base import Step
+from ares_cli.steps.s01_collect import STEP as COLLECT
+from ares_cli.steps.s02_regime_classify import STEP as REGIME_CLASSIFY
+from ares_cli.steps.s03_regime_split import STEP as REGIME_SPLIT
+
+_PLANNED = (
+    Step(4, "analyst-features", "causal features and triple-barrier labels",
+         ("bars", "bars_fine", "regimes", "splits"), ("analyst_dataset",)),
+    Step(5, "analyst-train", "per-regime XGBoost specialists with purged CV",
+         ("analyst_dataset", "splits"), ("analyst_models",)),
+    Step(6, "analyst-enhance", "Optuna tuning and feature selection per specialist",
+         ("analyst_dataset", "analyst_models"), ("analyst_models_enhanced",)),
+    Step(7, "analyst-ensemble", "combine specialists into one analyst probability",
+         ("analyst_dataset", "analyst_models_enhanced"), ("analyst_ensemble",)),
+    Step(8, "tactician-label", "meta-labels resolved on the fine-timeframe path",
+         ("analyst_ensemble", "bars_fine"), ("tactician_dataset",)),
+    Step(9, "tactician-train", "tactician take/skip models",
+         ("tactician_dataset",), ("tactician_models",)),
+    Step(10, "tactician-ensemble", "combine tactician models",
+         ("tactician_dataset", "tactician_models"), ("tactician_ensemble",)),
+    Step(11, "calibrate", "isotonic/sigmoid calibration on out-of-fold data",
+         ("analyst_ensemble", "tactician_ensemble"), ("calibration",)),
+    Step(12, "optimize", "multi-objective parameter optimisation on validation",
+         ("calibration",), ("params", "pareto", "trials")),
+    Step(13, "walk-forward", "re-fit per rolling fold and stitch out-of-sample equity",
+         ("params",), ("walk_forward",)),
+    Step(14, "monte-carlo", "bootstrap, permutation test, deflated Sharpe, PBO",
+         ("walk_forward", "trials"), ("monte_carlo",)),
+    Step(15, "ab-test", "challenger vs champion on the same window",
+         ("walk_forward",), ("ab_test",)),
+    Step(16, "save", "deployable bundle, summary and HTML report",
+         ("params", "monte_carlo", "ab_test"), ("bundle", "report")),
+)
+
+STEPS: tuple[Step, ...] = (COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, *_PLANNED)
+BY_NAME = {s.name: s for s in STEPS}
+BY_NUMBER = {s.number: s for s in STEPS}
+PRODUCER = {name: s for s in STEPS for name in s.all_outputs}
+
+assert [s.number for s in STEPS] == list(range(1, 17)), "steps must be numbered 1..16 in order"
+
+
+def resolve(ref: str) -> Step:
+    """A step by number ('2') or name ('regime-classify'); unknown names exit 2 listing all."""
+    text = ref.strip()
+    if text.isdigit() and int(text) in BY_NUMBER:
+        return BY_NUMBER[int(text)]
+    if text in BY_NAME:
+        return BY_NAME[text]
+    close = difflib.get_close_matches(text, list(BY_NAME), n=1)
+    listing = ", ".join(f"{s.number} {s.name}" for s in STEPS)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise ConfigError(f"unknown step '{ref}'.{hint} Valid steps: {listing}")
