@@ -122,6 +122,7 @@ def run_all(
         runner = _context(exchange, symbol, cfg, json_, strict)
         with runner.store.lock(exchange, symbol):
             manifest = runner.new_manifest(["run-all", *sys.argv[1:]])
+            manifest["to"] = to
             if from_ > 1:
                 base = runner.latest_manifest()
                 if base is not None:
@@ -181,7 +182,10 @@ def resume(
     json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
     config: ConfigPath = None,
 ) -> None:
-    """Continue the latest run from its first step not done (or re-execute --from N on)."""
+    """Continue the latest run from its first step not done (or re-execute --from N on).
+
+    A run started with `run-all --to N` resumes up to step N; otherwise up to step 16.
+    """
     from ares_cli.runner import DONE, config_of
 
     try:
@@ -196,12 +200,13 @@ def resume(
                 )
             runner = _context(exchange, symbol, config_of(manifest), json_, strict)
             pending = [r["number"] for r in manifest["steps"] if r["status"] not in DONE]
+            last = manifest.get("to", 16)
             start = from_ if from_ is not None else (pending[0] if pending else 17)
-            if start > 16:
+            if start > last:
                 typer.echo(f"run {manifest['run_id']}: every step is done; nothing to resume")
                 raise typer.Exit(0)
             manifest["commands"].append(["resume", *sys.argv[1:]])
-            numbers = list(range(start, 17))
+            numbers = list(range(start, last + 1))
             outcome = runner.execute(
                 manifest, numbers, force=set(numbers) if from_ is not None else None
             )

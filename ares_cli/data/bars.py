@@ -7,37 +7,57 @@ base and fine series have no holes and every later step can index bars by positi
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP
 
 
-def bars_from_trades(trades: pl.LazyFrame | pl.DataFrame, every_ms: int) -> pl.DataFrame:
-    """Aggregate time-sorted trades into bars of `every_ms` milliseconds, gaps filled."""
+def bars_from_trades(trades: pl.DataFrame, every_ms: int) -> pl.DataFrame:
+    """Aggregate time-sorted trades into bars of `every_ms` milliseconds, gaps filled.
+
+    Trades are contiguous per bar once sorted, so each bar is a segment reduced with NumPy's
+    `reduceat`: single-threaded and in trade order, hence bit-for-bit reproducible (a parallel
+    hash group-by may sum floats in a different order from run to run).
+    """
     every_us = every_ms * 1000
-    lazy = trades.lazy() if isinstance(trades, pl.DataFrame) else trades
-    micros = pl.col("timestamp").dt.epoch("us")
-    aggregated = (
-        lazy.with_columns(bucket=micros - micros % every_us)
-        .group_by("bucket", maintain_order=True)
-        .agg(
-            open=pl.col("price").first(),
-            high=pl.col("price").max(),
-            low=pl.col("price").min(),
-            close=pl.col("price").last(),
-            volume=pl.col("qty").sum(),
-            quote_volume=(pl.col("price") * pl.col("qty")).sum(),
-            trades=pl.len().cast(pl.Int64),
-            taker_buy_volume=pl.col("qty").filter(~pl.col("is_buyer_maker")).sum(),
-        )
-        .collect()
+    if not trades["timestamp"].is_sorted():
+        raise ValueError("trades must be sorted by timestamp")
+    micros = trades["timestamp"].dt.epoch("us").to_numpy()
+    price = trades["price"].to_numpy()
+    qty = trades["qty"].to_numpy()
+    slot = micros // every_us  # floor division: also right for times before 1970
+    starts = _segment_starts(slot)
+    if len(starts) == 0:
+        return fill_gaps(pl.DataFrame(), every_us)
+    ends = np.append(starts[1:], len(slot))
+    taker_buy = qty.copy()
+    taker_buy[trades["is_buyer_maker"].to_numpy()] = 0.0
+    aggregated = pl.DataFrame(
+        {
+            "bucket": slot[starts] * every_us,
+            "open": price[starts],
+            "high": np.maximum.reduceat(price, starts),
+            "low": np.minimum.reduceat(price, starts),
+            "close": price[ends - 1],
+            "volume": np.add.reduceat(qty, starts),
+            "quote_volume": np.add.reduceat(price * qty, starts),
+            "trades": (ends - starts).astype(np.int64),
+            "taker_buy_volume": np.add.reduceat(taker_buy, starts),
+        }
     )
     return fill_gaps(aggregated, every_us)
 
 
+def _segment_starts(bucket: np.ndarray) -> np.ndarray:
+    if len(bucket) == 0:
+        return np.array([], dtype=np.int64)
+    return np.concatenate([[0], np.flatnonzero(np.diff(bucket)) + 1])
+
+
 def fill_gaps(aggregated: pl.DataFrame, every_us: int) -> pl.DataFrame:
     """Put bars (with an integer `bucket` of open-time µs) on a full grid; flag empty ones."""
-    if aggregated.height == 0:
+    if aggregated.is_empty():
         return pl.DataFrame(schema=BARS_SCHEMA)
     first, last = aggregated["bucket"].min(), aggregated["bucket"].max()
     grid = pl.DataFrame({"bucket": pl.int_range(first, last + every_us, every_us, eager=True)})
@@ -71,30 +91,32 @@ def resample_bars(bars: pl.DataFrame, every_ms: int) -> pl.DataFrame:
     volume) stay null in the result rather than being invented.
     """
     every_us = every_ms * 1000
-    micros = pl.col("timestamp").dt.epoch("us")
     real = bars.filter(~pl.col("filled"))
-    aggregated = (
-        real.lazy()
-        .with_columns(bucket=micros - micros % every_us)
-        .group_by("bucket", maintain_order=True)
-        .agg(
-            open=pl.col("open").first(),
-            high=pl.col("high").max(),
-            low=pl.col("low").min(),
-            close=pl.col("close").last(),
-            volume=pl.col("volume").sum(),
-            quote_volume=_sum_or_null("quote_volume"),
-            trades=_sum_or_null("trades"),
-            taker_buy_volume=_sum_or_null("taker_buy_volume"),
-        )
-        .collect()
-    )
-    return fill_gaps(aggregated, every_us)
+    slot = real["timestamp"].dt.epoch("us").to_numpy() // every_us
+    starts = _segment_starts(slot)
+    if len(starts) == 0:
+        return fill_gaps(pl.DataFrame(), every_us)
+    ends = np.append(starts[1:], len(slot))
+    columns = {
+        "bucket": slot[starts] * every_us,
+        "open": real["open"].to_numpy()[starts],
+        "high": np.maximum.reduceat(real["high"].to_numpy(), starts),
+        "low": np.minimum.reduceat(real["low"].to_numpy(), starts),
+        "close": real["close"].to_numpy()[ends - 1],
+        "volume": np.add.reduceat(real["volume"].to_numpy(), starts),
+    }
+    for name in ("quote_volume", "trades", "taker_buy_volume"):
+        columns[name] = _sum_or_null(real[name], starts)
+    return fill_gaps(pl.DataFrame(columns), every_us)
 
 
-def _sum_or_null(column: str) -> pl.Expr:
-    """Sum of a column, or null when any value is unknown (never a partial sum)."""
-    return pl.when(pl.col(column).null_count() == 0).then(pl.col(column).sum()).otherwise(None)
+def _sum_or_null(values: pl.Series, starts: np.ndarray) -> pl.Series:
+    """Per-segment sums, null for a segment with any unknown value (never a partial sum)."""
+    known = values.is_not_null().to_numpy()
+    data = values.fill_null(0).to_numpy().astype(np.float64)
+    sums = np.add.reduceat(data, starts)
+    complete = np.add.reduceat(~known, starts) == 0
+    return pl.Series(values.name, sums).set(pl.Series(~complete), None)
 
 
 def market_bars(

@@ -1,0 +1,69 @@
+"""The regime classifier: causal labels, thresholds from training bars, agreement with truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ares_cli.config import RegimesConfig
+from ares_cli.data.bars import bars_from_trades
+from ares_cli.data.synthetic import generate
+from ares_cli.ml.regime_labels import classify_bars
+from ares_cli.ml.regimes import REGIMES, RegimeClassifier, agreement
+
+
+@pytest.fixture(scope="module")
+def market():
+    m = generate(seed=11, days=120, trades_per_day=3000)
+    return bars_from_trades(m.trades, 3_600_000), m.true_regimes
+
+
+def test_labels_of_earlier_bars_do_not_change_when_bars_are_appended(market):
+    bars, _ = market
+    close = bars["close"].to_numpy()
+    model = RegimeClassifier().fit(close[:1500])
+    full = model.predict(close)
+    for n in (200, 1000, 2000, 2500):
+        head = model.predict(close[:n])
+        assert head["regime"].equals(full["regime"].head(n)), f"labels of first {n} bars changed"
+        # Scores may differ in the last ulp (polars' rolling kernels), never more.
+        numeric = [c for c in full.columns if c != "regime"]
+        a, b = head.select(numeric).to_numpy(), full.head(n).select(numeric).to_numpy()
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+def test_thresholds_come_from_training_bars_only(market):
+    bars, _ = market
+    close = bars["close"].to_numpy().copy()
+    a = RegimeClassifier().fit(close[:1000])
+    close[1000:] *= np.exp(np.random.default_rng(0).normal(0, 0.05, len(close) - 1000)).cumprod()
+    b = RegimeClassifier().fit(close[:1000])
+    assert a.params() == b.params()
+
+
+def test_scores_are_probabilities_and_warmup_is_unlabelled(market):
+    bars, _ = market
+    out = RegimeClassifier().fit(bars["close"].to_numpy()[:1500]).predict(bars["close"].to_numpy())
+    labelled = out.drop_nulls("regime")
+    sums = labelled.select(pl.sum_horizontal(pl.col("^score_.*$"))).to_series()
+    assert np.allclose(sums.to_numpy(), 1.0)
+    assert out["regime"][:40].null_count() == 40
+    assert set(labelled["regime"].unique()) <= set(REGIMES)
+
+
+def test_agreement_with_true_regimes_beats_chance_out_of_sample(market):
+    bars, truth = market
+    _, _, metrics = classify_bars(bars, RegimesConfig(), 0.6, truth)
+    oos = metrics["vs_true_regimes"]["out_of_sample"]
+    assert oos["balanced_accuracy"] > 0.35  # chance is 0.25 over four regimes
+    assert np.array(oos["confusion"]).sum() == oos["bars"]
+
+
+def test_agreement_metrics_by_hand():
+    true = np.array(["BULL", "BULL", "BEAR", "VOLATILE", None], dtype=object)
+    pred = np.array(["BULL", "BEAR", "BEAR", "BULL", "BULL"], dtype=object)
+    result = agreement(true, pred)
+    assert result["bars"] == 4
+    assert result["recall"] == {"BULL": 0.5, "BEAR": 1.0, "VOLATILE": 0.0}
+    assert result["balanced_accuracy"] == pytest.approx(0.5)

@@ -1,0 +1,194 @@
+"""The command line end to end on a small synthetic market: caching, invalidation, exit codes,
+resume, corruption repair, JSON output and the lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ares_cli.cli import app
+from ares_cli.steps import STEPS
+from ares_cli.store import Store
+
+SMALL = ["--set", "data.days=20", "--set", "data.trades_per_day=2000"]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A private working folder and store for one test."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARES_STORE", str(tmp_path / "store"))
+    return tmp_path
+
+
+def ares(*args: str) -> tuple[int, dict | str]:
+    result = CliRunner().invoke(app, list(args))
+    if "--json" in args:
+        return result.exit_code, json.loads(result.stdout)
+    return result.exit_code, result.output
+
+
+def statuses(summary: dict) -> dict[int, str]:
+    return {s["number"]: s["status"] for s in summary["steps"]}
+
+
+def test_run_all_then_cached(env):
+    code, first = ares("run-all", *SMALL, "--to", "3", "--json")
+    assert code == 0, first
+    assert [statuses(first)[n] for n in (1, 2, 3)] == ["ok", "ok", "ok"]
+    assert all(statuses(first)[n] == "not-run" for n in range(4, 17))
+    assert first["status"] == "ok" and first["resume_command"] is None
+    assert set(first["steps"][1]["outputs"]) == {"bars", "bars_fine", "regimes", "regime_model"}
+    assert "vs_true_regimes" in first["steps"][1]["metrics"]
+    code, second = ares("run-all", *SMALL, "--to", "3", "--json")
+    assert code == 0
+    assert [statuses(second)[n] for n in (1, 2, 3)] == ["cached"] * 3
+    assert [s["outputs"] for s in second["steps"]] == [s["outputs"] for s in first["steps"]]
+
+
+def test_first_unimplemented_step_fails_loudly(env):
+    missing = next((s for s in STEPS if not s.implemented), None)
+    if missing is None:
+        pytest.skip("every step is implemented")
+    code, summary = ares("run-all", *SMALL, "--json")
+    assert code == 1
+    assert summary["status"] == "failed"
+    record = summary["steps"][missing.number - 1]
+    assert record["status"] == "failed"
+    assert "not implemented" in record["message"]
+    assert all(s["status"] == "not-run" for s in summary["steps"][missing.number:])
+    assert summary["resume_command"] == "ares resume --exchange binance --symbol ETHUSDT"
+
+
+def test_config_change_reruns_its_step_and_later_ones_only(env):
+    assert ares("run-all", *SMALL, "--to", "3", "--json")[0] == 0
+    _, regimes_changed = ares("run-all", *SMALL, "--set", "regimes.trend_window=24",
+                              "--to", "3", "--json")
+    assert [statuses(regimes_changed)[n] for n in (1, 2, 3)] == ["cached", "ok", "ok"]
+    _, split_changed = ares("run-all", *SMALL, "--set", "split.purge_bars=30",
+                            "--to", "3", "--json")
+    assert [statuses(split_changed)[n] for n in (1, 2, 3)] == ["cached", "cached", "ok"]
+    _, seed_changed = ares("run-all", *SMALL, "--set", "data.seed=8", "--to", "3", "--json")
+    assert [statuses(seed_changed)[n] for n in (1, 2, 3)] == ["ok", "ok", "ok"]
+
+
+def test_step_by_name_and_number_and_resume_from(env):
+    assert ares("run-all", *SMALL, "--to", "3", "--json")[0] == 0
+    code, by_name = ares("step", "regime-classify", *SMALL, "--json")
+    assert code == 0 and statuses(by_name)[2] == "cached"
+    code, by_number = ares("step", "2", *SMALL, "--force", "--json")
+    assert code == 0 and statuses(by_number)[2] == "ok"
+    assert statuses(by_number)[3] == "ok"  # same outputs, so step 3's record is still current
+    code, resumed = ares("resume", "--from", "2", "--json")
+    assert [statuses(resumed)[n] for n in (1, 2, 3)] == ["ok", "ok", "ok"]  # 1 kept, 2-3 redone
+    assert resumed["run_id"] == by_number["run_id"]
+
+
+def test_step_without_its_inputs_names_the_missing_step(env):
+    code, output = ares("step", "regime-split", *SMALL)
+    assert code == 1
+    assert "input 'regimes' is missing" in output
+    assert "ares step regime-classify" in output
+
+
+def test_usage_errors_exit_2_before_any_work(env):
+    code, output = ares("step", "regime-clasify")
+    assert code == 2
+    assert "Did you mean 'regime-classify'" in output and "16 save" in output
+    code, output = ares("run-all", "--set", "data.dyas=3")
+    assert code == 2 and "did you mean 'data.days'" in output
+    assert not (env / "store").exists(), "a config error must not touch the store"
+    assert ares("resume")[0] == 2
+
+
+def test_corrupted_object_found_by_verify_and_repaired_by_force(env):
+    code, summary = ares("run-all", *SMALL, "--to", "3", "--json")
+    regimes = summary["steps"][1]["outputs"]["regimes"]
+    store = Store(env / "store")
+    path = store.object_path(regimes)
+    path.chmod(0o644)
+    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+    code, output = ares("verify")
+    assert code == 1
+    assert regimes in output and "output 'regimes' of step regime-classify" in output
+    code, failed = ares("step", "regime-split", *SMALL, "--force", "--json")
+    message = failed["steps"][2]["message"]
+    assert code == 1 and "corrupted" in message and "ares step regime-classify --force" in message
+    assert ares("step", "regime-classify", *SMALL, "--force", "--json")[0] == 0
+    assert ares("verify")[0] == 0
+    assert ares("step", "regime-split", *SMALL, "--force", "--json")[0] == 0
+
+
+def test_plain_output_has_no_escape_codes_and_status_lists_runs(env):
+    code, output = ares("run-all", *SMALL, "--to", "2")
+    assert code == 0
+    assert "\x1b[" not in output
+    assert "[2/16] regime-classify: ok" in output
+    code, output = ares("status")
+    assert code == 0 and "binance\tETHUSDT" in output
+    code, output = ares("runs")
+    assert code == 0 and "ETHUSDT" in output
+    code, output = ares("show", "regime-classify")
+    assert json.loads(output)["status"] == "ok"
+    code, output = ares("gc")
+    assert code == 0 and "removed" in output
+
+
+def test_second_run_on_the_same_pair_exits_75(env):
+    store = Store(env / "store")
+    with store.lock("binance", "ETHUSDT"):
+        code, output = ares("run-all", *SMALL, "--to", "1")
+    assert code == 75 and f"pid {os.getpid()}" in output
+
+
+def _ares_process(store: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ares_cli", *args],
+        env={**os.environ, "ARES_STORE": str(store)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_gives_the_same_digests(env):
+    big = ["--set", "data.days=240", "--set", "data.trades_per_day=20000", "--to", "3"]
+    reference = _ares_process(env / "reference", "run-all", *big, "--json")
+    out, err = reference.communicate(timeout=300)
+    assert reference.returncode == 0, err
+    expected = {s["number"]: s["outputs"] for s in json.loads(out)["steps"]}
+
+    victim = _ares_process(env / "victim", "run-all", *big)
+    store = Store(env / "victim")
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill while step 2 is in flight
+        runs = store.list_runs()
+        if runs and runs[-1]["steps"][1]["status"] == "running":
+            break
+        time.sleep(0.02)
+    else:
+        pytest.fail("step 2 never started")
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    killed = store.list_runs()[-1]
+    assert killed["steps"][0]["status"] == "ok"
+    assert killed["steps"][1]["status"] == "running"
+
+    resumed = _ares_process(env / "victim", "resume", "--json")
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["run_id"] == killed["run_id"]
+    assert [statuses(summary)[n] for n in (1, 2, 3)] == ["ok", "ok", "ok"]
+    assert {n: summary["steps"][n - 1]["outputs"] for n in (1, 2, 3)} == {
+        n: expected[n] for n in (1, 2, 3)
+    }
+    checked, corrupt = store.verify()
+    assert checked > 0 and corrupt == []
