@@ -138,6 +138,114 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
+class FeaturesConfig:
+    """Step 4: windows (in base bars) of the causal feature families."""
+
+    return_horizons: tuple[int, ...] = (1, 3, 6, 12, 24, 72)
+    vol_window: int = 24
+    volume_windows: tuple[int, ...] = (24, 168)
+
+    def check(self) -> list[str]:
+        errors = []
+        if not self.return_horizons or min(self.return_horizons) < 1:
+            errors.append("features.return_horizons must be a non-empty list of integers >= 1")
+        if self.vol_window < 2:
+            errors.append("features.vol_window must be >= 2")
+        if not self.volume_windows or min(self.volume_windows) < 2:
+            errors.append("features.volume_windows must be a non-empty list of integers >= 2")
+        return errors
+
+
+@dataclass(frozen=True)
+class LabelsConfig:
+    """Step 4: triple-barrier labels (profit-take and stop at k * sigma, vertical after h bars)."""
+
+    k_up: float = 2.0
+    k_down: float = 2.0
+    horizon: int = 24
+    vol_window: int = 24
+    vertical: Literal["drop", "sign"] = "drop"
+    uniqueness_weights: bool = True
+
+    def check(self) -> list[str]:
+        errors = []
+        if self.k_up <= 0 or self.k_down <= 0:
+            errors.append("labels.k_up and labels.k_down must be > 0")
+        if self.horizon < 1:
+            errors.append("labels.horizon must be >= 1")
+        if self.vol_window < 2:
+            errors.append("labels.vol_window must be >= 2")
+        return errors
+
+
+@dataclass(frozen=True)
+class AnalystConfig:
+    """Step 5: XGBoost direction specialists per regime, purged K-fold CV."""
+
+    n_splits: int = 5
+    num_boost_round: int = 300
+    early_stopping_rounds: int = 30
+    max_depth: int = 4
+    learning_rate: float = 0.05
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    min_child_weight: float = 5.0
+    reg_lambda: float = 1.0
+    n_threads: int = 2
+
+    def check(self) -> list[str]:
+        errors = []
+        if self.n_splits < 2:
+            errors.append("analyst.n_splits must be >= 2")
+        if self.num_boost_round < 1 or self.early_stopping_rounds < 1:
+            errors.append("analyst.num_boost_round and early_stopping_rounds must be >= 1")
+        if self.max_depth < 1:
+            errors.append("analyst.max_depth must be >= 1")
+        if not 0 < self.learning_rate <= 1:
+            errors.append("analyst.learning_rate must be in (0, 1]")
+        for key in ("subsample", "colsample_bytree"):
+            if not 0 < getattr(self, key) <= 1:
+                errors.append(f"analyst.{key} must be in (0, 1]")
+        if self.n_threads < 1:
+            errors.append("analyst.n_threads must be >= 1")
+        return errors
+
+
+@dataclass(frozen=True)
+class EnhanceConfig:
+    """Step 6: Optuna tuning and feature selection per specialist."""
+
+    n_trials: int = 12
+    margin: float = 0.002
+    storage: str = ""
+    min_features: int = 8
+    drop_fraction: float = 0.2
+
+    def check(self) -> list[str]:
+        errors = []
+        if self.n_trials < 1:
+            errors.append("enhance.n_trials must be >= 1")
+        if self.margin < 0:
+            errors.append("enhance.margin must be >= 0")
+        if self.min_features < 1:
+            errors.append("enhance.min_features must be >= 1")
+        if not 0 < self.drop_fraction < 1:
+            errors.append("enhance.drop_fraction must be between 0 and 1")
+        return errors
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """Step 7: how specialists and the global model become one analyst probability."""
+
+    method: Literal["stacked", "gated"] = "stacked"
+    C: float = 1.0
+
+    def check(self) -> list[str]:
+        return [] if self.C > 0 else ["ensemble.C must be > 0"]
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     """Where the content-addressed store lives (`ARES_STORE` overrides it)."""
 
@@ -155,7 +263,22 @@ class Config:
     bars: BarsConfig = field(default_factory=BarsConfig)
     regimes: RegimesConfig = field(default_factory=RegimesConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    analyst: AnalystConfig = field(default_factory=AnalystConfig)
+    enhance: EnhanceConfig = field(default_factory=EnhanceConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+
+    def check(self) -> list[str]:
+        """Rules that span sections."""
+        errors = []
+        if self.split.purge_bars < self.labels.horizon:
+            errors.append(
+                f"split.purge_bars ({self.split.purge_bars}) must be >= labels.horizon "
+                f"({self.labels.horizon}) so labels of one window cannot reach into the next"
+            )
+        return errors
 
     def slice(self, keys: typing.Iterable[str]) -> dict[str, Any]:
         """The values a step depends on: whole sections ('bars') or single keys ('split.train')."""
@@ -202,8 +325,12 @@ def _coerce(path: str, value: Any, annotation: Any) -> Any:
             raise ConfigError(f"{path} = {value!r} is not one of {allowed}")
         return value
     if origin is tuple:
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{path} must be a list of strings, got {value!r}")
+        item = typing.get_args(annotation)[0]
+        noun = {str: "strings", int: "integers"}[item]
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, item) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(f"{path} must be a list of {noun}, got {value!r}")
         return tuple(value)
     if annotation is bool:
         if not isinstance(value, bool):
@@ -248,7 +375,7 @@ def build_config(raw: dict[str, Any], origin: str = "config") -> Config:
             kwargs[key] = _coerce(path, value, hints[key])
         built[section_name] = section_type(**kwargs)
     config = Config(**built)
-    errors = [e for name in sections for e in getattr(config, name).check()]
+    errors = [e for name in sections for e in getattr(config, name).check()] + config.check()
     if errors:
         raise ConfigError(f"invalid configuration in {origin}:\n  " + "\n  ".join(errors))
     return config

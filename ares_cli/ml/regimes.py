@@ -48,7 +48,7 @@ class RegimeClassifier:
             vol=pl.col("r")
             .rolling_std(self.vol_window)
             .ewm_mean(span=self.smoothing, adjust=False, ignore_nulls=True),
-        ).collect()
+        ).collect(engine="in-memory")  # streaming rolling kernels vary in the last bit
         trend = stats["trend"].fill_nan(None).to_numpy().astype(float)
         vol = stats["vol"].fill_nan(None).to_numpy().astype(float)
         return trend, vol

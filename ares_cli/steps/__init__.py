@@ -14,10 +14,9 @@ from ares_cli.steps.base import Step
 from ares_cli.steps.s01_collect import STEP as COLLECT
 from ares_cli.steps.s02_regime_classify import STEP as REGIME_CLASSIFY
 from ares_cli.steps.s03_regime_split import STEP as REGIME_SPLIT
+from ares_cli.steps.s04_analyst_features import STEP as ANALYST_FEATURES
 
 _PLANNED = (
-    Step(4, "analyst-features", "causal features and triple-barrier labels",
-         ("bars", "bars_fine", "regimes", "splits"), ("analyst_dataset",)),
     Step(5, "analyst-train", "per-regime XGBoost specialists with purged CV",
          ("analyst_dataset", "splits"), ("analyst_models",)),
     Step(6, "analyst-enhance", "Optuna tuning and feature selection per specialist",
@@ -44,7 +43,9 @@ _PLANNED = (
          ("params", "monte_carlo", "ab_test"), ("bundle", "report")),
 )
 
-STEPS: tuple[Step, ...] = (COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, *_PLANNED)
+STEPS: tuple[Step, ...] = (
+    COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, ANALYST_FEATURES, *_PLANNED
+)
 BY_NAME = {s.name: s for s in STEPS}
 BY_NUMBER = {s.number: s for s in STEPS}
 PRODUCER = {name: s for s in STEPS for name in s.all_outputs}

@@ -1,0 +1,137 @@
+"""The analyst dataset (step 4): causal features, triple-barrier labels and sample weights per
+base bar, tagged with its regime and split window.
+
+Labels look forward by construction; the split already leaves a gap of at least the label
+horizon between windows, and rows whose label window `[t, t1]` still reaches into a later
+window are purged here explicitly (their target is blanked), so no training target depends on
+evaluation data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ares_cli.config import FeaturesConfig, LabelsConfig
+from ares_cli.ml import indicators
+from ares_cli.ml.features import FeatureParams, build_features, feature_columns
+from ares_cli.ml.labels import average_uniqueness, triple_barrier
+
+WINDOW_ORDER = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything besides data that shapes the dataset."""
+
+    features: FeaturesConfig
+    labels: LabelsConfig
+    base_ms: int
+    fine_ms: int
+
+
+def causal_sigma(bars: pl.DataFrame, window: int) -> np.ndarray:
+    """Std of log returns over the last `window` bars, known at each close (NaN in warm-up)."""
+    sigma = bars.select(indicators.close_to_close_vol(pl.col("close"), window).alias("s"))["s"]
+    return sigma.fill_null(np.nan).to_numpy().astype(float)
+
+
+def direction_target(labels: pl.DataFrame, vertical: str) -> pl.Expr:
+    """1 = up, 0 = down; vertical-barrier rows are dropped (null) or labelled by their sign."""
+    by_barrier = pl.when(pl.col("label") == 1).then(1).when(pl.col("label") == -1).then(0)
+    if vertical == "sign":
+        by_barrier = (
+            by_barrier.when((pl.col("label") == 0) & (pl.col("vertical_sign") > 0)).then(1)
+            .when((pl.col("label") == 0) & (pl.col("vertical_sign") < 0)).then(0)
+        )
+    return by_barrier.otherwise(None).cast(pl.Int8).alias("y")
+
+
+def build_dataset(
+    bars: pl.DataFrame, fine: pl.DataFrame, regimes: pl.DataFrame, splits: pl.DataFrame,
+    spec: DatasetSpec,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """(dataset, metrics): one row per labelled-window base bar with features, y, t1, weight."""
+    params = FeatureParams(
+        return_horizons=spec.features.return_horizons,
+        vol_window=spec.features.vol_window,
+        volume_windows=spec.features.volume_windows,
+    )
+    features = build_features(bars, fine, regimes, params, base_ms=spec.base_ms)
+    sigma = causal_sigma(bars, spec.labels.vol_window)
+    labels = triple_barrier(
+        bars.select("timestamp", "open", "high", "low", "close"), sigma,
+        k_up=spec.labels.k_up, k_down=spec.labels.k_down, horizon=spec.labels.horizon,
+        bar_ms=spec.base_ms, fine=fine, fine_bar_ms=spec.fine_ms,
+    )
+    table = pl.concat(
+        [
+            splits.select("bar_index", "timestamp", "window", "regime"),
+            labels.select("label", "barrier", "ret", "t1", "t1_index", "ambiguous",
+                          direction_target(labels, spec.labels.vertical)),
+            pl.DataFrame({"sigma": sigma}),
+            features.drop("timestamp"),
+        ],
+        how="horizontal",
+    )
+    table = table.filter(pl.col("window").is_in(WINDOW_ORDER) & pl.col("regime").is_not_null())
+    table, purged = _purge_across_windows(table, splits)
+    table = _with_weights(table, bars.height, spec.labels.uniqueness_weights)
+    return table, _metrics(table, purged, feature_columns(table), bars)
+
+
+def _purge_across_windows(table: pl.DataFrame, splits: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Blank the target of rows whose label window ends inside a later window or gap."""
+    ends = splits.group_by("window").agg(pl.col("bar_index").max().alias("end"))
+    table = table.join(ends, on="window", how="left", maintain_order="left")
+    leaks = pl.col("y").is_not_null() & (pl.col("t1_index") > pl.col("end"))
+    purged = int(table.select(leaks.sum()).item())
+    table = table.with_columns(
+        y=pl.when(leaks).then(None).otherwise(pl.col("y")),
+        purged=leaks.fill_null(False),
+    ).drop("end")
+    return table, purged
+
+
+def _with_weights(table: pl.DataFrame, n_bars: int, enabled: bool) -> pl.DataFrame:
+    """Average-uniqueness weights of labelled rows (1.0 when disabled, null when unlabelled)."""
+    labelled = table["y"].is_not_null().to_numpy()
+    weight = np.full(table.height, np.nan)
+    if enabled and labelled.any():
+        t0 = table["bar_index"].to_numpy()[labelled].astype(np.int64)
+        t1 = table["t1_index"].to_numpy()[labelled].astype(np.int64)
+        weight[labelled] = average_uniqueness(t0, t1, n_bars)
+    else:
+        weight[labelled] = 1.0
+    return table.with_columns(weight=pl.Series(weight).fill_nan(None))
+
+
+def _metrics(table: pl.DataFrame, purged: int, features: list[str],
+             bars: pl.DataFrame) -> dict[str, Any]:
+    windows: dict[str, Any] = {}
+    for name in WINDOW_ORDER:
+        rows = table.filter(pl.col("window") == name)
+        labelled = rows.filter(pl.col("y").is_not_null())
+        barriers = dict(rows.group_by("barrier").len().iter_rows())
+        windows[name] = {
+            "rows": rows.height,
+            "labelled": labelled.height,
+            "up_share": round(float(labelled["y"].mean()), 4) if labelled.height else None,
+            "barriers": {str(k): int(v) for k, v in barriers.items()},
+        }
+    missing = [c for c in features if table[c].null_count() == table.height]
+    metrics: dict[str, Any] = {
+        "features": len(features),
+        "windows": windows,
+        "purged_rows": purged,
+        "ambiguous_double_touch": int(table["ambiguous"].fill_null(False).sum()),
+        "all_missing_features": missing,
+    }
+    if bars["taker_buy_volume"].null_count() == bars.height:
+        metrics["note"] = (
+            "candle-only input without taker-buy volume: order-flow features are missing"
+        )
+    return metrics
