@@ -45,8 +45,13 @@ Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as failur
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")]
 
 
-def _fail(exc: AresError) -> typer.Exit:
+def _fail(exc: AresError, json_mode: bool = False) -> typer.Exit:
+    """Report an error raised before or around a run; with --json also as JSON on stdout."""
     typer.echo(f"error: {exc}", err=True)
+    if json_mode:
+        sys.stdout.write(json.dumps(
+            {"status": "failed", "exit_code": exc.exit_code, "message": str(exc), "steps": []}
+        ) + "\n")
     return typer.Exit(exc.exit_code)
 
 
@@ -131,7 +136,7 @@ def run_all(
             numbers = list(range(from_, to + 1))
             outcome = runner.execute(manifest, numbers, force=set(numbers) if force else None)
     except AresError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, json_) from None
     _finish(runner, outcome, json_)
 
 
@@ -167,7 +172,7 @@ def step(
                 invalidate_after=True,
             )
     except AresError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, json_) from None
     _finish(runner, outcome, json_)
 
 
@@ -211,7 +216,7 @@ def resume(
                 manifest, numbers, force=set(numbers) if from_ is not None else None
             )
     except AresError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, json_) from None
     _finish(runner, outcome, json_)
 
 

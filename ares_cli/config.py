@@ -8,6 +8,7 @@ naming the key path and, for a typo, the closest valid key.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import difflib
 import json
 import os
@@ -62,6 +63,31 @@ class DataConfig:
                     parse_utc(value)
                 except ValueError:
                     errors.append(f"data.{key} '{value}' is not an ISO date (e.g. 2024-01-31)")
+        return errors
+
+
+@dataclass(frozen=True)
+class CcxtConfig:
+    """Step 1 with `data.source = "ccxt"`: how the exchange API is called.
+
+    API keys are not config: public data needs none, and keys given through the environment
+    (ARES_API_KEY, ARES_API_SECRET) never reach a manifest, a log or an error message.
+    """
+
+    max_retries: int = 5
+    backoff_seconds: float = 1.0
+    timeout_ms: int = 10_000
+    page_limit: int = 1000
+    api_url: str = ""
+
+    def check(self) -> list[str]:
+        errors = []
+        if self.max_retries < 1:
+            errors.append("ccxt.max_retries must be >= 1")
+        if self.backoff_seconds < 0:
+            errors.append("ccxt.backoff_seconds must be >= 0")
+        if self.timeout_ms < 1 or self.page_limit < 1:
+            errors.append("ccxt.timeout_ms and ccxt.page_limit must be >= 1")
         return errors
 
 
@@ -260,6 +286,7 @@ class Config:
     """The whole validated configuration; one frozen object per invocation."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    ccxt: CcxtConfig = field(default_factory=CcxtConfig)
     bars: BarsConfig = field(default_factory=BarsConfig)
     regimes: RegimesConfig = field(default_factory=RegimesConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
@@ -298,12 +325,11 @@ class Config:
         return Path(os.environ.get("ARES_STORE") or self.store.root)
 
 
-def parse_utc(value: str):
+def parse_utc(value: str) -> datetime.datetime:
     """Parse an ISO date or datetime as UTC (naive values are taken to be UTC)."""
-    from datetime import UTC, datetime
-
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    utc = datetime.UTC
+    return parsed.replace(tzinfo=utc) if parsed.tzinfo is None else parsed.astimezone(utc)
 
 
 def _section_types() -> dict[str, type]:
@@ -345,6 +371,8 @@ def _coerce(path: str, value: Any, annotation: Any) -> Any:
             raise ConfigError(f"{path} must be a number, got {value!r}")
         return float(value)
     if annotation is str:
+        if isinstance(value, datetime.date | datetime.time):  # TOML reads 2024-01-01 as a date
+            return value.isoformat()
         if not isinstance(value, str):
             raise ConfigError(f"{path} must be a string, got {value!r}")
         return value

@@ -55,11 +55,55 @@ def collect_synthetic(config: Config, progress: Progress) -> Collected:
     return Collected(trades=market.trades, true_regimes=market.true_regimes, metrics=metrics)
 
 
+def download_window(config: Config, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of a ccxt download: data.start/data.end, else the last data.days to now."""
+    end = parse_utc(config.data.end) if config.data.end else now
+    start = parse_utc(config.data.start) if config.data.start else end - timedelta(
+        days=config.data.days
+    )
+    if start >= end:
+        raise ConfigError(f"data.start ({start.isoformat()}) must be before data.end "
+                          f"({end.isoformat()})")
+    return start, end
+
+
+def collect_ccxt(config: Config, options: RunOptions, progress: Progress) -> Collected:
+    """Download (incrementally) from an exchange through ccxt into the store's download cache."""
+    import os
+
+    from ares_cli.data.ccxt_source import CcxtOptions, download_trades
+
+    start, end = download_window(config, datetime.now(UTC))
+    ccxt = config.ccxt
+    result = download_trades(
+        options.exchange, options.symbol, start=start, end=end,
+        cache_dir=options.store_root / "downloads",
+        options=CcxtOptions(
+            max_retries=ccxt.max_retries, backoff_seconds=ccxt.backoff_seconds,
+            timeout_ms=ccxt.timeout_ms, page_limit=ccxt.page_limit, api_url=ccxt.api_url,
+            api_key=os.environ.get("ARES_API_KEY", ""),
+            secret=os.environ.get("ARES_API_SECRET", ""),
+        ),
+        progress=progress,
+    )
+    metrics = {"source": "ccxt", "start": start.isoformat(), "end": end.isoformat(),
+               **result.metrics}
+    warnings = []
+    if result.metrics.get("id_gaps"):
+        warnings.append(
+            f"{result.metrics['id_gaps']} gaps in {options.exchange} trade ids "
+            f"({result.metrics.get('id_gap_trades', 0)} ids missing) for {options.symbol}"
+        )
+    return Collected(trades=result.frame, metrics=metrics, warnings=warnings)
+
+
 def collect(config: Config, options: RunOptions, progress: Progress) -> Collected:
     """Dispatch to the configured source; every source's output is then validated."""
     source = config.data.source
     if source == "synthetic":
         collected = collect_synthetic(config, progress)
+    elif source == "ccxt":
+        collected = collect_ccxt(config, options, progress)
     else:
         raise ConfigError(f"data.source '{source}' is not available yet")
     return collected
