@@ -1,0 +1,64 @@
+"""The analyst dataset: labels never reach into a later window, weights, vertical handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ares_cli.config import Config, FeaturesConfig, LabelsConfig
+from ares_cli.data.bars import bars_from_trades
+from ares_cli.data.synthetic import generate
+from ares_cli.ml.dataset import DatasetSpec, build_dataset
+from ares_cli.ml.regime_labels import classify_bars
+from ares_cli.ml.splits import assign, plan_windows
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    market = generate(seed=5, days=40, trades_per_day=3000)
+    bars = bars_from_trades(market.trades, 3_600_000)
+    fine = bars_from_trades(market.trades, 60_000)
+    cfg = Config()
+    regimes, _, _ = classify_bars(bars, cfg.regimes, cfg.split.train)
+    plan = plan_windows(bars.height, 0.6, 0.2, purge=24, embargo=12)
+    splits = assign(regimes["timestamp"], regimes["regime"], plan)
+    return bars, fine, regimes, splits
+
+
+def build(inputs, **labels):
+    spec = DatasetSpec(FeaturesConfig(), LabelsConfig(**labels), 3_600_000, 60_000)
+    return build_dataset(*inputs, spec)
+
+
+def test_no_target_reaches_beyond_its_window(inputs):
+    dataset, metrics = build(inputs)
+    ends = inputs[3].group_by("window").agg(pl.col("bar_index").max().alias("end"))
+    checked = dataset.filter(pl.col("y").is_not_null()).join(ends, on="window")
+    assert checked.height > 500
+    assert (checked["t1_index"] <= checked["end"]).all()
+    assert (checked["t1_index"] > checked["bar_index"]).all()
+    assert metrics["purged_rows"] == dataset["purged"].sum() > 0
+    assert set(dataset["window"].unique()) == {"train", "validation", "test"}
+    assert dataset["regime"].null_count() == 0
+
+
+def test_weights_are_uniqueness_in_unit_interval(inputs):
+    dataset, _ = build(inputs)
+    weights = dataset.filter(pl.col("y").is_not_null())["weight"].to_numpy()
+    assert np.all((weights > 0) & (weights <= 1))
+    assert weights.mean() < 0.5  # 24-bar labels overlap heavily
+    flat, _ = build(inputs, uniqueness_weights=False)
+    assert (flat.filter(pl.col("y").is_not_null())["weight"] == 1.0).all()
+
+
+def test_vertical_rows_dropped_or_labelled_by_sign(inputs):
+    wide = {"k_up": 6.0, "k_down": 6.0}  # far barriers: many rows time out
+    dropped, _ = build(inputs, **wide)
+    signed, _ = build(inputs, vertical="sign", **wide)
+    vertical = dropped["barrier"] == "vertical"
+    assert vertical.sum() > 50
+    assert dropped.filter(vertical)["y"].null_count() == vertical.sum()
+    kept = signed.filter((pl.col("barrier") == "vertical") & ~pl.col("purged"))
+    assert kept["y"].null_count() == (kept["ret"] == 0).sum()
+    assert ((kept["y"] == 1) == (kept["ret"] > 0)).all()
