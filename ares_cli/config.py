@@ -67,6 +67,20 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class FilesConfig:
+    """Step 1 with `data.source = "files"`: how local files are read (layouts are sniffed)."""
+
+    format: Literal["auto", "binance", "freqtrade", "table"] = "auto"
+    kind: Literal["auto", "trades", "candles"] = "auto"
+    timestamp_unit: Literal["auto", "s", "ms", "us", "ns"] = "auto"
+    verify_checksum: bool = True
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def check(self) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
 class CcxtConfig:
     """Step 1 with `data.source = "ccxt"`: how the exchange API is called.
 
@@ -286,6 +300,7 @@ class Config:
     """The whole validated configuration; one frozen object per invocation."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    files: FilesConfig = field(default_factory=FilesConfig)
     ccxt: CcxtConfig = field(default_factory=CcxtConfig)
     bars: BarsConfig = field(default_factory=BarsConfig)
     regimes: RegimesConfig = field(default_factory=RegimesConfig)
@@ -358,6 +373,12 @@ def _coerce(path: str, value: Any, annotation: Any) -> Any:
         ):
             raise ConfigError(f"{path} must be a list of {noun}, got {value!r}")
         return tuple(value)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(f"{path} must be a table of strings, got {value!r}")
+        return dict(sorted(value.items()))
     if annotation is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{path} must be true or false, got {value!r}")

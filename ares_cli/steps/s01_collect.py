@@ -10,7 +10,13 @@ from ares_cli.steps.base import RunOptions, Step, StepContext, StepResult
 
 
 def _key_extra(config: Config, options: RunOptions) -> dict[str, Any]:
-    return {"exchange": options.exchange, "symbol": options.symbol}
+    extra: dict[str, Any] = {"exchange": options.exchange, "symbol": options.symbol}
+    if config.data.source == "files":
+        from ares_cli.data.sources import input_file_digests
+
+        extra["files"] = input_file_digests(config)
+        extra["files_options"] = config.slice(["files"])
+    return extra
 
 
 def run(ctx: StepContext) -> StepResult:

@@ -1,0 +1,124 @@
+"""Optuna tuning + feature selection: determinism, resume from a journal, acceptance margin."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from ares_cli.ml import tuning
+from ares_cli.ml.analyst import TrainParams
+from ares_cli.ml.tuning import TuneParams, tune_model
+
+FAST = TrainParams(
+    n_splits=3, embargo=4, num_boost_round=40, early_stopping_rounds=8, n_threads=1
+)
+P = 10
+NAMES = [f"f{i}" for i in range(P)]
+
+
+def make_data(n: int = 400, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """y depends on columns 0 and 1; the other 8 are noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, P))
+    y = (X[:, 0] + 0.7 * X[:, 1] + 0.6 * rng.normal(size=n) > 0).astype(np.int8)
+    t0 = np.arange(n, dtype=np.int64)
+    return X, y, t0, np.minimum(t0 + 4, n - 1)
+
+
+def run(tune: TuneParams, suffix: str = "test") -> tuning.TuneResult:
+    X, y, t0, t1 = make_data()
+    return tune_model(X, y, t0, t1, FAST, tune, feature_names=NAMES, study_suffix=suffix)
+
+
+def test_in_memory_runs_are_deterministic_and_select_features() -> None:
+    tune = TuneParams(n_trials=4, min_features=4, drop_fraction=0.3)
+    a, b = run(tune), run(tune)
+    assert a.trial_values == b.trial_values and a.best_values == b.best_values
+    assert a.features == b.features and a.enhanced.logloss == b.enhanced.logloss
+    assert a.n_trials == 4 and a.n_new_trials == 4 and len(a.trial_values) == 4
+    # Trial 0 is the untuned recipe, so the best trial is never worse than the baseline.
+    assert a.trial_values[0] == pytest.approx(a.baseline.logloss)
+    assert min(a.trial_values) <= a.baseline.logloss
+    assert a.enhanced.logloss <= min(a.trial_values) + 1e-12
+    assert a.selection[0]["n_features"] == P
+    json.dumps(a.to_dict(), allow_nan=False)
+
+
+def test_feature_selection_drops_noise_while_cv_holds() -> None:
+    rng = np.random.default_rng(0)
+    n, p = 400, 20
+    X = rng.normal(size=(n, p))
+    y = (X[:, 0] + 0.7 * X[:, 1] + 0.6 * rng.normal(size=n) > 0).astype(np.int8)
+    t0 = np.arange(n, dtype=np.int64)
+    names = [f"x{i}" for i in range(p)]
+    tune = TuneParams(n_trials=1, min_features=2, drop_fraction=0.5)
+    result = tune_model(
+        X, y, t0, np.minimum(t0 + 4, n - 1), FAST, tune, feature_names=names, study_suffix="sel"
+    )
+    assert {0, 1} <= set(result.features) and 2 <= len(result.features) < p
+    assert result.feature_names == [names[i] for i in result.features]
+    kept = [step["logloss"] for step in result.selection if step["kept"]]
+    assert kept == sorted(kept, reverse=True)  # each accepted step is no worse
+    assert result.enhanced.logloss == kept[-1] < result.baseline.logloss
+    assert result.n_selection_evals == len(result.selection) - 1
+
+
+def test_huge_margin_is_not_accepted() -> None:
+    result = run(TuneParams(n_trials=2, margin=10.0, min_features=P))
+    assert not result.accepted and result.improvement < 10.0
+    assert result.features == list(range(P)) and result.n_selection_evals == 0
+
+
+def test_journal_study_resumes_with_only_the_missing_trials(tmp_path: Path) -> None:
+    storage = f"journal:{tmp_path / 'optuna.log'}"
+    first = run(TuneParams(n_trials=4, storage=storage, min_features=P))
+    assert (first.n_trials, first.n_new_trials) == (4, 4)
+    second = run(TuneParams(n_trials=6, storage=storage, min_features=P))
+    assert (second.n_trials, second.n_new_trials) == (6, 2)
+    assert second.trial_values[:4] == first.trial_values
+    again = run(TuneParams(n_trials=6, storage=storage, min_features=P))
+    assert (again.n_trials, again.n_new_trials) == (6, 0)
+    assert again.best_values == second.best_values
+    other = run(TuneParams(n_trials=1, storage=storage, min_features=P), suffix="other")
+    assert other.study_name == "analyst-other" and other.n_trials == 1
+
+
+def test_running_trial_of_a_killed_process_is_failed_not_counted(tmp_path: Path) -> None:
+    """A worker that dies mid-trial leaves it RUNNING; the next run fails it and fills the gap."""
+    path = tmp_path / "optuna.log"
+    storage = f"journal:{path}"
+    run(TuneParams(n_trials=2, storage=storage, min_features=P))
+    script = (
+        "import optuna\n"
+        "from optuna.storages.journal import JournalFileBackend, JournalStorage\n"
+        "from ares_cli.ml import tuning\n"
+        f"s = optuna.load_study(study_name='analyst-test', storage=JournalStorage("
+        f"JournalFileBackend({str(path)!r})))\n"
+        "t = s.ask()\n"
+        "t.set_user_attr(tuning._WORKER_ATTR, tuning._worker_identity())\n"
+    )  # the process exits without telling: its trial stays RUNNING, like after kill -9
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=Path(__file__).parents[2])
+
+    result = run(TuneParams(n_trials=3, storage=storage, min_features=P))
+    assert (result.n_trials, result.n_new_trials) == (3, 1)
+    assert any("RUNNING" in note for note in result.notes)
+    study = optuna.load_study(study_name="analyst-test", storage=tuning._make_storage(storage))
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states.count(optuna.trial.TrialState.FAIL) == 1
+    assert optuna.trial.TrialState.RUNNING not in states
+
+
+def test_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="drop_fraction"):
+        run(TuneParams(n_trials=1, drop_fraction=1.5))
+    with pytest.raises(ValueError, match="storage must be"):
+        run(TuneParams(n_trials=1, storage="nowhere"))
+    X, y, t0, t1 = make_data()
+    with pytest.raises(ValueError, match="feature_names"):
+        tune_model(X, y, t0, t1, FAST, TuneParams(), feature_names=["a"], study_suffix="x")
