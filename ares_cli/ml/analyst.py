@@ -368,11 +368,17 @@ def fit_specialists(
     for k, name in enumerate(REGIMES):
         rows = np.flatnonzero(reg == name)
         reason = ""
+        cv: CVResult | None = None
         if rows.size < min_rows:
             reason = f"{rows.size} rows < min_rows {int(min_rows)}"
         elif np.unique(yv[rows]).size < 2:
             reason = f"{rows.size} rows but a single class"
-        if reason:
+        else:
+            try:
+                cv = _cross_validate(Xs[rows], yv[rows], w[rows], t0a[rows], t1a[rows], params)
+            except ValueError as exc:  # e.g. labels so long that purging empties every fold
+                reason = f"purged CV impossible on its {rows.size} rows: {exc}"
+        if cv is None:
             sub = _metrics(yv[rows], global_cv.oof[rows], global_cv.baseline_oof[rows],
                            global_cv.fold[rows])[0]
             m = {**sub, "rounds": int(global_cv.rounds), "fallback": True}
@@ -380,7 +386,6 @@ def fit_specialists(
                                            int(global_cv.rounds), m)
             metrics[name] = m
             continue
-        cv = _cross_validate(Xs[rows], yv[rows], w[rows], t0a[rows], t1a[rows], params)
         model = bytes(
             _fit_booster(params.xgb_params(), Xs[rows], yv[rows], w[rows], cv.rounds)
             .save_raw("ubj")

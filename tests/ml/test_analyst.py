@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -68,19 +69,31 @@ def test_baseline_is_the_training_fold_prior() -> None:
 
 def test_no_training_row_overlaps_its_test_fold(monkeypatch: pytest.MonkeyPatch) -> None:
     """Spy on every model fit and prediction; identify rows through an id column."""
-    X, y, t0, t1 = make_data(n=450)
+    X, y, t0, _ = make_data(n=450)
     n = y.size
+    t1 = np.minimum(t0 + 2, n - 1)  # shorter than the embargo, so the embargo is what bites
     X = np.column_stack([X, np.arange(n, dtype=np.float64)])  # last column = row id
-    ids = lambda a: a[:, -1].astype(np.int64)  # noqa: E731
     calls: list[tuple[str, np.ndarray, np.ndarray | None]] = []
     fit, pred = analyst._fit_booster, analyst._predict_booster
 
-    def fit_spy(params, Xa, ya, wa, rounds, *, valid=None, early_stopping_rounds=None):  # type: ignore[no-untyped-def]
+    def ids(a: np.ndarray) -> np.ndarray:
+        return a[:, -1].astype(np.int64)
+
+    def fit_spy(
+        params: dict[str, Any],
+        Xa: np.ndarray,
+        ya: np.ndarray,
+        wa: np.ndarray,
+        rounds: int,
+        *,
+        valid: tuple[np.ndarray, np.ndarray] | None = None,
+        early_stopping_rounds: int | None = None,
+    ) -> Any:
         calls.append(("fit", ids(Xa), None if valid is None else ids(valid[0])))
         return fit(params, Xa, ya, wa, rounds, valid=valid,
                    early_stopping_rounds=early_stopping_rounds)
 
-    def predict_spy(booster, Xa):  # type: ignore[no-untyped-def]
+    def predict_spy(booster: Any, Xa: np.ndarray) -> np.ndarray:
         calls.append(("predict", ids(Xa), None))
         return pred(booster, Xa)
 
