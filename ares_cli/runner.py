@@ -237,7 +237,7 @@ class Runner:
                 self._fill_from_action(record, cached)
                 record["status"] = "cached"
             else:
-                result = self._call(step, refs, manifest)
+                result = self._call(step, refs, manifest, key)
                 self._store_result(step, key, result, record, time.perf_counter() - began)
                 record["status"] = "ok"
             if self.strict and record["warnings"]:
@@ -260,7 +260,8 @@ class Runner:
         return record
 
     def _call(
-        self, step: Step, refs: dict[str, tuple[str, str, Step]], manifest: dict[str, Any]
+        self, step: Step, refs: dict[str, tuple[str, str, Step]], manifest: dict[str, Any],
+        key: str,
     ) -> StepResult:
         def loader(name: str) -> Any:
             if name not in refs:
@@ -284,7 +285,8 @@ class Runner:
         def log(message: str) -> None:
             self.log(manifest, "step-log", step=step.name, message=message)
 
-        ctx = StepContext(step, self.config, self.options, loader, progress, log, frozenset(refs))
+        ctx = StepContext(step, self.config, self.options, loader, progress, log,
+                          frozenset(refs), key)
         assert step.run is not None
         result = step.run(ctx)
         self._check_outputs(step, result)
@@ -318,6 +320,7 @@ class Runner:
             "outputs": outputs,
             "metrics": result.metrics,
             "warnings": result.warnings,
+            "summary": result.summary,
             "seconds": round(seconds, 3),
             "created": utc_now(),
         }
@@ -330,6 +333,7 @@ class Runner:
         record["kinds"] = {n: o["kind"] for n, o in action["outputs"].items()}
         record["metrics"] = action.get("metrics", {})
         record["warnings"] = action.get("warnings", [])
+        record["message"] = action.get("summary", "")
 
     @staticmethod
     def _current_inputs(manifest: dict[str, Any], step: Step) -> dict[str, str]:

@@ -452,6 +452,58 @@ def _member_oof(
     return out, notes
 
 
+def members_oof(
+    X: np.ndarray,
+    y: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    regime: np.ndarray,
+    recipes: dict[str, tuple[TrainParams, list[int]] | None],
+    *,
+    n_splits: int,
+    embargo: int,
+    weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """(n, 5) out-of-fold P(up) of every member (in `MEMBERS` order) on every row.
+
+    `recipes[name]` is the member's (params, feature columns), or None for a regime that falls
+    back to the global model (its column then repeats GLOBAL's). On each purged fold over all
+    rows, a member is trained by its own recipe (inner early stopping, as `cross_validate`) on
+    the fold's training rows of its regime (all rows for GLOBAL) and predicts the whole test
+    block, so every column is out-of-fold on rows of every regime.
+    """
+    Xall, yv, w = _check_xy(X, y, weight, None)
+    t0a, t1a = np.asarray(t0), np.asarray(t1)
+    reg = _check_regime(regime, yv.size)
+    out = np.full((yv.size, len(MEMBERS)), np.nan)
+    notes: list[str] = []
+    folds = list(PurgedKFold(n_splits, embargo).split(t0a, t1a))
+    for j, name in enumerate(MEMBERS):
+        recipe = recipes.get(name)
+        if recipe is None:
+            continue
+        params, features = recipe
+        Xs = Xall[:, features]
+        xgb_params = params.xgb_params()
+        for k, (train, test) in enumerate(folds):
+            tr = train if name == "GLOBAL" else train[reg[train] == name]
+            if tr.size < 2 or np.unique(yv[tr]).size < 2:
+                prior = float(yv[tr].mean()) if tr.size else float(yv[train].mean())
+                out[test, j] = prior
+                notes.append(f"member {name}, fold {k}: {tr.size} training rows of one class or "
+                             "none; predicted the prior")
+                continue
+            booster, _, note = _fit_fold(Xs, yv, w, t0a, t1a, tr, params, xgb_params)
+            if note:
+                notes.append(f"member {name}, fold {k}: {note}")
+            out[test, j] = _predict_booster(booster, Xs[test])
+    global_column = out[:, MEMBERS.index("GLOBAL")]
+    for j, name in enumerate(MEMBERS):
+        if recipes.get(name) is None:
+            out[:, j] = global_column
+    return out, notes
+
+
 # --------------------------------------------------------------------------------------------
 # Internals
 # --------------------------------------------------------------------------------------------

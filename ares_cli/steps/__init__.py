@@ -15,14 +15,11 @@ from ares_cli.steps.s01_collect import STEP as COLLECT
 from ares_cli.steps.s02_regime_classify import STEP as REGIME_CLASSIFY
 from ares_cli.steps.s03_regime_split import STEP as REGIME_SPLIT
 from ares_cli.steps.s04_analyst_features import STEP as ANALYST_FEATURES
+from ares_cli.steps.s05_analyst_train import STEP as ANALYST_TRAIN
+from ares_cli.steps.s06_analyst_enhance import STEP as ANALYST_ENHANCE
+from ares_cli.steps.s07_analyst_ensemble import STEP as ANALYST_ENSEMBLE
 
 _PLANNED = (
-    Step(5, "analyst-train", "per-regime XGBoost specialists with purged CV",
-         ("analyst_dataset", "splits"), ("analyst_models",)),
-    Step(6, "analyst-enhance", "Optuna tuning and feature selection per specialist",
-         ("analyst_dataset", "analyst_models"), ("analyst_models_enhanced",)),
-    Step(7, "analyst-ensemble", "combine specialists into one analyst probability",
-         ("analyst_dataset", "analyst_models_enhanced"), ("analyst_ensemble",)),
     Step(8, "tactician-label", "meta-labels resolved on the fine-timeframe path",
          ("analyst_ensemble", "bars_fine"), ("tactician_dataset",)),
     Step(9, "tactician-train", "tactician take/skip models",
@@ -44,7 +41,8 @@ _PLANNED = (
 )
 
 STEPS: tuple[Step, ...] = (
-    COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, ANALYST_FEATURES, *_PLANNED
+    COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, ANALYST_FEATURES, ANALYST_TRAIN, ANALYST_ENHANCE,
+    ANALYST_ENSEMBLE, *_PLANNED
 )
 BY_NAME = {s.name: s for s in STEPS}
 BY_NUMBER = {s.number: s for s in STEPS}

@@ -33,6 +33,8 @@ class StepResult:
     outputs: dict[str, Artifact]
     metrics: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # One line shown beside the step's status, e.g. which regimes fell back to the global model.
+    summary: str = ""
 
 
 @dataclass
@@ -46,6 +48,9 @@ class StepContext:
     progress: Callable[[float, str], None]
     log: Callable[[str], None]
     available: frozenset[str] = frozenset()
+    # The step's action key: stable across resumes, so it can name resumable external state
+    # (an Optuna study) that belongs to exactly this computation.
+    action_key: str = ""
 
     def load(self, name: str) -> Any:
         """The value of input artifact `name`, verified against its digest."""
