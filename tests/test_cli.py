@@ -18,7 +18,10 @@ from ares_cli.cli import app
 from ares_cli.steps import STEPS
 from ares_cli.store import Store
 
-SMALL = ["--set", "data.days=20", "--set", "data.trades_per_day=2000"]
+SMALL = [
+    "--set", "data.days=20", "--set", "data.trades_per_day=2000",
+    "--set", "enhance.n_trials=2", "--set", "analyst.num_boost_round=60",
+]
 
 
 @pytest.fixture
@@ -66,6 +69,39 @@ def test_first_unimplemented_step_fails_loudly(env):
     assert "not implemented" in record["message"]
     assert all(s["status"] == "not-run" for s in summary["steps"][missing.number:])
     assert summary["resume_command"] == "ares resume --exchange binance --symbol ETHUSDT"
+
+
+def test_analyst_steps_run_and_say_what_they_did(env):
+    code, summary = ares("run-all", *SMALL, "--set", "data.days=40", "--set",
+                         "split.min_regime_rows=150", "--to", "7", "--json")
+    assert code == 0, summary
+    steps = {s["number"]: s for s in summary["steps"]}
+    assert all(steps[n]["status"] == "ok" for n in range(1, 8))
+    train = steps[5]
+    fallback = train["metrics"]["fallback_regimes"]
+    assert set(fallback) < {"BULL", "BEAR", "SIDEWAYS", "VOLATILE"}  # some have specialists
+    assert ("global model serves" in train["message"]) == bool(fallback)
+    for member, scores in train["metrics"]["per_member"].items():
+        assert {"logloss", "auc", "baseline_logloss"} <= set(scores), member
+    assert set(train["outputs"]) >= {"analyst_models", "analyst_model_global"}
+    enhance = steps[6]["metrics"]
+    assert enhance["trials_total"] == 2 * len(enhance["per_member"])
+    ensemble = steps[7]["metrics"]
+    assert ensemble["validation"]["ensemble"]["rows"] > 0
+    assert {"ensemble", "members", "baseline"} <= set(ensemble["train_cv"])
+    assert steps[7]["message"].startswith("validation log-loss")
+
+
+@pytest.mark.slow
+def test_two_runs_give_the_same_digests(env, monkeypatch):
+    digests = []
+    for store in ("a", "b"):
+        monkeypatch.setenv("ARES_STORE", str(env / store))
+        code, summary = ares("run-all", *SMALL, "--to", "7", "--json")
+        assert code == 0, summary
+        digests.append([s["outputs"] for s in summary["steps"]])
+    assert digests[0] == digests[1]
+    assert digests[0][6]["analyst_ensemble"]
 
 
 def test_config_change_reruns_its_step_and_later_ones_only(env):
