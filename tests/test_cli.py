@@ -228,3 +228,18 @@ def test_kill_9_then_resume_gives_the_same_digests(env):
     }
     checked, corrupt = store.verify()
     assert checked > 0 and corrupt == []
+
+
+def test_enhance_study_in_a_journal_continues_instead_of_starting_over(env):
+    journal = env / "optuna.journal"
+    args = [*SMALL, "--set", f'enhance.storage="journal:{journal}"', "--set", "enhance.n_trials=3"]
+    code, first = ares("run-all", *args, "--to", "6", "--json")
+    assert code == 0, first
+    per_member = first["steps"][5]["metrics"]["per_member"]
+    assert all(m["trials"] == 3 and m["new_trials"] == 3 for m in per_member.values())
+    assert journal.is_file()
+    code, again = ares("step", "analyst-enhance", *args, "--force", "--json")
+    assert code == 0, again
+    per_member = again["steps"][5]["metrics"]["per_member"]
+    assert all(m["trials"] == 3 and m["new_trials"] == 0 for m in per_member.values())
+    assert again["steps"][5]["outputs"] == first["steps"][5]["outputs"]
