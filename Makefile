@@ -24,8 +24,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check ares_cli tests benchmarks
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_bars.py
-	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python -m benchmarks.bench_bars
+	$(BIN)/python -m benchmarks.bench_ingest
 
 clean:
 	rm -rf $(VENV) artifacts/objects artifacts/actions artifacts/runs artifacts/refs artifacts/locks

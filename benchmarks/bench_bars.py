@@ -1,14 +1,13 @@
 """Benchmark: trades -> 1h and 1m bars with ares' builder vs pandas `resample`, same data,
 same process. Prints seconds and the speed ratio (pandas time / ares time; > 1 means faster).
 
-Usage: python benchmarks/bench_bars.py [--trades 17000000] [--repeat 3]
+Usage: python -m benchmarks.bench_bars [--trades 17000000] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -16,15 +15,7 @@ import polars as pl
 
 from ares_cli.data.bars import bars_from_trades
 from ares_cli.data.synthetic import generate
-
-
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from benchmarks.timing import best_of
 
 
 def pandas_bars(frame: pd.DataFrame, rule: str) -> pd.DataFrame:

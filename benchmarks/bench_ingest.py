@@ -2,7 +2,7 @@
 `scan_csv` of the same uncompressed CSV, same process. Prints seconds and the ratio
 (ares / scan_csv; the target is within 2x).
 
-Usage: python benchmarks/bench_ingest.py [--trades 17000000] [--files 4] [--repeat 2]
+Usage: python -m benchmarks.bench_ingest [--trades 17000000] [--files 4] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import polars as pl
 
 from ares_cli.data.files import load_files
 from ares_cli.data.synthetic import generate
+from benchmarks.timing import best_of
 
 
 def write_binance_csvs(folder: Path, trades: pl.DataFrame, parts: int) -> list[Path]:
@@ -47,15 +48,6 @@ def zip_each(paths: list[Path]) -> list[Path]:
             archive.write(path, arcname=path.name)
         zips.append(target)
     return zips
-
-
-def best_of(repeat: int, fn) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -51,13 +51,8 @@ def training_rows(dataset: pl.DataFrame) -> TrainingRows:
 
 
 def train_params(cfg: AnalystConfig, embargo: int, seed: int) -> TrainParams:
-    return TrainParams(
-        n_splits=cfg.n_splits, embargo=embargo, num_boost_round=cfg.num_boost_round,
-        early_stopping_rounds=cfg.early_stopping_rounds, max_depth=cfg.max_depth,
-        learning_rate=cfg.learning_rate, subsample=cfg.subsample,
-        colsample_bytree=cfg.colsample_bytree, min_child_weight=cfg.min_child_weight,
-        reg_lambda=cfg.reg_lambda, n_threads=cfg.n_threads, seed=seed,
-    )
+    """The training recipe: `[analyst]` keys share TrainParams' names."""
+    return TrainParams(**asdict(cfg), embargo=embargo, seed=seed)
 
 
 # -- step 5 -------------------------------------------------------------------------------

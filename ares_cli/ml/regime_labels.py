@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -24,11 +25,7 @@ def classify_bars(
     """
     close = bars["close"].to_numpy()
     n_fit = int(np.floor(len(close) * train_fraction))
-    classifier = RegimeClassifier(
-        trend_window=params.trend_window, vol_window=params.vol_window,
-        smoothing=params.smoothing, volatile_quantile=params.volatile_quantile,
-        trend_quantile=params.trend_quantile,
-    )
+    classifier = RegimeClassifier(**asdict(params))  # [regimes] keys are its parameters
     try:
         classifier.fit(close[:n_fit])
     except ValueError as exc:
