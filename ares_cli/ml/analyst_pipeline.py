@@ -7,6 +7,7 @@ regime without enough training rows has no model of its own and is served by the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -105,6 +106,7 @@ def train_analyst(
 def enhance_analyst(
     dataset: pl.DataFrame, table: dict[str, Any], models: dict[str, bytes], cfg: EnhanceConfig,
     *, seed: int, study_name: str, study_key: str,
+    progress: Callable[[float, str], None] = lambda fraction, message: None,
 ) -> tuple[dict[str, Any], dict[str, bytes], dict[str, Any]]:
     """Tune and prune every member that has its own model; keep the baseline unless the
     purged-CV log-loss improves by at least `cfg.margin`."""
@@ -118,11 +120,12 @@ def enhance_analyst(
     enhanced_models: dict[str, bytes] = {}
     per_member: dict[str, Any] = {}
     total_trials = total_selection = 0
-    for name in MEMBERS:
+    for position, name in enumerate(MEMBERS):
         member = dict(table["members"][name])
         if member["fallback"]:
             enhanced_table["members"][name] = member
             continue
+        progress(position / len(MEMBERS), f"tuning {name}")
         mask = np.ones(rows.y.size, bool) if name == "GLOBAL" else rows.regime == name
         base = TrainParams(**member["params"])
         result = tune_model(

@@ -20,11 +20,10 @@ def run(ctx: StepContext) -> StepResult:
         m: ctx.load(MODEL_OUTPUT.format(m.lower()))
         for m in MEMBERS if not table["members"][m]["fallback"]
     }
-    ctx.progress(0.05, f"tuning {len(models)} model(s), {ctx.config.enhance.n_trials} trials each")
     enhanced, enhanced_models, metrics = enhance_analyst(
         ctx.load("analyst_dataset"), table, models, ctx.config.enhance, seed=ctx.seed,
         study_name=f"ares-{safe_name(ctx.options.exchange)}-{safe_name(ctx.options.symbol)}",
-        study_key=ctx.action_key[:16],
+        study_key=ctx.action_key[:16], progress=ctx.progress,
     )
     outputs = {"analyst_models_enhanced": Artifact.json(enhanced)}
     outputs.update({ENHANCED_OUTPUT.format(m.lower()): Artifact.xgboost(b)
