@@ -189,7 +189,7 @@ def resume(
 ) -> None:
     """Continue the latest run from its first step not done (or re-execute --from N on).
 
-    A run started with `run-all --to N` resumes up to step N; otherwise up to step 16.
+    A run started with `run-all --to N` resumes up to step N; `--from N` always runs to 16.
     """
     from ares_cli.runner import DONE, config_of
 
@@ -205,7 +205,7 @@ def resume(
                 )
             runner = _context(exchange, symbol, config_of(manifest), json_, strict)
             pending = [r["number"] for r in manifest["steps"] if r["status"] not in DONE]
-            last = manifest.get("to", 16)
+            last = 16 if from_ is not None else manifest.get("to", 16)
             start = from_ if from_ is not None else (pending[0] if pending else 17)
             if start > last:
                 typer.echo(f"run {manifest['run_id']}: every step is done; nothing to resume")
@@ -271,20 +271,22 @@ def show(
 @app.command("verify")
 def verify(config: ConfigPath = None) -> None:
     """Re-hash every object in the store; exit 1 naming any that is corrupted."""
-    from ares_cli.report.listing import producers
+    from ares_cli.report.listing import pairs_using, producers
 
     try:
         store = _store(config)
         checked, bad = store.verify()
         made_by = producers(store)
+        pairs = pairs_using(store)
     except AresError as exc:
         raise _fail(exc) from None
     for item in bad:
         made = made_by.get(item.digest)
         who = f"output '{made[1]}' of step {made[0]}" if made else "made by no recorded step"
         typer.echo(f"corrupted: {item.digest} ({who}) at {item.path}", err=True)
-        if made:
-            typer.echo(f"  repair with: ares step {made[0]} --force", err=True)
+        for exchange, symbol in pairs.get(item.digest, []):
+            typer.echo(f"  repair with: ares step {made[0] if made else '?'} --force "
+                       f"--exchange {exchange} --symbol {symbol}", err=True)
     typer.echo(f"verified {checked} objects: {len(bad)} corrupted")
     raise typer.Exit(1 if bad else 0)
 

@@ -271,6 +271,14 @@ class EnhanceConfig:
             errors.append("enhance.min_features must be >= 1")
         if not 0 < self.drop_fraction < 1:
             errors.append("enhance.drop_fraction must be between 0 and 1")
+        if self.storage and not (
+            (self.storage.startswith("journal:") and len(self.storage) > len("journal:"))
+            or "://" in self.storage
+        ):
+            errors.append(
+                f"enhance.storage '{self.storage}' must be empty (in memory), "
+                "'journal:PATH' or an RDB URL such as sqlite:///optuna.db"
+            )
         return errors
 
 

@@ -148,9 +148,9 @@ class Runner:
         """Run `numbers` in order inside `manifest`; stop at the first failure."""
         force = force or set()
         manifest["status"] = "running"
+        self.save(manifest)  # the manifest exists before the ref points at it
         self.store.set_ref(self.options.exchange, self.options.symbol, "latest",
                            manifest["run_id"])
-        self.save(manifest)
         steps = [BY_NUMBER[n] for n in numbers]
         self.reporter.run_started(manifest["run_id"], steps)
         outcome = RunOutcome(manifest, 0)

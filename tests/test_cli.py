@@ -128,6 +128,21 @@ def test_step_by_name_and_number_and_resume_from(env):
     assert resumed["run_id"] == by_number["run_id"]
 
 
+def test_resume_from_beyond_the_runs_last_step_runs_it(env):
+    assert ares("run-all", *SMALL, "--to", "2", "--json")[0] == 0
+    _, resumed = ares("resume", "--from", "3", "--json")
+    assert statuses(resumed)[3] == "ok"
+    assert statuses(resumed)[4] == "ok"  # --from N goes on to the end
+
+
+def test_synthetic_market_in_the_future_is_not_truncated(env):
+    code, summary = ares("run-all", *SMALL, "--set", "data.start=2090-01-01", "--to", "1",
+                         "--json")
+    assert code == 0
+    assert summary["steps"][0]["metrics"]["last"].startswith("2090-01-20")
+    assert summary["warnings"] == []
+
+
 def test_step_without_its_inputs_names_the_missing_step(env):
     code, output = ares("step", "regime-split", *SMALL)
     assert code == 1

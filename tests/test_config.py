@@ -45,6 +45,8 @@ def test_unknown_key_names_the_path_and_suggests_the_closest():
         ({"bars": {"base": "1h", "fine": "7m"}}, "divide it evenly"),
         ({"split": {"train": 0.9}}, "must be 1"),
         ({"data": {"paths": "a.csv"}}, "data.paths must be a list of strings"),
+        ({"enhance": {"storage": "foo"}}, "enhance.storage 'foo' must be"),
+        ({"labels": {"horizon": 48}}, r"split.purge_bars \(24\) must be >= labels.horizon"),
     ],
 )
 def test_wrong_values_are_config_errors(raw, message):

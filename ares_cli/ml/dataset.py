@@ -115,13 +115,14 @@ def _metrics(table: pl.DataFrame, purged: int, features: list[str],
     for name in WINDOW_ORDER:
         rows = table.filter(pl.col("window") == name)
         labelled = rows.filter(pl.col("y").is_not_null())
+        windows[name] = {"rows": rows.height, "labelled": labelled.height}
+        if name == "test":
+            continue  # its outcomes stay unseen until the one final evaluation
         barriers = dict(rows.group_by("barrier").len().iter_rows())
-        windows[name] = {
-            "rows": rows.height,
-            "labelled": labelled.height,
-            "up_share": round(float(labelled["y"].mean()), 4) if labelled.height else None,
-            "barriers": {str(k): int(v) for k, v in barriers.items()},
-        }
+        windows[name].update(
+            up_share=round(float(labelled["y"].mean()), 4) if labelled.height else None,
+            barriers={str(k): int(v) for k, v in barriers.items()},
+        )
     missing = [c for c in features if table[c].null_count() == table.height]
     metrics: dict[str, Any] = {
         "features": len(features),

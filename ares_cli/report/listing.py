@@ -71,6 +71,17 @@ def producers(store: Store) -> dict[str, tuple[str, str]]:
     return made
 
 
+def pairs_using(store: Store) -> dict[str, list[tuple[str, str]]]:
+    """digest -> the (exchange, symbol) pairs whose runs hold it, for repair hints."""
+    used: dict[str, set[tuple[str, str]]] = {}
+    for manifest in store.list_runs():
+        pair = (manifest["exchange"], manifest["symbol"])
+        for step in manifest.get("steps", []):
+            for digest in step.get("outputs", {}).values():
+                used.setdefault(digest, set()).add(pair)
+    return {digest: sorted(found) for digest, found in used.items()}
+
+
 def show_ref(store: Store, ref: str, exchange: str, symbol: str) -> dict[str, Any]:
     """A run manifest (id, prefix or 'latest'), a step of the latest run, or an object."""
     from ares_cli.steps import BY_NAME, BY_NUMBER

@@ -8,14 +8,22 @@ from ares_cli.artifacts import Artifact
 from ares_cli.config import Config
 from ares_cli.steps.base import RunOptions, Step, StepContext, StepResult
 
+SOURCE_KEYS = {
+    "synthetic": ("data.seed", "data.days", "data.trades_per_day", "data.regimes", "data.start",
+                  "data.end", "data.start_price"),
+    "files": ("data.paths", "files"),
+    "ccxt": ("data.days", "data.start", "data.end", "ccxt"),
+}
+
 
 def _key_extra(config: Config, options: RunOptions) -> dict[str, Any]:
-    extra: dict[str, Any] = {"exchange": options.exchange, "symbol": options.symbol}
+    """Only what the configured source reads (plus the contents of input files)."""
+    extra: dict[str, Any] = {"exchange": options.exchange, "symbol": options.symbol,
+                             "source": config.slice(SOURCE_KEYS[config.data.source])}
     if config.data.source == "files":
         from ares_cli.data.sources import input_file_digests
 
         extra["files"] = input_file_digests(config)
-        extra["files_options"] = config.slice(["files"])
     return extra
 
 
@@ -47,7 +55,7 @@ STEP = Step(
     inputs=(),
     outputs=(),
     optional_outputs=("trades", "candles", "true_regimes"),
-    config_keys=("data",),
+    config_keys=("data.source", "data.invalid_policy"),
     version=1,
     run=run,
     key_extra=_key_extra,

@@ -20,8 +20,8 @@ def run(ctx: StepContext) -> StepResult:
     table = assign(regimes["timestamp"], regimes["regime"], plan)
     summary = summarise(table, plan, cfg.min_regime_rows)
     if summary["fallback_regimes"]:
-        ctx.log(f"regimes below {cfg.min_regime_rows} training rows: "
-                f"{summary['fallback_regimes']} (later steps use the global model)")
+        ctx.log(f"regimes below {cfg.min_regime_rows} training bars: "
+                f"{summary['fallback_regimes']} (step 5 decides on labelled rows)")
     return StepResult(
         {"splits": Artifact.table(table), "split_summary": Artifact.json(summary)},
         metrics={"windows": summary["windows"], "counts": summary["counts"],

@@ -20,9 +20,13 @@ def run(ctx: StepContext) -> StepResult:
                        timeframe_ms(ctx.config.bars.base), fine_ms)
     ctx.progress(0.2, "features and labels")
     dataset, metrics = build_dataset(bars, fine, ctx.load("regimes"), ctx.load("splits"), spec)
-    if metrics["windows"]["train"]["labelled"] == 0:
-        raise DataError("no labelled training rows: the train window is shorter than the "
-                        "warm-up plus the label horizon; collect more data")
+    for window in ("train", "validation"):
+        if metrics["windows"][window]["labelled"] == 0:
+            raise DataError(
+                f"no labelled rows in the {window} window: it is shorter than the warm-up plus "
+                "the label horizon, or every label timed out (labels.vertical = 'drop'); "
+                "collect more data, widen split fractions or narrow the barriers"
+            )
     return StepResult({"analyst_dataset": Artifact.table(dataset)}, metrics)
 
 

@@ -21,7 +21,7 @@ def run(ctx: StepContext) -> StepResult:
     outputs = {"analyst_models": Artifact.json(table)}
     outputs.update({MODEL_OUTPUT.format(m.lower()): Artifact.xgboost(b) for m, b in models.items()})
     fallback = metrics["fallback_regimes"]
-    summary = (f"global model serves {', '.join(fallback)} (too few training rows)"
+    summary = ("global model serves " + "; ".join(f"{r} ({why})" for r, why in fallback.items())
                if fallback else "every regime has its own specialist")
     return StepResult(outputs, metrics, summary=summary)
 
