@@ -133,6 +133,7 @@ def run_all(
                 if base is not None:
                     manifest["steps"][: from_ - 1] = base["steps"][: from_ - 1]
                     manifest["based_on"] = base["run_id"]
+                    runner.require_current(manifest, range(1, from_))
             numbers = list(range(from_, to + 1))
             outcome = runner.execute(manifest, numbers, force=set(numbers) if force else None)
     except AresError as exc:
@@ -165,6 +166,8 @@ def step(
             if manifest is None:
                 manifest = runner.new_manifest(["step", *sys.argv[1:]])
             else:
+                runner.require_current(manifest, range(1, target.number))
+                runner.reset_stale(manifest, range(target.number + 1, 17))
                 manifest["commands"].append(["step", *sys.argv[1:]])
                 manifest["config"] = cfg.to_dict()
             outcome = runner.execute(

@@ -19,7 +19,13 @@ from ares_cli import __version__
 from ares_cli.artifacts import decode, encode
 from ares_cli.config import Config, build_config
 from ares_cli.console import Reporter
-from ares_cli.errors import AresError, IntegrityError, NotImplementedStep, StepFailed
+from ares_cli.errors import (
+    AresError,
+    ConfigError,
+    IntegrityError,
+    NotImplementedStep,
+    StepFailed,
+)
 from ares_cli.steps import BY_NUMBER, PRODUCER, STEPS
 from ares_cli.steps.base import RunOptions, Step, StepContext, StepResult
 from ares_cli.store import Store, canonical_json, sha256_bytes
@@ -229,6 +235,7 @@ class Runner:
                 )
             refs = self._input_refs(manifest, step)
             record["input_digests"] = {name: ref[0] for name, ref in refs.items()}
+            record["config"] = self.config.slice(step.config_keys)
             key = self.action_key(step, refs)
             record["action_key"] = key
             volatile = step.volatile(self.config) if step.volatile else False
@@ -335,6 +342,44 @@ class Runner:
         record["warnings"] = action.get("warnings", [])
         record["message"] = action.get("summary", "")
 
+    def config_changes(self, record: dict[str, Any]) -> list[str]:
+        """How the current config differs from the one a done step was made with."""
+        if record["status"] not in DONE or "config" not in record:
+            return []
+        step = BY_NUMBER[record["number"]]
+        now = _flatten(self.config.slice(step.config_keys))
+        then = _flatten(record["config"])
+        return [f"{k} = {then.get(k)!r} (now {now.get(k)!r})"
+                for k in sorted(set(now) | set(then)) if now.get(k) != then.get(k)]
+
+    def require_current(self, manifest: dict[str, Any], numbers: range) -> None:
+        """Fail (exit 2) when a step this invocation builds on was made with other settings.
+
+        Reusing it would mix configurations: e.g. step 3 splitting with one `split.train`
+        while step 2's classifier was fitted on another, which leaks evaluation bars.
+        """
+        for number in numbers:
+            record = manifest["steps"][number - 1]
+            changes = self.config_changes(record)
+            if changes:
+                raise ConfigError(
+                    f"step {number} {record['name']} of run {manifest['run_id']} was made with "
+                    + "; ".join(changes),
+                    hint="re-run from that step so every step shares one config: ares run-all "
+                    f"--from {number} --exchange {self.options.exchange} "
+                    f"--symbol {self.options.symbol} (with the same --set options)",
+                )
+
+    def reset_stale(self, manifest: dict[str, Any], numbers: range) -> None:
+        """Mark done steps whose settings differ from the current config as not-run."""
+        for number in numbers:
+            record = manifest["steps"][number - 1]
+            changes = self.config_changes(record)
+            if changes:
+                fresh = empty_record(BY_NUMBER[number])
+                fresh["message"] = "config changed (" + "; ".join(changes) + "); run it again"
+                manifest["steps"][number - 1] = fresh
+
     @staticmethod
     def _current_inputs(manifest: dict[str, Any], step: Step) -> dict[str, str]:
         current = {}
@@ -355,6 +400,17 @@ class Runner:
                 manifest["steps"][later.number - 1]["message"] = (
                     f"inputs changed by step {step.number} {step.name}; run ares resume"
                 )
+
+
+def _flatten(values: dict[str, Any]) -> dict[str, Any]:
+    """A config slice as {'section.key': value} (whole sections are opened one level)."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        items = value.items() if isinstance(value, dict) and "." not in key else [(None, value)]
+        for name, item in items:
+            path = key if name is None else f"{key}.{name}"
+            flat[path] = tuple(item) if isinstance(item, list | tuple) else item
+    return flat
 
 
 def config_of(manifest: dict[str, Any]) -> Config:

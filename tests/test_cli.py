@@ -143,6 +143,29 @@ def test_synthetic_market_in_the_future_is_not_truncated(env):
     assert summary["warnings"] == []
 
 
+def test_step_refuses_inputs_made_with_other_settings(env):
+    assert ares("run-all", *SMALL, "--to", "3", "--json")[0] == 0
+    code, output = ares("step", "regime-split", *SMALL, "--set", "split.train=0.5",
+                        "--set", "split.validation=0.3")
+    assert code == 2
+    assert "step 2 regime-classify" in output and "split.train = 0.6 (now 0.5)" in output
+    assert "ares run-all --from 2" in output
+    code, output = ares("run-all", *SMALL, "--set", "regimes.smoothing=3", "--from", "3",
+                        "--to", "3")
+    assert code == 2 and "regimes.smoothing = 6 (now 3)" in output
+
+
+def test_step_marks_later_steps_with_other_settings_not_run(env):
+    assert ares("run-all", *SMALL, "--to", "3", "--json")[0] == 0
+    code, summary = ares("step", "regime-classify", *SMALL, "--set", "split.purge_bars=30",
+                         "--json")
+    assert code == 0
+    assert statuses(summary)[3] == "not-run"
+    assert "split.purge_bars" in summary["steps"][2]["message"]
+    code, resumed = ares("resume", "--json")
+    assert code == 0 and statuses(resumed)[3] == "ok"
+
+
 def test_step_without_its_inputs_names_the_missing_step(env):
     code, output = ares("step", "regime-split", *SMALL)
     assert code == 1
