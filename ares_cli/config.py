@@ -39,8 +39,8 @@ class DataConfig:
 
     source: Literal["synthetic", "files", "ccxt"] = "synthetic"
     seed: int = 7
-    days: int = 180
-    trades_per_day: int = 10_000
+    days: int = 365
+    trades_per_day: int = 6_000
     regimes: bool = True
     start: str = ""
     end: str = ""
@@ -138,10 +138,12 @@ class RegimesConfig:
     smoothing: int = 6
     volatile_quantile: float = 0.85
     trend_quantile: float = 0.4
+    refit_every: int = 24
+    min_fit_bars: int = 72
 
     def check(self) -> list[str]:
         errors = []
-        for key in ("trend_window", "vol_window"):
+        for key in ("trend_window", "vol_window", "refit_every", "min_fit_bars"):
             if getattr(self, key) < 2:
                 errors.append(f"regimes.{key} must be >= 2")
         if self.smoothing < 1:
@@ -255,7 +257,7 @@ class AnalystConfig:
 class EnhanceConfig:
     """Step 6: Optuna tuning and feature selection per specialist."""
 
-    n_trials: int = 12
+    n_trials: int = 8
     margin: float = 0.002
     storage: str = ""
     min_features: int = 8

@@ -26,15 +26,35 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
 
 
+def _thresholds(trend: np.ndarray, vol: np.ndarray, volatile_q: float,
+                trend_q: float) -> tuple[float, float, float, float]:
+    """(volatility threshold, trend threshold, volatility scale, trend scale) from valid stats."""
+    log_vol = np.log(vol)
+    vol_threshold = float(np.exp(np.quantile(log_vol, volatile_q)))
+    calm = vol <= vol_threshold
+    trend_threshold = float(np.quantile(np.abs(trend[calm]), trend_q))
+    vol_scale = float(max(np.std(log_vol) * 0.25, 1e-6))
+    trend_scale = float(max(np.std(trend[calm]) * 0.25, 1e-6))
+    return vol_threshold, trend_threshold, vol_scale, trend_scale
+
+
 @dataclass
 class RegimeClassifier:
-    """scikit-learn-style estimator: parameters in __init__, learned state ends in `_`."""
+    """scikit-learn-style estimator: parameters in __init__, learned state ends in `_`.
+
+    `fit` learns thresholds on the training bars. Bars inside that training span are labelled
+    with thresholds refitted every `refit_every` bars on the bars up to then (an expanding
+    window), so even a training bar's label uses nothing after it; bars after the span use the
+    final thresholds. The first `min_fit_bars` bars with valid statistics are warm-up (no label).
+    """
 
     trend_window: int = 48
     vol_window: int = 24
     smoothing: int = 6
     volatile_quantile: float = 0.85
     trend_quantile: float = 0.4
+    refit_every: int = 24
+    min_fit_bars: int = 72
 
     def statistics(self, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Causal (trend t-stat, volatility) per bar; NaN during warm-up."""
@@ -53,42 +73,67 @@ class RegimeClassifier:
         vol = stats["vol"].fill_nan(None).to_numpy().astype(float)
         return trend, vol
 
+    @staticmethod
+    def _valid(trend: np.ndarray, vol: np.ndarray) -> np.ndarray:
+        return np.isfinite(trend) & np.isfinite(vol) & (vol > 0)
+
     def fit(self, close: np.ndarray) -> RegimeClassifier:
         """Learn thresholds and score scales from training closes only."""
         trend, vol = self.statistics(close)
-        ok = np.isfinite(trend) & np.isfinite(vol) & (vol > 0)
-        if ok.sum() < 10:
+        ok = self._valid(trend, vol)
+        if ok.sum() < self.min_fit_bars:
             raise ValueError(
                 f"only {int(ok.sum())} training bars after a warm-up of "
-                f"{max(self.trend_window, self.vol_window)} bars; need at least 10"
+                f"{max(self.trend_window, self.vol_window)} bars; need at least "
+                f"{self.min_fit_bars} (regimes.min_fit_bars)"
             )
-        log_vol = np.log(vol[ok])
-        self.vol_threshold_ = float(np.exp(np.quantile(log_vol, self.volatile_quantile)))
-        calm = ok & (vol <= self.vol_threshold_)
-        self.trend_threshold_ = float(np.quantile(np.abs(trend[calm]), self.trend_quantile))
-        self.vol_scale_ = float(max(np.std(log_vol) * 0.25, 1e-6))
-        self.trend_scale_ = float(max(np.std(trend[calm]) * 0.25, 1e-6))
+        (self.vol_threshold_, self.trend_threshold_, self.vol_scale_,
+         self.trend_scale_) = _thresholds(trend[ok], vol[ok], self.volatile_quantile,
+                                          self.trend_quantile)
         self.n_fit_ = int(ok.sum())
+        self.fit_bars_ = len(close)
         return self
+
+    def _threshold_path(self, trend: np.ndarray, vol: np.ndarray) -> np.ndarray:
+        """(n, 4) thresholds and scales in force at each bar; NaN rows are warm-up."""
+        n = len(trend)
+        path = np.full((n, 4), np.nan)
+        path[self.fit_bars_:] = (self.vol_threshold_, self.trend_threshold_, self.vol_scale_,
+                                 self.trend_scale_)
+        ok = self._valid(trend, vol)
+        valid_so_far = np.cumsum(ok)
+        span = min(n, self.fit_bars_)
+        for end in range(self.refit_every - 1, span, self.refit_every):
+            if valid_so_far[end] < self.min_fit_bars:
+                continue
+            upto = ok[: end + 1]
+            path[end : min(end + self.refit_every, span)] = _thresholds(
+                trend[: end + 1][upto], vol[: end + 1][upto], self.volatile_quantile,
+                self.trend_quantile,
+            )
+        return path
 
     def predict(self, close: np.ndarray) -> pl.DataFrame:
         """Per-bar regime label (null during warm-up), scores, and the two statistics."""
         trend, vol = self.statistics(close)
-        ok = np.isfinite(trend) & np.isfinite(vol) & (vol > 0)
-        safe_vol = np.where(ok, vol, self.vol_threshold_)
+        path = self._threshold_path(trend, vol)
+        ok = self._valid(trend, vol) & np.isfinite(path[:, 0])
+        vol_thr = np.where(ok, path[:, 0], 1.0)
+        trend_thr = np.where(ok, path[:, 1], 0.0)
+        safe_vol = np.where(ok, vol, 1.0)
         safe_trend = np.where(ok, trend, 0.0)
-        p_vol = _sigmoid((np.log(safe_vol) - np.log(self.vol_threshold_)) / self.vol_scale_)
-        p_up = _sigmoid((safe_trend - self.trend_threshold_) / self.trend_scale_)
-        p_down = _sigmoid((-safe_trend - self.trend_threshold_) / self.trend_scale_)
+        p_vol = _sigmoid((np.log(safe_vol) - np.log(vol_thr)) / np.where(ok, path[:, 2], 1.0))
+        trend_scale = np.where(ok, path[:, 3], 1.0)
+        p_up = _sigmoid((safe_trend - trend_thr) / trend_scale)
+        p_down = _sigmoid((-safe_trend - trend_thr) / trend_scale)
         scores = np.column_stack(
             [(1 - p_vol) * p_up, (1 - p_vol) * p_down,
              (1 - p_vol) * np.clip(1 - p_up - p_down, 0, 1), p_vol]
         )
         scores /= scores.sum(axis=1, keepdims=True)
         label = np.where(
-            safe_vol > self.vol_threshold_, 3,
-            np.where(safe_trend > self.trend_threshold_, 0,
-                     np.where(safe_trend < -self.trend_threshold_, 1, 2)),
+            safe_vol > vol_thr, 3,
+            np.where(safe_trend > trend_thr, 0, np.where(safe_trend < -trend_thr, 1, 2)),
         )
         names = np.array(REGIMES, dtype=object)[label]
         names[~ok] = None
@@ -110,6 +155,9 @@ class RegimeClassifier:
             "smoothing": self.smoothing,
             "volatile_quantile": self.volatile_quantile,
             "trend_quantile": self.trend_quantile,
+            "refit_every": self.refit_every,
+            "min_fit_bars": self.min_fit_bars,
+            "fit_bars": self.fit_bars_,
             "vol_threshold": self.vol_threshold_,
             "trend_threshold": self.trend_threshold_,
             "vol_scale": self.vol_scale_,

@@ -29,6 +29,18 @@ def test_labels_of_earlier_bars_do_not_change_when_bars_are_appended(market):
         assert head.equals(full.head(n)), f"labels or scores of the first {n} bars changed"
 
 
+def test_training_labels_use_no_later_bar_even_when_the_fit_window_grows(market):
+    """classify_bars fits on a fraction of the bars; appending bars grows that window, yet no
+    label inside the shorter series' training window may change (expanding-window refits)."""
+    bars, _ = market
+    full, _, _ = classify_bars(bars, RegimesConfig(), 0.6)
+    for n in (600, 1500):
+        head, _, _ = classify_bars(bars.head(n), RegimesConfig(), 0.6)
+        train_end = int(n * 0.6)
+        assert head.head(train_end).equals(full.head(train_end)), f"n={n}"
+        assert head["regime"].head(train_end).null_count() < 150  # warm-up only
+
+
 def test_thresholds_come_from_training_bars_only(market):
     bars, _ = market
     close = bars["close"].to_numpy().copy()
