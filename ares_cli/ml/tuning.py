@@ -173,8 +173,7 @@ def tune_model(
         failed = _fail_dead_local_trials(storage, name)
         if failed:
             notes.append(f"marked {failed} trial(s) left RUNNING by a dead process as FAIL")
-        existing = _existing_trials(storage, name)
-        sampler = optuna.samplers.TPESampler(seed=tune.seed + existing)
+        sampler = optuna.samplers.TPESampler(seed=tune.seed)
         study = optuna.create_study(
             storage=storage,
             sampler=sampler,
@@ -192,6 +191,8 @@ def tune_model(
 
         def objective(trial: optuna.Trial) -> float:
             trial.set_user_attr(_WORKER_ATTR, worker)
+            completed = len(trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+            _reseed(sampler, tune.seed + completed)
             values = _suggest(trial)
             result = cv(replace(base, **values))
             trial.set_user_attr("rounds", int(result.rounds))
@@ -347,19 +348,18 @@ def _make_storage(spec: str) -> optuna.storages.BaseStorage | None:
     )
 
 
-def _existing_trials(storage: optuna.storages.BaseStorage | None, name: str) -> int:
-    """Number of trials (any state) the named study already holds; 0 if there is none.
+def _reseed(sampler: optuna.samplers.TPESampler, seed: int) -> None:
+    """Seed the sampler's draws for the next trial from the count of completed trials.
 
-    The sampler is seeded with `seed + this`, so a resumed study stays reproducible without
-    replaying the random start-up points of the first run.
+    A study resumed after a crash (its interrupted trial marked FAIL) then draws exactly the
+    points an uninterrupted run would have drawn, so both give the same best recipe and the
+    same artifact digests. Optuna keeps these generators private; if a release renames them,
+    tuning still works, only this crash-independence is lost.
     """
-    if storage is None:
-        return 0
-    try:
-        study_id = storage.get_study_id_from_name(name)
-    except KeyError:
-        return 0
-    return len(storage.get_all_trials(study_id, deepcopy=False))
+    for owner in (sampler, getattr(sampler, "_random_sampler", None)):
+        state = getattr(owner, "_rng", None)
+        if state is not None and hasattr(state, "rng"):
+            state.rng.seed(seed % (2**32))
 
 
 def _fail_dead_local_trials(storage: optuna.storages.BaseStorage | None, name: str) -> int:

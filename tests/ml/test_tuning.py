@@ -89,6 +89,16 @@ def test_journal_study_resumes_with_only_the_missing_trials(tmp_path: Path) -> N
     assert other.study_name == "analyst-other" and other.n_trials == 1
 
 
+def test_resumed_study_draws_what_an_uninterrupted_one_draws(tmp_path: Path) -> None:
+    """Stopping after 3 trials and resuming to 6 gives the same trials as 6 in one go."""
+    whole = run(TuneParams(n_trials=6, storage=f"journal:{tmp_path / 'a.log'}", min_features=P))
+    split = f"journal:{tmp_path / 'b.log'}"
+    run(TuneParams(n_trials=3, storage=split, min_features=P))
+    resumed = run(TuneParams(n_trials=6, storage=split, min_features=P))
+    assert resumed.trial_values == whole.trial_values
+    assert resumed.best_values == whole.best_values
+
+
 def test_running_trial_of_a_killed_process_is_failed_not_counted(tmp_path: Path) -> None:
     """A worker that dies mid-trial leaves it RUNNING; the next run fails it and fills the gap."""
     path = tmp_path / "optuna.log"
