@@ -9,6 +9,14 @@ from ares_cli.steps.base import Step, StepContext, StepResult
 MODEL_OUTPUT = "analyst_model_{}"
 
 
+def load_member_models(ctx: StepContext, table: dict, pattern: str) -> dict[str, bytes]:
+    """The model bytes of every member that has its own model (fallbacks share GLOBAL's)."""
+    return {
+        name: ctx.load(pattern.format(name.lower()))
+        for name, member in table["members"].items() if not member["fallback"]
+    }
+
+
 def run(ctx: StepContext) -> StepResult:
     from ares_cli.ml.analyst_pipeline import train_analyst
 

@@ -6,7 +6,7 @@ from ares_cli.artifacts import Artifact
 from ares_cli.ml.analyst import MEMBERS
 from ares_cli.ml.regimes import REGIMES
 from ares_cli.steps.base import Step, StepContext, StepResult
-from ares_cli.steps.s05_analyst_train import MODEL_OUTPUT
+from ares_cli.steps.s05_analyst_train import MODEL_OUTPUT, load_member_models
 
 ENHANCED_OUTPUT = "analyst_enhanced_{}"
 
@@ -16,10 +16,7 @@ def run(ctx: StepContext) -> StepResult:
     from ares_cli.store import safe_name
 
     table = ctx.load("analyst_models")
-    models = {
-        m: ctx.load(MODEL_OUTPUT.format(m.lower()))
-        for m in MEMBERS if not table["members"][m]["fallback"]
-    }
+    models = load_member_models(ctx, table, MODEL_OUTPUT)
     enhanced, enhanced_models, metrics = enhance_analyst(
         ctx.load("analyst_dataset"), table, models, ctx.config.enhance, seed=ctx.seed,
         study_name=f"ares-{safe_name(ctx.options.exchange)}-{safe_name(ctx.options.symbol)}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ares_cli.artifacts import Artifact
 from ares_cli.ml.analyst import MEMBERS
 from ares_cli.steps.base import Step, StepContext, StepResult
+from ares_cli.steps.s05_analyst_train import load_member_models
 from ares_cli.steps.s06_analyst_enhance import ENHANCED_OUTPUT
 
 
@@ -12,10 +13,7 @@ def run(ctx: StepContext) -> StepResult:
     from ares_cli.ml.analyst_pipeline import ensemble_analyst
 
     table = ctx.load("analyst_models_enhanced")
-    models = {
-        m: ctx.load(ENHANCED_OUTPUT.format(m.lower()))
-        for m in MEMBERS if not table["members"][m]["fallback"]
-    }
+    models = load_member_models(ctx, table, ENHANCED_OUTPUT)
     ctx.progress(0.05, "out-of-fold member predictions")
     frame, model, metrics = ensemble_analyst(
         ctx.load("analyst_dataset"), table, models, ctx.config.ensemble,
