@@ -13,7 +13,6 @@ import difflib
 import json
 import os
 import tomllib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -407,8 +406,6 @@ def _coerce(path: str, value: Any, annotation: Any) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{path} must be a string, got {value!r}")
         return value
-    if isinstance(annotation, types.UnionType):  # pragma: no cover - not used by any key yet
-        raise ConfigError(f"{path}: unsupported type {annotation}")
     raise ConfigError(f"{path}: unsupported type {annotation}")
 
 
