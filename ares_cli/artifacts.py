@@ -1,8 +1,8 @@
-"""How step outputs become bytes in the store and come back: tables, JSON, models, pickles.
+"""How step outputs become bytes in the store and come back: tables, JSON, model sets, pickles.
 
 Encodings are deterministic so that the same values give the same digest: parquet with fixed
-settings for tables, canonical JSON, XGBoost's own UBJSON format for boosters, and joblib only
-for scikit-learn-style objects (loaded only after the digest has been verified).
+settings for tables, canonical JSON, a zip of XGBoost's own UBJSON models for model sets, and
+joblib only for scikit-learn-style objects (loaded only after the digest has been verified).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import io
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ares_cli.store import canonical_json
+from ares_cli.jsonutil import canonical_json, json_safe
 
-Kind = Literal["table", "json", "xgboost", "joblib", "bytes"]
+Kind = Literal["table", "json", "modelset", "joblib", "bytes"]
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ class Artifact:
         return Artifact("joblib", value)
 
     @staticmethod
-    def xgboost(raw: bytes) -> Artifact:
-        return Artifact("xgboost", bytes(raw))
+    def modelset(value: Any) -> Artifact:
+        """A `ares_cli.ml.modelset.ModelSet`."""
+        return Artifact("modelset", value)
 
 
 def encode(artifact: Artifact) -> tuple[bytes, dict[str, Any]]:
@@ -48,20 +49,22 @@ def encode(artifact: Artifact) -> tuple[bytes, dict[str, Any]]:
         frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=False)
         return buffer.getvalue(), {"rows": frame.height, "columns": frame.width}
     if artifact.kind == "json":
-        return canonical_json(artifact.value), {}
+        return canonical_json(json_safe(artifact.value)), {}
     if artifact.kind == "joblib":
         import joblib
 
         buffer = io.BytesIO()
         joblib.dump(artifact.value, buffer, compress=3)
         return buffer.getvalue(), {}
-    if artifact.kind in ("xgboost", "bytes"):
+    if artifact.kind == "modelset":
+        return artifact.value.to_bytes(), {"models": sorted(artifact.value.models)}
+    if artifact.kind == "bytes":
         return bytes(artifact.value), {}
     raise ValueError(f"unknown artifact kind {artifact.kind!r}")
 
 
 def decode(data: bytes, kind: Kind) -> Any:
-    """The value of verified bytes: a polars DataFrame, a JSON value, a model or raw bytes."""
+    """The value of verified bytes: a polars DataFrame, a JSON value, a model set or bytes."""
     if kind == "table":
         import polars as pl
 
@@ -74,6 +77,10 @@ def decode(data: bytes, kind: Kind) -> Any:
         import joblib
 
         return joblib.load(io.BytesIO(data))
-    if kind in ("xgboost", "bytes"):
+    if kind == "modelset":
+        from ares_cli.ml.modelset import ModelSet
+
+        return ModelSet.from_bytes(data)
+    if kind == "bytes":
         return data
     raise ValueError(f"unknown artifact kind {kind!r}")

@@ -69,16 +69,13 @@ def _load(config: Path | None, sets: list[str] | None, source: str | None = None
 
 def _context(exchange: str, symbol: str, cfg: Any, json_mode: bool, strict: bool) -> Any:
     from ares_cli.console import make_reporter
-    from ares_cli.runner import Runner
-    from ares_cli.steps.base import RunOptions
+    from ares_cli.runner import Runner, RunOptions
     from ares_cli.store import Store
 
     if not exchange.strip() or not symbol.strip():
         raise ConfigError("--exchange and --symbol must not be empty")
-    root = cfg.store_root()
-    options = RunOptions(exchange=exchange, symbol=symbol, store_root=root)
-    runner = Runner(Store(root), cfg, options, make_reporter(json_mode), strict=strict)
-    return runner
+    options = RunOptions(exchange=exchange, symbol=symbol)
+    return Runner(Store(cfg.store_root()), cfg, options, make_reporter(json_mode), strict=strict)
 
 
 def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
@@ -96,10 +93,10 @@ def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
         for warning in summary["warnings"]:
             typer.echo(f"warning: {warning}")
     if outcome.failed_step is not None:
-        record = outcome.manifest["steps"][outcome.failed_step.number - 1]
+        record = outcome.manifest.step(outcome.failed_step.number)
         typer.echo(
             f"error: step {outcome.failed_step.number} {outcome.failed_step.name} failed: "
-            f"{record['message']}\n  resume with: {summary['resume_command']}",
+            f"{record.message}\n  resume with: {summary['resume_command']}",
             err=True,
         )
     raise typer.Exit(outcome.exit_code)
@@ -113,26 +110,32 @@ def run_all(
     path: Paths = None,
     config: ConfigPath = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="section.key=value")] = None,
-    from_: Annotated[int, typer.Option("--from", min=1, max=16, help="First step.")] = 1,
-    to: Annotated[int, typer.Option("--to", min=1, max=16, help="Last step.")] = 16,
+    from_: Annotated[int, typer.Option("--from", min=1, help="First step.")] = 1,
+    to: Annotated[int | None, typer.Option("--to", min=1, help="Last step (default: the last).")
+                  ] = None,
     force: Force = False,
     strict: Strict = False,
     json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
 ) -> None:
     """Run the pipeline (steps --from..--to) in a new run; cached steps do no work."""
+    from ares_cli.steps import LAST
+
     try:
+        to = LAST if to is None else to
+        if from_ > LAST or to > LAST:
+            raise ConfigError(f"steps are numbered 1 to {LAST}; got --from {from_} --to {to}")
         if from_ > to:
             raise ConfigError(f"--from {from_} is after --to {to}")
         cfg = _load(config, set_, source, path)
         runner = _context(exchange, symbol, cfg, json_, strict)
         with runner.store.lock(exchange, symbol):
             manifest = runner.new_manifest(["run-all", *sys.argv[1:]])
-            manifest["to"] = to
+            manifest.to = to
             if from_ > 1:
                 base = runner.latest_manifest()
                 if base is not None:
-                    manifest["steps"][: from_ - 1] = base["steps"][: from_ - 1]
-                    manifest["based_on"] = base["run_id"]
+                    manifest.steps[: from_ - 1] = base.steps[: from_ - 1]
+                    manifest.based_on = base.run_id
                     runner.require_current(manifest, range(1, from_))
             numbers = list(range(from_, to + 1))
             outcome = runner.execute(manifest, numbers, force=set(numbers) if force else None)
@@ -155,7 +158,7 @@ def step(
     json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
 ) -> None:
     """Run one step; its inputs come from the latest run of this exchange/symbol."""
-    from ares_cli.steps import resolve
+    from ares_cli.steps import LAST, resolve
 
     try:
         target = resolve(name)
@@ -167,9 +170,9 @@ def step(
                 manifest = runner.new_manifest(["step", *sys.argv[1:]])
             else:
                 runner.require_current(manifest, range(1, target.number))
-                runner.reset_stale(manifest, range(target.number + 1, 17))
-                manifest["commands"].append(["step", *sys.argv[1:]])
-                manifest["config"] = cfg.to_dict()
+                runner.reset_stale(manifest, range(target.number + 1, LAST + 1))
+                manifest.commands.append(["step", *sys.argv[1:]])
+                manifest.config = cfg.to_dict()
             outcome = runner.execute(
                 manifest, [target.number], force={target.number} if force else None,
                 invalidate_after=True,
@@ -184,7 +187,7 @@ def resume(
     exchange: Exchange = "binance",
     symbol: Symbol = "ETHUSDT",
     from_: Annotated[
-        int | None, typer.Option("--from", min=1, max=16, help="Re-execute steps N..16.")
+        int | None, typer.Option("--from", min=1, help="Re-execute steps N to the last.")
     ] = None,
     strict: Strict = False,
     json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
@@ -192,9 +195,10 @@ def resume(
 ) -> None:
     """Continue the latest run from its first step not done (or re-execute --from N on).
 
-    A run started with `run-all --to N` resumes up to step N; `--from N` always runs to 16.
+    A run started with `run-all --to N` resumes up to step N; `--from N` always runs to the end.
     """
-    from ares_cli.runner import DONE, config_of
+    from ares_cli.runner import config_of
+    from ares_cli.steps import LAST
 
     try:
         cfg = _load(config, None)
@@ -207,13 +211,15 @@ def resume(
                     hint=f"start one with: ares run-all --exchange {exchange} --symbol {symbol}",
                 )
             runner = _context(exchange, symbol, config_of(manifest), json_, strict)
-            pending = [r["number"] for r in manifest["steps"] if r["status"] not in DONE]
-            last = 16 if from_ is not None else manifest.get("to", 16)
-            start = from_ if from_ is not None else (pending[0] if pending else 17)
+            if from_ is not None and from_ > LAST:
+                raise ConfigError(f"steps are numbered 1 to {LAST}; got --from {from_}")
+            pending = [r.number for r in manifest.steps if not r.done]
+            last = LAST if from_ is not None else (manifest.to or LAST)
+            start = from_ if from_ is not None else (pending[0] if pending else LAST + 1)
             if start > last:
-                typer.echo(f"run {manifest['run_id']}: every step is done; nothing to resume")
+                typer.echo(f"run {manifest.run_id}: every step is done; nothing to resume")
                 raise typer.Exit(0)
-            manifest["commands"].append(["resume", *sys.argv[1:]])
+            manifest.commands.append(["resume", *sys.argv[1:]])
             numbers = list(range(start, last + 1))
             outcome = runner.execute(
                 manifest, numbers, force=set(numbers) if from_ is not None else None

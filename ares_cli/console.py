@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
+from ares_cli.manifest import StepRecord
+from ares_cli.steps import LAST
 from ares_cli.steps.base import Step
 
 
@@ -19,7 +21,7 @@ class Reporter(Protocol):
     def run_started(self, run_id: str, steps: list[Step]) -> None: ...
     def step_started(self, step: Step) -> None: ...
     def step_progress(self, step: Step, fraction: float, message: str) -> None: ...
-    def step_finished(self, step: Step, record: dict[str, Any]) -> None: ...
+    def step_finished(self, step: Step, record: StepRecord) -> None: ...
     def message(self, text: str) -> None: ...
     def close(self) -> None: ...
 
@@ -44,19 +46,18 @@ class PlainReporter:
         self._line(f"run {run_id}: steps {span}")
 
     def step_started(self, step: Step) -> None:
-        self._line(f"[{step.number}/16] {step.name}: started")
+        self._line(f"[{step.number}/{LAST}] {step.name}: started")
 
     def step_progress(self, step: Step, fraction: float, message: str) -> None:
         decile = int(fraction * 10)
         if self._last_progress.get(step.number) != decile:  # at most ~10 lines per step
             self._last_progress[step.number] = decile
-            self._line(f"[{step.number}/16] {step.name}: {fraction:4.0%} {message}")
+            self._line(f"[{step.number}/{LAST}] {step.name}: {fraction:4.0%} {message}")
 
-    def step_finished(self, step: Step, record: dict[str, Any]) -> None:
-        status = record["status"]
-        text = f"[{step.number}/16] {step.name}: {status} ({record.get('seconds', 0):.2f}s)"
-        if record.get("message"):
-            text += f" - {record['message']}"
+    def step_finished(self, step: Step, record: StepRecord) -> None:
+        text = f"[{step.number}/{LAST}] {step.name}: {record.status} ({record.seconds:.2f}s)"
+        if record.message:
+            text += f" - {record.message}"
         self._line(text)
 
     def message(self, text: str) -> None:
@@ -109,17 +110,17 @@ class RichReporter:
                 description=f"[cyan]{step.label}[/cyan] {message}",
             )
 
-    def step_finished(self, step: Step, record: dict[str, Any]) -> None:
-        colour = {"ok": "green", "cached": "blue", "failed": "red"}.get(record["status"], "white")
+    def step_finished(self, step: Step, record: StepRecord) -> None:
+        colour = {"ok": "green", "cached": "blue", "failed": "red"}.get(record.status, "white")
         if self._step_task is not None:
             self.progress.remove_task(self._step_task)
             self._step_task = None
         line = (
-            f"[{colour}]{record['status']:>7}[/{colour}] {step.label}"
-            f" [dim]{record.get('seconds', 0):.2f}s[/dim]"
+            f"[{colour}]{record.status:>7}[/{colour}] {step.label}"
+            f" [dim]{record.seconds:.2f}s[/dim]"
         )
-        if record.get("message"):
-            line += f"  {record['message']}"
+        if record.message:
+            line += f"  {record.message}"
         self.progress.console.print(line)
         if self._run_task is not None:
             self.progress.advance(self._run_task)

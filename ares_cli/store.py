@@ -14,61 +14,33 @@ import hashlib
 import json
 import os
 import secrets
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ares_cli.errors import IntegrityError, LockHeld
+from pydantic import ValidationError
 
-TMP_PREFIX = ".tmp-"
+from ares_cli.errors import IntegrityError, LockHeld
+from ares_cli.fsutil import TMP_PREFIX, atomic_write, safe_name, sha256_file
+from ares_cli.jsonutil import canonical_json, json_safe
+from ares_cli.manifest import Manifest
+from ares_cli.section import Field, Section
+
+__all__ = ["CorruptObject", "Store", "StoreConfig", "atomic_write", "canonical_json",
+           "safe_name", "sha256_bytes", "sha256_file"]
+
+
+class StoreConfig(Section):
+    """Where the content-addressed store lives (`ARES_STORE` overrides it)."""
+
+    root: str = Field("artifacts", min_length=1)
 
 
 def sha256_bytes(data: bytes) -> str:
     """Hex sha256 of `data`."""
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON bytes: sorted keys, no whitespace variance, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes, *, read_only: bool = False) -> None:
-    """Write `data` to `path` via temp file + fsync + rename; never leaves a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f"{TMP_PREFIX}{path.name}.{secrets.token_hex(6)}"
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if read_only:
-            tmp.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
 
 
 @dataclass(frozen=True)
@@ -176,12 +148,13 @@ class Store:
     def manifest_path(self, run_id: str) -> Path:
         return self.runs / run_id / "manifest.json"
 
-    def write_manifest(self, run_id: str, manifest: dict[str, Any]) -> None:
-        data = json.dumps(manifest, indent=2, sort_keys=True).encode()
-        atomic_write(self.manifest_path(run_id), data)
+    def write_manifest(self, manifest: Manifest) -> None:
+        data = json.dumps(json_safe(manifest.to_json()), indent=2, sort_keys=True,
+                          allow_nan=False).encode()
+        atomic_write(self.manifest_path(manifest.run_id), data)
 
-    def read_manifest(self, run_id: str) -> dict[str, Any]:
-        return json.loads(self.manifest_path(run_id).read_text())
+    def read_manifest(self, run_id: str) -> Manifest:
+        return Manifest.model_validate(json.loads(self.manifest_path(run_id).read_text()))
 
     def append_log(self, run_id: str, event: dict[str, Any]) -> None:
         """Append one JSON line to the run's log (a torn last line is tolerated by readers)."""
@@ -190,13 +163,14 @@ class Store:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(event, sort_keys=True) + "\n")
 
-    def list_runs(self) -> list[dict[str, Any]]:
+    def list_runs(self) -> list[Manifest]:
         """Every readable run manifest, oldest first."""
         if not self.runs.is_dir():
             return []
         manifests = []
         for folder in sorted(self.runs.iterdir()):
-            with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+            with contextlib.suppress(FileNotFoundError, json.JSONDecodeError,
+                                     ValidationError):
                 manifests.append(self.read_manifest(folder.name))
         return manifests
 
@@ -273,8 +247,8 @@ class Store:
         """Digests reachable from any run manifest or ref."""
         keep: set[str] = set()
         for manifest in self.list_runs():
-            for step in manifest.get("steps", []):
-                keep.update(step.get("outputs", {}).values())
+            for step in manifest.steps:
+                keep.update(step.outputs.values())
         for _exchange, _symbol, _name, value in self.iter_refs():
             if len(value) == 64:
                 keep.add(value)
@@ -300,9 +274,3 @@ class Store:
                 self.action_path(key).unlink(missing_ok=True)
                 dropped += 1
         return removed, freed, dropped
-
-
-def safe_name(text: str) -> str:
-    """A path-safe form of an exchange or symbol name ('ETH/USDT' -> 'ETH-USDT')."""
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
-    return cleaned.strip(".") or "_"

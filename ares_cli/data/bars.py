@@ -9,8 +9,41 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from pydantic import field_validator, model_validator
 
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP
+from ares_cli.section import Section
+from ares_cli.timeutil import timeframe_ms
+
+
+class BarsConfig(Section):
+    """`[bars]`: the base (model) timeframe and the fine (intrabar path) timeframe."""
+
+    base: str = "1h"
+    fine: str = "1m"
+
+    @field_validator("base", "fine")
+    @classmethod
+    def _timeframe(cls, value: str) -> str:
+        timeframe_ms(value)  # ValueError names the accepted forms
+        return value
+
+    @model_validator(mode="after")
+    def _fine_divides_base(self) -> BarsConfig:
+        if self.fine_ms >= self.base_ms or self.base_ms % self.fine_ms:
+            raise ValueError(
+                f"bars.fine ({self.fine}) must be shorter than bars.base ({self.base}) "
+                "and divide it evenly"
+            )
+        return self
+
+    @property
+    def base_ms(self) -> int:
+        return timeframe_ms(self.base)
+
+    @property
+    def fine_ms(self) -> int:
+        return timeframe_ms(self.fine)
 
 
 def bars_from_trades(trades: pl.DataFrame, every_ms: int) -> pl.DataFrame:
@@ -117,6 +150,12 @@ def _sum_or_null(values: pl.Series, starts: np.ndarray) -> pl.Series:
     sums = np.add.reduceat(data, starts)
     complete = np.add.reduceat(~known, starts) == 0
     return pl.Series(values.name, sums).set(pl.Series(~complete), None)
+
+
+def bar_length_ms(bars: pl.DataFrame, default_ms: int) -> int:
+    """The shortest spacing of `bars` (candle-only input may carry a coarser fine series)."""
+    steps = bars["timestamp"].dt.epoch("ms").diff().drop_nulls()
+    return int(steps.min()) if steps.len() else default_ms
 
 
 def market_bars(

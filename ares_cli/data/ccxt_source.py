@@ -39,10 +39,10 @@ API keys are never logged and are redacted from every message and metric.
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import logging
 import math
-import os
 import re
 import secrets
 import time
@@ -55,9 +55,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import polars as pl
+from pydantic import field_validator
 
 from ares_cli.data.schema import TRADES_SCHEMA
 from ares_cli.errors import ConfigError, DataError, ExternalServiceError
+from ares_cli.fsutil import TMP_PREFIX, atomic_write, fsync_dir, safe_name
+from ares_cli.section import Field, Section
+from ares_cli.timeutil import as_utc
 
 if TYPE_CHECKING:  # ccxt is imported lazily: it takes about a second to import
     import ccxt
@@ -83,16 +87,32 @@ CHUNK_VERSION = 1
 Interval = tuple[int, int]  # half-open [from_ms, to_ms)
 
 
-@dataclass(frozen=True)
-class CcxtOptions:
-    """How to talk to the exchange; `api_key`/`secret` are optional (public data needs none)."""
+class CcxtConfig(Section):
+    """`[ccxt]`: how the exchange API is called (with `data.source = "ccxt"`).
 
-    max_retries: int = 5  # tries per request before giving up
-    backoff_seconds: float = 1.0  # first retry wait; doubles each retry, capped at 60 s
-    timeout_ms: int = 10000
-    page_limit: int = 1000
+    API keys are not config: public data needs none, and keys given through the environment
+    (ARES_API_KEY, ARES_API_SECRET) travel as `Credentials`, never in a manifest, log or error.
+    """
+
+    max_retries: int = Field(5, ge=1)  # tries per request before giving up
+    backoff_seconds: float = Field(1.0, ge=0)  # first retry wait; doubles, capped at 60 s
+    timeout_ms: int = Field(10_000, ge=1)
+    page_limit: int = Field(1000, ge=1)
     api_url: str = ""  # "" = exchange default; else a mirror or a local test server, see below
-    api_key: str = field(default="", repr=False)  # never logged, never in errors or metrics
+
+    @field_validator("api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Optional API key and secret (public data needs none); never logged, never in errors."""
+
+    api_key: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)
 
 
@@ -111,7 +131,8 @@ def download_trades(
     start: datetime,
     end: datetime,
     cache_dir: Path,
-    options: CcxtOptions,
+    options: CcxtConfig,
+    credentials: Credentials = Credentials(),
     progress: Callable[[float, str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DownloadResult:
@@ -126,12 +147,11 @@ def download_trades(
     exception it raises stops the download after the pages fetched so far are stored. `sleep`
     is used for the retry backoff only (tests inject a recorder).
     """
-    _check_options(options)
     start_ms, end_ms = _floor_ms(start), _ceil_ms(end)
     if end_ms <= start_ms:
         raise ConfigError(f"empty download window: start {start} is not before end {end}")
-    redact = _Redactor((options.api_key, options.secret))
-    exchange = _make_exchange(exchange_id, symbol, options, redact)
+    redact = _Redactor((credentials.api_key, credentials.secret))
+    exchange = _make_exchange(exchange_id, symbol, options, credentials, redact)
     metrics: dict[str, Any] = {
         "exchange": exchange_id,
         "symbol": symbol,
@@ -165,7 +185,7 @@ def download_trades(
         metrics.update(symbol=market["symbol"], market_id=market["id"],
                        paging="fromId" if by_id else "since")
         store = _ChunkStore(
-            Path(cache_dir) / exchange_id / _safe_name(market["symbol"]),
+            Path(cache_dir) / exchange_id / safe_name(market["symbol"], "_"),
             {"exchange": exchange_id, "symbol": market["symbol"], "market_id": str(market["id"]),
              "source": "aggTrades" if by_id else "trades"},
         )
@@ -206,22 +226,9 @@ def count_id_gaps(frame: pl.DataFrame) -> tuple[int, int]:
 # -- client ---------------------------------------------------------------------------------
 
 
-def _check_options(options: CcxtOptions) -> None:
-    """Reject settings that cannot work before any request is made."""
-    if options.max_retries < 1:
-        raise ConfigError(f"ccxt max_retries must be >= 1, got {options.max_retries}")
-    if options.backoff_seconds < 0:
-        raise ConfigError(f"ccxt backoff_seconds must be >= 0, got {options.backoff_seconds}")
-    if options.timeout_ms < 1:
-        raise ConfigError(f"ccxt timeout_ms must be >= 1, got {options.timeout_ms}")
-    if options.page_limit < 1:
-        raise ConfigError(f"ccxt page_limit must be >= 1, got {options.page_limit}")
-    if options.api_url and urlsplit(options.api_url).scheme not in ("http", "https"):
-        raise ConfigError(f"ccxt api_url must be an http(s) URL, got {options.api_url!r}")
-
-
 def _make_exchange(
-    exchange_id: str, symbol: str, options: CcxtOptions, redact: _Redactor
+    exchange_id: str, symbol: str, options: CcxtConfig, credentials: Credentials,
+    redact: _Redactor
 ) -> ccxt.Exchange:
     """A configured synchronous ccxt client (rate limiter on, timeout, optional URL override)."""
     import ccxt
@@ -237,10 +244,10 @@ def _make_exchange(
         "timeout": options.timeout_ms,
         "logger": _RedactingLogger(logging.getLogger(f"{__name__}.http"), redact),
     }
-    if options.api_key:
-        config["apiKey"] = options.api_key
-    if options.secret:
-        config["secret"] = options.secret
+    if credentials.api_key:
+        config["apiKey"] = credentials.api_key
+    if credentials.secret:
+        config["secret"] = credentials.secret
     exchange: ccxt.Exchange = getattr(ccxt, exchange_id)(config)
     if options.api_url:
         exchange.urls["api"] = _override_urls(exchange.urls.get("api"), options.api_url)
@@ -349,7 +356,7 @@ class _Caller:
         self,
         exchange: ccxt.Exchange,
         exchange_id: str,
-        options: CcxtOptions,
+        options: CcxtConfig,
         sleep: Callable[[float], None],
         redact: _Redactor,
         metrics: dict[str, Any],
@@ -761,7 +768,7 @@ def _rows_frame(rows: list[tuple[int, int, float, float, bool | None]]) -> pl.Da
 
 def _window(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
     """Unique trades of ``[start, end)``, sorted by timestamp then id."""
-    lo, hi = _as_utc(start), _as_utc(end)
+    lo, hi = as_utc(start), as_utc(end)
     return (
         frame.unique(subset="trade_id", keep="first")
         .filter((pl.col("timestamp") >= lo) & (pl.col("timestamp") < hi))
@@ -802,22 +809,13 @@ def _subtract(target: Interval, covered: list[Interval]) -> list[Interval]:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _floor_ms(moment: datetime) -> int:
-    return (_as_utc(moment) - EPOCH) // timedelta(milliseconds=1)
+    return (as_utc(moment) - EPOCH) // timedelta(milliseconds=1)
 
 
 def _ceil_ms(moment: datetime) -> int:
-    us = (_as_utc(moment) - EPOCH) // timedelta(microseconds=1)
+    us = (as_utc(moment) - EPOCH) // timedelta(microseconds=1)
     return math.ceil(us / 1000)
-
-
-def _safe_name(symbol: str) -> str:
-    """A folder name for a symbol: ``ETH/USDT:USDT`` -> ``ETH_USDT_USDT``."""
-    return re.sub(r"[^A-Za-z0-9.-]+", "_", symbol).strip("_") or "symbol"
 
 
 # -- chunk cache ------------------------------------------------------------------------------
@@ -878,17 +876,9 @@ class _ChunkStore:
                 "rows": frame.height}
         name = f"chunk-{time.time_ns():020d}-{secrets.token_hex(4)}.parquet"
         final = self.folder / name
-        tmp = self.folder / f".{name}.tmp"
-        try:
-            with open(tmp, "wb") as handle:
-                frame.write_parquet(handle, metadata={CHUNK_META_KEY: json.dumps(meta)})
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(self.folder)
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, metadata={CHUNK_META_KEY: json.dumps(meta)})
+        atomic_write(final, buffer.getvalue())
         return final
 
     def compact(self) -> None:
@@ -898,14 +888,14 @@ class _ChunkStore:
         self.write(stored, coverage)
         for path in paths:
             path.unlink(missing_ok=True)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
 
     def _remove_stale_temp_files(self) -> None:
         """Temp files of a writer killed mid-chunk (older than a few minutes) are garbage."""
         if not self.folder.is_dir():
             return
         cutoff = time.time() - STALE_TMP_SECONDS
-        for tmp in self.folder.glob(".chunk-*.tmp"):
+        for tmp in self.folder.glob(f"{TMP_PREFIX}chunk-*"):
             try:
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()
@@ -913,18 +903,4 @@ class _ChunkStore:
                 pass
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-__all__ = ["CcxtOptions", "DownloadResult", "count_id_gaps", "download_trades"]
+__all__ = ["CcxtConfig", "Credentials", "DownloadResult", "count_id_gaps", "download_trades"]

@@ -28,19 +28,19 @@ import zipfile
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
+from pydantic import field_validator
 
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP, TRADES_SCHEMA, conform
-from ares_cli.errors import ConfigError, DataError
+from ares_cli.errors import DataError
+from ares_cli.section import Field, Section
 
-__all__ = ["KNOWN_SUFFIXES", "FileOptions", "LoadedFiles", "expand_paths", "load_files"]
+__all__ = ["KNOWN_SUFFIXES", "FilesConfig", "LoadedFiles", "expand_paths", "load_files"]
 
-FORMATS = ("auto", "binance", "freqtrade", "table")
-KINDS = ("auto", "trades", "candles")
-TIME_UNITS = ("auto", "s", "ms", "us", "ns")
 KNOWN_SUFFIXES = (
     ".csv", ".csv.gz", ".zip", ".parquet", ".feather", ".arrow", ".ipc", ".json", ".json.gz",
 )
@@ -73,9 +73,8 @@ _MAX_WORKERS = 4
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FileOptions:
-    """How to read the files; every "auto" is decided per file from its content.
+class FilesConfig(Section):
+    """`[files]`: how local files are read; every "auto" is decided per file from its content.
 
     `columns` maps our column name to the file's column name, for tables whose names are not
     recognised (timestamp, trade_id, price, qty, side or is_buyer_maker; or timestamp, open,
@@ -83,28 +82,19 @@ class FileOptions:
     without header names its columns `column_1`, `column_2`, ...
     """
 
-    format: str = "auto"
-    kind: str = "auto"
-    columns: Mapping[str, str] = field(default_factory=dict)
-    timestamp_unit: str = "auto"
+    format: Literal["auto", "binance", "freqtrade", "table"] = "auto"
+    kind: Literal["auto", "trades", "candles"] = "auto"
+    timestamp_unit: Literal["auto", "s", "ms", "us", "ns"] = "auto"
     verify_checksum: bool = True
+    columns: dict[str, str] = Field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        """Reject unknown option values early, as a usage error (exit 2)."""
-        for name, value, allowed in (
-            ("format", self.format, FORMATS),
-            ("kind", self.kind, KINDS),
-            ("timestamp_unit", self.timestamp_unit, TIME_UNITS),
-        ):
-            if value not in allowed:
-                raise ConfigError(
-                    f"files: {name} must be one of {', '.join(allowed)}; got {value!r}"
-                )
-        unknown = sorted(set(self.columns) - set(_ALIASES))
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(_ALIASES))
         if unknown:
-            raise ConfigError(
-                f"files: unknown column names {unknown} in columns; use {', '.join(_ALIASES)}"
-            )
+            raise ValueError(f"unknown column names {unknown}; use {', '.join(_ALIASES)}")
+        return dict(sorted(value.items()))
 
 
 @dataclass(frozen=True)
@@ -143,7 +133,7 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     return list(found)
 
 
-def load_files(paths: Sequence[str], options: FileOptions = FileOptions()) -> LoadedFiles:
+def load_files(paths: Sequence[str], options: FilesConfig = FilesConfig()) -> LoadedFiles:
     """Load, normalise, merge, sort and deduplicate the trades or candles held by `paths`."""
     files = expand_paths(paths)
     parsed = _load_all(files, options)
@@ -214,7 +204,7 @@ class _Parsed:
         }
 
 
-def _load_all(files: list[Path], options: FileOptions) -> list[_Parsed]:
+def _load_all(files: list[Path], options: FilesConfig) -> list[_Parsed]:
     """Load every file, several at once: zlib and polars release the GIL, so threads overlap."""
     if len(files) == 1:
         return [_load_one(files[0], options)]
@@ -289,7 +279,7 @@ def _timeframe_ms(timestamps: pl.Series) -> int | None:
 # --------------------------------------------------------------------------------------------
 
 
-def _load_one(path: Path, options: FileOptions) -> _Parsed:
+def _load_one(path: Path, options: FilesConfig) -> _Parsed:
     """Read one file, verify its checksum, detect its layout and normalise it."""
     raw = _read_bytes(path)
     checksum = _verify_checksum(path, raw, options.verify_checksum)
@@ -334,7 +324,7 @@ def _verify_checksum(path: Path, raw: bytes, verify: bool) -> str:
     return "ok"
 
 
-def _parse_bytes(path: Path, raw: bytes, options: FileOptions) -> _Parsed:
+def _parse_bytes(path: Path, raw: bytes, options: FilesConfig) -> _Parsed:
     """Dispatch on magic bytes first and the file name second."""
     name = path.name.lower()
     if raw.startswith(b"PK\x03\x04") or name.endswith(".zip"):
@@ -687,7 +677,7 @@ def _klines_layout(rows: list[list[str]], header: bool, hint: str | None) -> _Bi
 # --------------------------------------------------------------------------------------------
 
 
-def _load_csv(payload: _CsvPayload, path: Path, options: FileOptions) -> _Parsed:
+def _load_csv(payload: _CsvPayload, path: Path, options: FilesConfig) -> _Parsed:
     """A CSV: Binance layout when it looks like one (or is declared so), else a table."""
     header, rows = _sniff(payload)
     if not rows:
@@ -706,7 +696,7 @@ def _load_csv(payload: _CsvPayload, path: Path, options: FileOptions) -> _Parsed
 
 
 def _load_binance(
-    payload: _CsvPayload, path: Path, layout: _BinanceLayout, header: bool, options: FileOptions
+    payload: _CsvPayload, path: Path, layout: _BinanceLayout, header: bool, options: FilesConfig
 ) -> _Parsed:
     """Read a Binance CSV with its positional dtypes and normalise it."""
     df = _read_csv_strict(payload, layout.columns, header)
@@ -845,7 +835,7 @@ def _read_binary_table(
         raise DataError(f"{path}: cannot read file ({detail})") from exc
 
 
-def _load_frame(path: Path, frame: pl.DataFrame, ext: str, options: FileOptions) -> _Parsed:
+def _load_frame(path: Path, frame: pl.DataFrame, ext: str, options: FilesConfig) -> _Parsed:
     """A parquet/feather table: freqtrade layout or generic columns."""
     if options.format == "binance":
         raise DataError(f"{path}: format 'binance' reads CSV or zip files, not {ext}")
@@ -853,7 +843,7 @@ def _load_frame(path: Path, frame: pl.DataFrame, ext: str, options: FileOptions)
 
 
 def _from_frame(
-    path: Path, frame: pl.DataFrame, ext: str, header: bool, where: _Where, options: FileOptions
+    path: Path, frame: pl.DataFrame, ext: str, header: bool, where: _Where, options: FilesConfig
 ) -> _Parsed:
     """Find the columns of a named-column table and normalise it."""
     if frame.height == 0:
@@ -896,7 +886,7 @@ _REQUIRED = {
 
 
 def _resolve_columns(
-    columns: list[str], options: FileOptions, label: str
+    columns: list[str], options: FilesConfig, label: str
 ) -> tuple[str, dict[str, str]]:
     """The kind of a generic table and our-name -> file-column mapping (caller's mapping first)."""
     for ours, theirs in options.columns.items():
@@ -934,7 +924,7 @@ _JSON_TRADE_NAMES = ("timestamp", "id", "type", "side", "price", "amount", "cost
 _JSON_OHLCV_NAMES = ("date", "open", "high", "low", "close", "volume")
 
 
-def _load_json(path: Path, text: bytes, options: FileOptions) -> _Parsed:
+def _load_json(path: Path, text: bytes, options: FilesConfig) -> _Parsed:
     """A freqtrade JSON file: trades `[ts, id, type, side, price, amount, cost]` rows, OHLCV
     `[ms, o, h, l, c, v]` rows, or a list of ccxt trade dicts."""
     if options.format not in ("auto", "freqtrade"):

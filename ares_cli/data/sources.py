@@ -5,13 +5,55 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
+from pydantic import field_validator
 
-from ares_cli.config import Config, parse_utc
 from ares_cli.errors import ConfigError
-from ares_cli.steps.base import RunOptions
+from ares_cli.section import Field, Section, list_field
+from ares_cli.timeutil import parse_utc
+
+if TYPE_CHECKING:
+    from ares_cli.data.ccxt_source import CcxtConfig, Credentials
+    from ares_cli.data.files import FilesConfig
+
+
+class DataConfig(Section):
+    """`[data]`: where trades come from and how the synthetic market is shaped."""
+
+    source: Literal["synthetic", "files", "ccxt"] = "synthetic"
+    seed: int = 7
+    days: int = Field(365, gt=0)
+    trades_per_day: int = Field(6_000, ge=24)
+    regimes: bool = True
+    start: str = ""
+    end: str = ""
+    start_price: float = Field(2000.0, gt=0)
+    paths: tuple[str, ...] = list_field(())
+    invalid_policy: Literal["drop", "reject"] = "drop"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _iso_date(cls, value: str) -> str:
+        if value:
+            try:
+                parse_utc(value)
+            except ValueError:
+                raise ValueError(f"'{value}' is not an ISO date (e.g. 2024-01-31)") from None
+        return value
+
+
+# The keys of `[data]` each source reads (besides `source` and `invalid_policy`), and the other
+# section it reads: a change elsewhere does not re-run the collection.
+SOURCE_KEYS: dict[str, tuple[str, ...]] = {
+    "synthetic": ("data.seed", "data.days", "data.trades_per_day", "data.regimes", "data.start",
+                  "data.end", "data.start_price"),
+    "files": ("data.paths", "files"),
+    "ccxt": ("data.days", "data.start", "data.end", "ccxt"),
+}
+
 
 Progress = Callable[[float, str], None]
 
@@ -27,9 +69,8 @@ class Collected:
     warnings: list[str] = field(default_factory=list)
 
 
-def synthetic_window(config: Config) -> tuple[datetime, int]:
+def synthetic_window(data: DataConfig) -> tuple[datetime, int]:
     """Start time and length in days of the synthetic market."""
-    data = config.data
     start = parse_utc(data.start) if data.start else datetime(2024, 1, 1, tzinfo=UTC)
     days = data.days
     if data.end:
@@ -37,14 +78,14 @@ def synthetic_window(config: Config) -> tuple[datetime, int]:
     return start, days
 
 
-def collect_synthetic(config: Config, progress: Progress) -> Collected:
+def collect_synthetic(data: DataConfig, progress: Progress) -> Collected:
     from ares_cli.data.synthetic import generate
 
-    start, days = synthetic_window(config)
+    start, days = synthetic_window(data)
     progress(0.05, f"generating {days} days of synthetic trades")
     market = generate(
-        seed=config.data.seed, days=days, trades_per_day=config.data.trades_per_day,
-        regimes=config.data.regimes, start=start, start_price=config.data.start_price,
+        seed=data.seed, days=days, trades_per_day=data.trades_per_day,
+        regimes=data.regimes, start=start, start_price=data.start_price,
     )
     metrics: dict[str, Any] = {"source": "synthetic", "days": days}
     if market.true_regimes is not None:
@@ -55,66 +96,46 @@ def collect_synthetic(config: Config, progress: Progress) -> Collected:
     return Collected(trades=market.trades, true_regimes=market.true_regimes, metrics=metrics)
 
 
-def download_window(config: Config, now: datetime) -> tuple[datetime, datetime]:
+def download_window(data: DataConfig, now: datetime) -> tuple[datetime, datetime]:
     """[start, end) of a ccxt download: data.start/data.end, else the last data.days to now."""
-    end = parse_utc(config.data.end) if config.data.end else now
-    start = parse_utc(config.data.start) if config.data.start else end - timedelta(
-        days=config.data.days
-    )
+    end = parse_utc(data.end) if data.end else now
+    start = parse_utc(data.start) if data.start else end - timedelta(days=data.days)
     if start >= end:
         raise ConfigError(f"data.start ({start.isoformat()}) must be before data.end "
                           f"({end.isoformat()})")
     return start, end
 
 
-def collect_ccxt(config: Config, options: RunOptions, progress: Progress) -> Collected:
-    """Download (incrementally) from an exchange through ccxt into the store's download cache."""
-    import os
+def collect_ccxt(
+    data: DataConfig, ccxt: CcxtConfig, credentials: Credentials, *, exchange: str, symbol: str,
+    downloads: Path, progress: Progress,
+) -> Collected:
+    """Download (incrementally) from an exchange through ccxt into the download cache."""
+    from ares_cli.data.ccxt_source import download_trades
 
-    from ares_cli.data.ccxt_source import CcxtOptions, download_trades
-
-    start, end = download_window(config, datetime.now(UTC))
-    ccxt = config.ccxt
-    result = download_trades(
-        options.exchange, options.symbol, start=start, end=end,
-        cache_dir=options.store_root / "downloads",
-        options=CcxtOptions(
-            max_retries=ccxt.max_retries, backoff_seconds=ccxt.backoff_seconds,
-            timeout_ms=ccxt.timeout_ms, page_limit=ccxt.page_limit, api_url=ccxt.api_url,
-            api_key=os.environ.get("ARES_API_KEY", ""),
-            secret=os.environ.get("ARES_API_SECRET", ""),
-        ),
-        progress=progress,
-    )
+    start, end = download_window(data, datetime.now(UTC))
+    result = download_trades(exchange, symbol, start=start, end=end, cache_dir=downloads,
+                             options=ccxt, credentials=credentials, progress=progress)
     metrics = {"source": "ccxt", "start": start.isoformat(), "end": end.isoformat(),
                **result.metrics}
     warnings = []
     if result.metrics.get("id_gaps"):
         warnings.append(
-            f"{result.metrics['id_gaps']} gaps in {options.exchange} trade ids "
-            f"({result.metrics.get('id_gap_trades', 0)} ids missing) for {options.symbol}"
+            f"{result.metrics['id_gaps']} gaps in {exchange} trade ids "
+            f"({result.metrics.get('id_gap_trades', 0)} ids missing) for {symbol}"
         )
     return Collected(trades=result.frame, metrics=metrics, warnings=warnings)
 
 
-def file_options(config: Config) -> Any:
-    from ares_cli.data.files import FileOptions
-
-    files = config.files
-    return FileOptions(format=files.format, kind=files.kind, columns=files.columns,
-                       timestamp_unit=files.timestamp_unit,
-                       verify_checksum=files.verify_checksum)
-
-
-def collect_files(config: Config, progress: Progress) -> Collected:
+def collect_files(paths: tuple[str, ...], files: FilesConfig, progress: Progress) -> Collected:
     """Trades or candles from local files (Binance archives, freqtrade, generic tables)."""
     from ares_cli.data.files import load_files
 
-    if not config.data.paths:
+    if not paths:
         raise ConfigError("data.source is 'files' but no input is given",
                           hint="add --path FILE_OR_FOLDER_OR_GLOB (repeatable)")
-    progress(0.05, f"reading {len(config.data.paths)} path(s)")
-    loaded = load_files(config.data.paths, file_options(config))
+    progress(0.05, f"reading {len(paths)} path(s)")
+    loaded = load_files(paths, files)
     metrics: dict[str, Any] = {
         "source": "files", "kind": loaded.kind, "files": loaded.files,
         "overlap_duplicates_dropped": loaded.duplicates_dropped,
@@ -127,12 +148,12 @@ def collect_files(config: Config, progress: Progress) -> Collected:
     return Collected(trades=loaded.frame, metrics=metrics)
 
 
-def input_file_digests(config: Config) -> dict[str, str]:
+def input_file_digests(paths: tuple[str, ...]) -> dict[str, str]:
     """sha256 of every input file, so a changed file is a new action (no stale cache hit)."""
     from ares_cli.data.files import expand_paths
-    from ares_cli.store import sha256_file
+    from ares_cli.fsutil import sha256_file
 
-    return {str(path): sha256_file(path) for path in expand_paths(config.data.paths)}
+    return {str(path): sha256_file(path) for path in expand_paths(paths)}
 
 
 def validate(collected: Collected, policy: str, source: str) -> None:
@@ -155,15 +176,28 @@ def validate(collected: Collected, policy: str, source: str) -> None:
                                       f"({reasons})")
 
 
-def collect(config: Config, options: RunOptions, progress: Progress) -> Collected:
-    """Dispatch to the configured source, then validate its output the same way for all."""
-    source = config.data.source
-    if source == "synthetic":
-        collected = collect_synthetic(config, progress)
-    elif source == "ccxt":
-        collected = collect_ccxt(config, options, progress)
+def collect(
+    data: DataConfig, *, files: FilesConfig | None = None, ccxt: CcxtConfig | None = None,
+    credentials: Credentials | None = None, exchange: str, symbol: str,
+    downloads: Path | None, progress: Progress,
+) -> Collected:
+    """Dispatch to the configured source, then validate its output the same way for all.
+
+    `files` and `ccxt` are needed only by their own source; `downloads` is the ccxt cache.
+    """
+    if data.source == "synthetic":
+        collected = collect_synthetic(data, progress)
+    elif data.source == "ccxt":
+        from ares_cli.data.ccxt_source import Credentials
+
+        assert ccxt is not None, "the ccxt source needs the [ccxt] section"
+        if downloads is None:
+            raise ConfigError("the ccxt source needs a download folder (a store)")
+        collected = collect_ccxt(data, ccxt, credentials or Credentials(), exchange=exchange,
+                                 symbol=symbol, downloads=downloads, progress=progress)
     else:
-        collected = collect_files(config, progress)
+        assert files is not None, "the files source needs the [files] section"
+        collected = collect_files(data.paths, files, progress)
     progress(0.9, "validating")
-    validate(collected, config.data.invalid_policy, source)
+    validate(collected, data.invalid_policy, data.source)
     return collected

@@ -17,6 +17,7 @@ import polars as pl
 
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP, TRADES_SCHEMA, conform
 from ares_cli.errors import ConfigError, DataError
+from ares_cli.timeutil import as_utc
 
 __all__ = ["EARLIEST", "POLICIES", "validate_candles", "validate_trades"]
 
@@ -120,7 +121,7 @@ def _range_checks() -> list[_Check]:
 
 def _time_checks(now: datetime) -> list[_Check]:
     """Timestamp before 2009-01-01 UTC or after `now`."""
-    now_utc = _as_utc(now)
+    now_utc = as_utc(now)
     timestamp = pl.col("timestamp")
 
     def early_message(row: dict) -> str:
@@ -133,13 +134,6 @@ def _time_checks(now: datetime) -> list[_Check]:
         ("before_2009", timestamp < pl.lit(EARLIEST, dtype=TIMESTAMP), early_message),
         ("after_now", timestamp > pl.lit(now_utc, dtype=TIMESTAMP), late_message),
     ]
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """`moment` in UTC; a naive datetime is taken to be UTC already."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 # --------------------------------------------------------------------------------------------

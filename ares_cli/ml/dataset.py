@@ -9,28 +9,17 @@ evaluation data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from ares_cli.config import FeaturesConfig, LabelsConfig
+from ares_cli.data.bars import BarsConfig, bar_length_ms
+from ares_cli.errors import DataError
 from ares_cli.ml import indicators
-from ares_cli.ml.features import FeatureParams, build_features, feature_columns
-from ares_cli.ml.labels import average_uniqueness, triple_barrier
-
-WINDOW_ORDER = ("train", "validation", "test")
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Everything besides data that shapes the dataset."""
-
-    features: FeaturesConfig
-    labels: LabelsConfig
-    base_ms: int
-    fine_ms: int
+from ares_cli.ml.features import FeaturesConfig, build_features, feature_columns
+from ares_cli.ml.labels import LabelsConfig, average_uniqueness, triple_barrier
+from ares_cli.ml.splits import WINDOWS
 
 
 def causal_sigma(bars: pl.DataFrame, window: int) -> np.ndarray:
@@ -52,35 +41,45 @@ def direction_target(labels: pl.DataFrame, vertical: str) -> pl.Expr:
 
 def build_dataset(
     bars: pl.DataFrame, fine: pl.DataFrame, regimes: pl.DataFrame, splits: pl.DataFrame,
-    spec: DatasetSpec,
+    features_cfg: FeaturesConfig, labels_cfg: LabelsConfig, bars_cfg: BarsConfig,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """(dataset, metrics): one row per labelled-window base bar with features, y, t1, weight."""
-    params = FeatureParams(
-        return_horizons=spec.features.return_horizons,
-        vol_window=spec.features.vol_window,
-        volume_windows=spec.features.volume_windows,
-    )
-    features = build_features(bars, fine, regimes, params, base_ms=spec.base_ms)
-    sigma = causal_sigma(bars, spec.labels.vol_window)
+    """(dataset, metrics): one row per labelled-window base bar with features, y, t1, weight.
+
+    Candle-only input may carry a fine series coarser than `bars.fine`: ties inside a base bar
+    are then resolved on the candles there are. A train or validation window without labelled
+    rows is a data error.
+    """
+    base_ms = bars_cfg.base_ms
+    fine_ms = bar_length_ms(fine, bars_cfg.fine_ms)
+    features = build_features(bars, fine, regimes, features_cfg, base_ms=base_ms)
+    sigma = causal_sigma(bars, labels_cfg.vol_window)
     labels = triple_barrier(
         bars.select("timestamp", "open", "high", "low", "close"), sigma,
-        k_up=spec.labels.k_up, k_down=spec.labels.k_down, horizon=spec.labels.horizon,
-        bar_ms=spec.base_ms, fine=fine, fine_bar_ms=spec.fine_ms,
+        k_up=labels_cfg.k_up, k_down=labels_cfg.k_down, horizon=labels_cfg.horizon,
+        bar_ms=base_ms, fine=fine, fine_bar_ms=fine_ms,
     )
     table = pl.concat(
         [
             splits.select("bar_index", "timestamp", "window", "regime"),
             labels.select("label", "barrier", "ret", "t1", "t1_index", "ambiguous",
-                          direction_target(labels, spec.labels.vertical)),
+                          direction_target(labels, labels_cfg.vertical)),
             pl.DataFrame({"sigma": sigma}),
             features.drop("timestamp"),
         ],
         how="horizontal",
     )
-    table = table.filter(pl.col("window").is_in(WINDOW_ORDER) & pl.col("regime").is_not_null())
+    table = table.filter(pl.col("window").is_in(WINDOWS) & pl.col("regime").is_not_null())
     table, purged = _purge_across_windows(table, splits)
-    table = _with_weights(table, bars.height, spec.labels.uniqueness_weights)
-    return table, _metrics(table, purged, feature_columns(table), bars)
+    table = _with_weights(table, bars.height, labels_cfg.uniqueness_weights)
+    metrics = _metrics(table, purged, feature_columns(table), bars)
+    for window in ("train", "validation"):
+        if metrics["windows"][window]["labelled"] == 0:
+            raise DataError(
+                f"no labelled rows in the {window} window: it is shorter than the warm-up plus "
+                "the label horizon, or every label timed out (labels.vertical = 'drop'); "
+                "collect more data, widen split fractions or narrow the barriers"
+            )
+    return table, metrics
 
 
 def _purge_across_windows(table: pl.DataFrame, splits: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -112,7 +111,7 @@ def _with_weights(table: pl.DataFrame, n_bars: int, enabled: bool) -> pl.DataFra
 def _metrics(table: pl.DataFrame, purged: int, features: list[str],
              bars: pl.DataFrame) -> dict[str, Any]:
     windows: dict[str, Any] = {}
-    for name in WINDOW_ORDER:
+    for name in WINDOWS:
         rows = table.filter(pl.col("window") == name)
         labelled = rows.filter(pl.col("y").is_not_null())
         windows[name] = {"rows": rows.height, "labelled": labelled.height}

@@ -1,56 +1,56 @@
-"""Analyst ensemble (DESIGN.md step 7): one P(up) per bar from the regime specialists and the
-global model.
+"""Ensembles of member probabilities: a fixed gate or a stacked logistic regression.
 
-Step 5 leaves, per bar, an out-of-fold P(up) from each regime specialist (BULL, BEAR, SIDEWAYS,
-VOLATILE; a specialist that fell back repeats the global column) and from the global model, and
-step 2 leaves the regime classifier's soft scores. Two ways to combine them:
+Members are named columns of out-of-fold probabilities (the analyst's regime specialists and its
+global model today; tactician members next); context is a few named columns known at the bar
+(the analyst's soft regime scores). Two ways to combine them:
 
-- `gated`: weight each specialist by the classifier's score for its regime. Nothing is fitted, so
-  it cannot overfit, and a bar that is clearly in one regime is handled by that regime's expert.
-- `StackedEnsemble`: a logistic regression on the members' logits and the scores, which learns
-  how much to trust each member (and the global model) from the data.
+- `gated`: weight each expert column by its context score (sum_r score_r * p_r). Nothing is
+  fitted, so it cannot overfit, and a bar clearly in one regime is handled by that expert.
+- `StackedEnsemble`: a logistic regression on the members' logits and the context, which learns
+  how much to trust each member from the data.
 
-`compare` tells whether combining is worth it at all: by purged K-fold CV (promise 2, via
-`PurgedKFold`) it scores the ensemble, every single member and the class-prior baseline on the
-same held-out rows (promise 3), so step 7 can keep the ensemble only if it beats its best member.
-
+`combine_oof` is the single out-of-fold loop: per purged fold it fits the combiner (weighted like
+the shipped one) on the training rows and predicts the test rows. `compare` scores that
+out-of-fold ensemble, every member and the class prior on the same held-out rows (promise 3).
 Pure and I/O-free; scikit-learn is imported inside the functions that need it.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
 from ares_cli.ml.cv import PurgedKFold
-from ares_cli.ml.regimes import REGIMES
+from ares_cli.section import Field, Section
 
 __all__ = [
     "EPS",
-    "MEMBERS",
+    "EnsembleConfig",
+    "OofCombination",
     "StackedEnsemble",
+    "combine_oof",
     "compare",
     "evaluate",
     "gated",
 ]
 
-# Column order of `member_probs`: the four specialists in `REGIMES` order, then the global model.
-MEMBERS: tuple[str, ...] = (*REGIMES, "GLOBAL")
 # Probabilities are clipped to [EPS, 1 - EPS] before any logit or log-loss, so a member that says
 # 0 or 1 costs a large but finite penalty instead of infinity.
 EPS = 1e-6
-
-_N_MEMBERS = len(MEMBERS)
-_N_REGIMES = len(REGIMES)
-_FEATURES: tuple[str, ...] = (
-    *(f"logit_{m.lower()}" for m in MEMBERS),
-    *(f"score_{r.lower()}" for r in REGIMES),
-)
 _DICT_KIND = "ares.stacked_ensemble"
-_DICT_VERSION = 1
+_DICT_VERSION = 2
 _METHODS = ("gated", "stacked")
+
+
+class EnsembleConfig(Section):
+    """`[ensemble]`: how specialists and the global model become one analyst probability."""
+
+    method: Literal["stacked", "gated"] = "stacked"
+    C: float = Field(1.0, gt=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,27 +74,24 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -z))
 
 
-def _check_probs(member_probs: np.ndarray) -> np.ndarray:
-    """Validate `member_probs` as an (n, 5) float array of probabilities."""
+def _check_probs(member_probs: np.ndarray, width: int | None = None) -> np.ndarray:
+    """Validate `member_probs` as an (n, width) float array of probabilities."""
     probs = np.asarray(member_probs, dtype=np.float64)
-    if probs.ndim != 2 or probs.shape[1] != _N_MEMBERS:
+    if probs.ndim != 2 or (width is not None and probs.shape[1] != width):
         raise ValueError(
-            f"member_probs must have shape (n, {_N_MEMBERS}) with columns {list(MEMBERS)}, "
+            f"member probabilities must have shape (n, {width if width else 'members'}), "
             f"got {probs.shape}"
         )
     if not np.isfinite(probs).all() or (probs < 0).any() or (probs > 1).any():
-        raise ValueError("member_probs must be finite probabilities in [0, 1]")
+        raise ValueError("member probabilities must be finite probabilities in [0, 1]")
     return probs
 
 
-def _check_scores(scores: np.ndarray, n: int) -> np.ndarray:
-    """Validate `scores` as (n, 4) non-negative rows summing to 1; renormalise rounding error."""
+def _check_scores(scores: np.ndarray, n: int, width: int) -> np.ndarray:
+    """Validate (n, width) non-negative rows summing to 1; renormalise rounding error."""
     s = np.asarray(scores, dtype=np.float64)
-    if s.ndim != 2 or s.shape != (n, _N_REGIMES):
-        raise ValueError(
-            f"scores must have shape ({n}, {_N_REGIMES}) with columns {list(REGIMES)}, "
-            f"got {s.shape}"
-        )
+    if s.ndim != 2 or s.shape != (n, width):
+        raise ValueError(f"scores must have shape ({n}, {width}), got {s.shape}")
     if not np.isfinite(s).all() or (s < 0).any():
         raise ValueError("scores must be finite and non-negative")
     total = s.sum(axis=1)
@@ -137,9 +134,11 @@ def evaluate(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
     Returns log-loss (of `p` clipped to [EPS, 1 - EPS], so a confident miss is finite), AUC (None
     when `y` holds only one class, where it is undefined), accuracy (predict 1 when p >= 0.5),
-    Brier score and the row count. All figures are unweighted: every held-out bar counts once.
+    Brier score and the row count, all from `sklearn.metrics`. Every held-out bar counts once.
     Empty input gives None for every figure and `rows` 0.
     """
+    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+
     probs = np.asarray(p, dtype=np.float64).ravel()
     labels = np.asarray(y).ravel()
     if probs.shape != labels.shape:
@@ -151,19 +150,13 @@ def evaluate(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         raise ValueError("y must contain only 0 and 1")
     if not np.isfinite(probs).all():
         raise ValueError("p must be finite")
-    yf = labels.astype(np.float64)
-    q = _clip(probs)
-    log_loss = -float(np.mean(yf * np.log(q) + (1.0 - yf) * np.log1p(-q)))
-    auc: float | None = None
-    if 0.0 < yf.mean() < 1.0:
-        from sklearn.metrics import roc_auc_score
-
-        auc = float(roc_auc_score(yf, probs))
+    yi = labels.astype(np.int64)
+    both = 0 < yi.sum() < n
     return {
-        "log_loss": log_loss,
-        "auc": auc,
-        "accuracy": float(np.mean((probs >= 0.5) == (yf == 1.0))),
-        "brier": float(np.mean((probs - yf) ** 2)),
+        "log_loss": float(log_loss(yi, _clip(probs), labels=[0, 1])),
+        "auc": float(roc_auc_score(yi, probs)) if both else None,
+        "accuracy": float(accuracy_score(yi, (probs >= 0.5).astype(np.int64))),
+        "brier": float(brier_score_loss(yi, probs, labels=[0, 1])),
         "rows": n,
     }
 
@@ -173,65 +166,68 @@ def evaluate(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def gated(member_probs: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Regime-gated P(up): `sum_r score_r * p_r` over the four specialists.
+def gated(expert_probs: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """Gated P(up): `sum_r gate_r * p_r` over the expert columns, one gate column per expert.
 
-    The classifier's soft scores act as the gate, so a bar scored 100 % BULL gets exactly the BULL
-    specialist's probability and an ambiguous bar gets a blend. The GLOBAL column is not used
-    directly: it already stands in for any specialist that fell back to it. Scores are
-    renormalised to sum exactly to 1 (rows off by more than 1e-3 are rejected).
+    For the analyst the experts are the four regime specialists (a specialist that fell back
+    already repeats the global model) and the gate is the classifier's soft scores, so a bar
+    scored 100 % BULL gets exactly the BULL specialist's probability. Gate rows are renormalised
+    to sum exactly to 1 (rows off by more than 1e-3 are rejected).
     """
-    probs = _check_probs(member_probs)
-    s = _check_scores(scores, probs.shape[0])
-    return np.einsum("ij,ij->i", s, probs[:, :_N_REGIMES])
-
-
-def _design(member_probs: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Stacking features: logit of each member's clipped probability, then the regime scores."""
-    probs = _check_probs(member_probs)
-    s = _check_scores(scores, probs.shape[0])
-    return np.hstack([_logit(probs), s])
+    probs = _check_probs(expert_probs)
+    s = _check_scores(gate, probs.shape[0], probs.shape[1])
+    return np.einsum("ij,ij->i", s, probs)
 
 
 class StackedEnsemble:
-    """Logistic regression on the members' logits and the regime scores (a stacker).
+    """Logistic regression on the members' logits and the context columns (a stacker).
 
     Learns how much each member deserves, e.g. a strong global model over a noisy specialist,
     which a fixed gate cannot. Inputs must be out-of-fold member predictions, or the stacker
     learns to trust in-sample overfit. L2-regularised (`C` as in scikit-learn; smaller is
-    stronger), so the collinearity of the scores (rows sum to 1) with the intercept is harmless.
+    stronger), so context columns that sum to 1 (collinear with the intercept) are harmless.
 
     Follows scikit-learn's estimator rules: `__init__` only stores parameters, `fit` returns
     self, learned state ends in `_`. `predict_proba` returns the 1-D P(up), computed in NumPy
     from `coef_` / `intercept_`, so a model restored with `from_dict` predicts identically.
-
-    If the training labels hold a single class, no regression can be fitted: the model then
-    predicts that (weighted) class rate, clipped, for every row and sets `constant_ = True`.
+    If the training labels hold a single class the model predicts that (weighted) class rate,
+    clipped, for every row and sets `constant_ = True`.
     """
 
-    def __init__(self, C: float = 1.0, random_state: int | None = None) -> None:
+    def __init__(
+        self, C: float = 1.0, random_state: int | None = None, *,
+        members: Sequence[str] = (), context: Sequence[str] = (),
+    ) -> None:
         self.C = C
         self.random_state = random_state
+        self.members = members
+        self.context = context
+
+    @property
+    def feature_names_(self) -> tuple[str, ...]:
+        return (*(f"logit_{m.lower()}" for m in self.members),
+                *(f"score_{c.lower()}" for c in self.context))
+
+    def _design(self, member_probs: np.ndarray, context: np.ndarray) -> np.ndarray:
+        probs = _check_probs(member_probs, len(self.members))
+        s = _check_scores(context, probs.shape[0], len(self.context))
+        return np.hstack([_logit(probs), s])
 
     def fit(
         self,
         member_probs: np.ndarray,
-        scores: np.ndarray,
+        context: np.ndarray,
         y: np.ndarray,
         weight: np.ndarray | None = None,
     ) -> StackedEnsemble:
-        """Fit the stacker on (out-of-fold) member probabilities, scores and 0/1 labels.
-
-        `weight` (e.g. average label uniqueness from step 4) is passed to the regression as
-        sample weights.
-        """
+        """Fit on (out-of-fold) member probabilities, context and 0/1 labels, with weights."""
         try:
             c = float(self.C)
         except (TypeError, ValueError):
             c = math.nan
         if not (math.isfinite(c) and c > 0):
             raise ValueError(f"C must be a positive finite number, got {self.C!r}")
-        x = _design(member_probs, scores)
+        x = self._design(member_probs, context)
         n = x.shape[0]
         if n == 0:
             raise ValueError("StackedEnsemble.fit needs at least one row")
@@ -240,7 +236,7 @@ class StackedEnsemble:
         if w is not None and w.sum() <= 0:
             raise ValueError("weight must not sum to zero")
         if labels.min() == labels.max():
-            self.coef_ = np.zeros(len(_FEATURES))
+            self.coef_ = np.zeros(x.shape[1])
             self.intercept_ = float(_logit(np.array(_prior(labels, w)))[()])
             self.constant_ = True
         else:
@@ -253,23 +249,21 @@ class StackedEnsemble:
             self.coef_ = np.asarray(model.coef_, dtype=np.float64).ravel().copy()
             self.intercept_ = float(model.intercept_[0])
             self.constant_ = False
-        self.n_features_in_ = len(_FEATURES)
-        self.feature_names_ = _FEATURES
+        self.n_features_in_ = x.shape[1]
         return self
 
     def _check_fitted(self) -> None:
-        """Raise if `fit` / `from_dict` has not set the learned state."""
         if not hasattr(self, "coef_"):
             raise RuntimeError("StackedEnsemble is not fitted: call fit() or from_dict() first")
 
-    def decision_function(self, member_probs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def decision_function(self, member_probs: np.ndarray, context: np.ndarray) -> np.ndarray:
         """Log-odds of up: `features @ coef_ + intercept_`."""
         self._check_fitted()
-        return _design(member_probs, scores) @ self.coef_ + self.intercept_
+        return self._design(member_probs, context) @ self.coef_ + self.intercept_
 
-    def predict_proba(self, member_probs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def predict_proba(self, member_probs: np.ndarray, context: np.ndarray) -> np.ndarray:
         """P(up) per row (1-D, not scikit-learn's two columns)."""
-        return _sigmoid(self.decision_function(member_probs, scores))
+        return _sigmoid(self.decision_function(member_probs, context))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters and coefficients, for the deployable bundle."""
@@ -277,9 +271,9 @@ class StackedEnsemble:
         return {
             "kind": _DICT_KIND,
             "version": _DICT_VERSION,
-            "members": list(MEMBERS),
-            "regimes": list(REGIMES),
-            "features": list(_FEATURES),
+            "members": list(self.members),
+            "context": list(self.context),
+            "features": list(self.feature_names_),
             "clip": EPS,
             "C": float(self.C),
             "random_state": self.random_state,
@@ -296,117 +290,145 @@ class StackedEnsemble:
                 f"not a {_DICT_KIND} v{_DICT_VERSION} dict: "
                 f"kind={data.get('kind')!r}, version={data.get('version')!r}"
             )
-        if tuple(data.get("features", ())) != _FEATURES:
-            raise ValueError(
-                f"feature layout {data.get('features')!r} does not match {list(_FEATURES)}"
-            )
+        model = cls(C=data["C"], random_state=data.get("random_state"),
+                    members=tuple(data["members"]), context=tuple(data["context"]))
+        if tuple(data.get("features", ())) != model.feature_names_:
+            raise ValueError(f"feature layout {data.get('features')!r} does not match "
+                             f"{list(model.feature_names_)}")
         coef = np.asarray(data["coef"], dtype=np.float64)
-        if coef.shape != (len(_FEATURES),) or not np.isfinite(coef).all():
-            raise ValueError(f"coef must be {len(_FEATURES)} finite numbers")
-        model = cls(C=data["C"], random_state=data.get("random_state"))
+        if coef.shape != (len(model.feature_names_),) or not np.isfinite(coef).all():
+            raise ValueError(f"coef must be {len(model.feature_names_)} finite numbers")
         model.coef_ = coef
         model.intercept_ = float(data["intercept"])
         model.constant_ = bool(data.get("constant", False))
-        model.n_features_in_ = len(_FEATURES)
-        model.feature_names_ = _FEATURES
+        model.n_features_in_ = coef.size
         return model
 
 
 # --------------------------------------------------------------------------------------------
-# Purged-CV comparison
+# Out-of-fold combination and the purged comparison
 # --------------------------------------------------------------------------------------------
 
 
-def compare(
+@dataclass
+class OofCombination:
+    """Out-of-fold ensemble and class-prior probabilities (NaN on rows of skipped folds)."""
+
+    ensemble: np.ndarray
+    baseline: np.ndarray
+    folds: list[dict[str, Any]]
+
+
+def combine_oof(
     member_probs: np.ndarray,
-    scores: np.ndarray,
+    context: np.ndarray,
     y: np.ndarray,
     t0: np.ndarray,
     t1: np.ndarray,
     *,
     method: str,
+    members: Sequence[str],
+    context_names: Sequence[str],
     n_splits: int = 5,
     embargo: int = 12,
     seed: int = 0,
     weight: np.ndarray | None = None,
     C: float = 1.0,
-) -> dict[str, Any]:
-    """Purged K-fold comparison of the ensemble with each member and the class prior; JSON-ready.
+) -> OofCombination:
+    """The one out-of-fold loop: per purged fold, fit the combiner on the training rows (with
+    the same sample weights as the shipped stacker) and predict the test rows.
 
-    Folds come from `PurgedKFold(n_splits, embargo).split(t0, t1)` (rows in time order). Per fold,
-    "stacked" fits a `StackedEnsemble(C, random_state=seed)` on the purged training rows and
-    predicts the test rows; "gated" fits nothing. The baseline predicts the training rows' class
-    prior. Members need no fitting: their columns are already out-of-fold. `weight` weights the
-    stacker's fit and the baseline prior; the scores themselves are unweighted.
-
-    Every candidate is scored on the same pooled held-out rows with `evaluate`. A fold whose
-    purged training part is empty is skipped for all candidates (no prior, no stacker) and listed
-    in "folds"; if every fold is skipped, ValueError. A fold whose training rows hold one class
-    gets a constant stacker (see `StackedEnsemble`).
-
-    Returns {"method", "n_splits", "embargo", "seed", "folds": [...], "ensemble": metrics,
-    "members": {name: metrics}, "baseline": metrics, "best_member", "ensemble_beats_best_member"}.
-    The best member has the lowest log-loss (on an exact tie GLOBAL wins, as a fallen-back
-    specialist is only its copy, then the earlier member); the ensemble beats it when its
-    log-loss is strictly lower.
+    "gated" fits nothing: its first `len(context_names)` member columns are the experts the
+    context gates. The baseline predicts the training rows' (weighted) class prior. A fold whose
+    purged training part is empty is skipped (NaN); a fold whose training rows hold one class
+    gets a constant stacker; a fold whose weights sum to zero is fitted unweighted.
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {list(_METHODS)}, got {method!r}")
-    probs = _check_probs(member_probs)
+    probs = _check_probs(member_probs, len(members))
     n = probs.shape[0]
-    s = _check_scores(scores, n)
+    s = _check_scores(context, n, len(context_names))
     labels = _check_labels(y, n)
     w = _check_weight(weight, n)
-
-    splitter = PurgedKFold(n_splits=n_splits, embargo=embargo)
     ensemble_p = np.full(n, np.nan)
     baseline_p = np.full(n, np.nan)
     folds: list[dict[str, Any]] = []
-    for k, (train, test) in enumerate(splitter.split(t0, t1)):
-        info: dict[str, Any] = {
-            "fold": k,
-            "train_rows": int(train.size),
-            "test_rows": int(test.size),
-            "skipped": train.size == 0,
-            "constant_stacker": False,
-        }
+    for k, (train, test) in enumerate(PurgedKFold(n_splits, embargo).split(t0, t1)):
+        info: dict[str, Any] = {"fold": k, "train_rows": int(train.size),
+                                "test_rows": int(test.size), "skipped": train.size == 0,
+                                "constant_stacker": False}
         folds.append(info)
         if train.size == 0:
             continue
         w_train = None if w is None else w[train]
+        if w_train is not None and w_train.sum() <= 0:
+            w_train = None
         baseline_p[test] = _prior(labels[train], w_train)
         if method == "gated":
-            ensemble_p[test] = gated(probs[test], s[test])
-        else:
-            stacker = StackedEnsemble(C=C, random_state=seed)
-            if w_train is not None and w_train.sum() <= 0:
-                w_train = None  # all-zero weights in this fold: fall back to equal weights
-            stacker.fit(probs[train], s[train], labels[train], weight=w_train)
-            info["constant_stacker"] = stacker.constant_
-            ensemble_p[test] = stacker.predict_proba(probs[test], s[test])
+            ensemble_p[test] = gated(probs[test, : len(context_names)], s[test])
+            continue
+        stacker = StackedEnsemble(C=C, random_state=seed, members=members,
+                                  context=context_names)
+        stacker.fit(probs[train], s[train], labels[train], weight=w_train)
+        info["constant_stacker"] = stacker.constant_
+        ensemble_p[test] = stacker.predict_proba(probs[test], s[test])
+    return OofCombination(ensemble_p, baseline_p, folds)
 
-    used = np.isfinite(ensemble_p)
+
+def compare(
+    member_probs: np.ndarray,
+    context: np.ndarray,
+    y: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    *,
+    method: str,
+    members: Sequence[str],
+    context_names: Sequence[str],
+    n_splits: int = 5,
+    embargo: int = 12,
+    seed: int = 0,
+    weight: np.ndarray | None = None,
+    C: float = 1.0,
+) -> tuple[dict[str, Any], OofCombination]:
+    """Purged K-fold comparison of the ensemble with each member and the class prior.
+
+    Returns (JSON-ready summary, the out-of-fold combination it scored). The summary holds
+    {"method", "n_splits", "embargo", "seed", "folds", "ensemble", "members", "baseline",
+    "best_member", "ensemble_beats_best_member"}, every candidate scored with `evaluate` on the
+    same pooled held-out rows. Members need no fitting: their columns are already out-of-fold.
+    The best member has the lowest log-loss (on an exact tie the last member — the fallback
+    model the others copy — wins, then the earlier member). ValueError when every fold is
+    skipped.
+    """
+    oof = combine_oof(member_probs, context, y, t0, t1, method=method, members=members,
+                      context_names=context_names, n_splits=n_splits, embargo=embargo,
+                      seed=seed, weight=weight, C=C)
+    probs, labels = np.asarray(member_probs, dtype=np.float64), np.asarray(y)
+    used = np.isfinite(oof.ensemble)
     if not used.any():
         raise ValueError(
             f"every one of the {n_splits} purged folds has an empty training set "
-            f"(labels span too much of the {n} rows); nothing can be evaluated"
+            f"(labels span too much of the {labels.size} rows); nothing can be evaluated"
         )
     y_used = labels[used]
-    members = {name: evaluate(probs[used, j], y_used) for j, name in enumerate(MEMBERS)}
-    best = "GLOBAL"
-    for name in MEMBERS:
-        if members[name]["log_loss"] < members[best]["log_loss"]:
+    scored = {name: evaluate(probs[used, j], y_used) for j, name in enumerate(members)}
+    best = members[-1]
+    for name in members:
+        if scored[name]["log_loss"] < scored[best]["log_loss"]:
             best = name
-    ensemble = evaluate(ensemble_p[used], y_used)
-    return {
+    ensemble = evaluate(oof.ensemble[used], y_used)
+    summary = {
         "method": method,
         "n_splits": int(n_splits),
         "embargo": int(embargo),
         "seed": int(seed),
-        "folds": folds,
+        "weighted": weight is not None,
+        "folds": oof.folds,
         "ensemble": ensemble,
-        "members": members,
-        "baseline": evaluate(baseline_p[used], y_used),
+        "members": scored,
+        "baseline": evaluate(oof.baseline[used], y_used),
         "best_member": best,
-        "ensemble_beats_best_member": bool(ensemble["log_loss"] < members[best]["log_loss"]),
+        "ensemble_beats_best_member": bool(ensemble["log_loss"] < scored[best]["log_loss"]),
     }
+    return summary, oof

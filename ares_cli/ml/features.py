@@ -17,7 +17,7 @@ Why it is built this way:
   zero denominator, a column the source could not provide) is null, and a final pass turns any
   non-finite value into null, so XGBoost sees "missing" and never ``inf``.
 
-Column groups (names depend on :class:`FeatureParams` windows; see :func:`feature_columns`):
+Column groups (names depend on :class:`FeaturesConfig` windows; see :func:`feature_columns`):
 returns, volatility, momentum / trend oscillators, volume and order flow, fine-bar aggregates,
 regime one-hot and scores, calendar.
 """
@@ -25,15 +25,16 @@ regime one-hot and scores, calendar.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import polars as pl
+from pydantic import ValidationInfo, field_validator
 
 from ares_cli.ml import indicators as ind
 from ares_cli.ml.indicators import _safe_div, _safe_log_ratio
 from ares_cli.ml.regimes import REGIMES, SCORE_COLUMNS
+from ares_cli.section import Field, Section, list_field
 
-__all__ = ["FEATURE_PREFIX", "FeatureParams", "build_features", "feature_columns"]
+__all__ = ["FEATURE_PREFIX", "FeaturesConfig", "build_features", "feature_columns"]
 
 FEATURE_PREFIX = "f_"
 
@@ -44,45 +45,29 @@ _REGIME_NUMERIC = (*SCORE_COLUMNS, "trend", "volatility")
 _FINE_COLUMNS = ("f_fine_rv", "f_fine_max_abs_ret", "f_fine_active_share", "_fine_trades")
 
 
-@dataclass(frozen=True)
-class FeatureParams:
-    """Window lengths (in base bars) of every feature family; names carry the windows."""
+class FeaturesConfig(Section):
+    """`[features]`: window lengths (in base bars) of every feature family; names carry them."""
 
-    return_horizons: tuple[int, ...] = (1, 3, 6, 12, 24, 72)
-    vol_window: int = 24
-    volume_windows: tuple[int, ...] = (24, 168)
-    rsi_window: int = 14
-    atr_window: int = 14
-    bollinger_window: int = 20
-    adx_window: int = 14
-    cci_window: int = 20
-    stochastic_window: int = 14
-    mfi_window: int = 14
-    obv_window: int = 24
+    return_horizons: tuple[int, ...] = list_field((1, 3, 6, 12, 24, 72), min_length=1)
+    vol_window: int = Field(24, ge=2)
+    volume_windows: tuple[int, ...] = list_field((24, 168), min_length=1)
+    rsi_window: int = Field(14, ge=2)
+    atr_window: int = Field(14, ge=2)
+    bollinger_window: int = Field(20, ge=2)
+    adx_window: int = Field(14, ge=2)
+    cci_window: int = Field(20, ge=2)
+    stochastic_window: int = Field(14, ge=2)
+    mfi_window: int = Field(14, ge=2)
+    obv_window: int = Field(24, ge=2)
 
-    def __post_init__(self) -> None:
-        """Reject windows that cannot be computed (and duplicates that would clash by name)."""
-        for name in ("return_horizons", "volume_windows"):
-            values = getattr(self, name)
-            if not values or len(set(values)) != len(values) or min(values) < 1:
-                raise ValueError(f"{name} must be distinct positive integers, got {values}")
-        if min(self.volume_windows) < 2:
-            raise ValueError(
-                f"volume_windows need at least 2 bars for a z-score, got {self.volume_windows}"
-            )
-        for name in (
-            "vol_window",
-            "rsi_window",
-            "atr_window",
-            "bollinger_window",
-            "adx_window",
-            "cci_window",
-            "stochastic_window",
-            "mfi_window",
-            "obv_window",
-        ):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2, got {getattr(self, name)}")
+    @field_validator("return_horizons", "volume_windows")
+    @classmethod
+    def _distinct(cls, values: tuple[int, ...], info: ValidationInfo) -> tuple[int, ...]:
+        """Distinct windows (duplicates would clash by column name), >= 1 (>= 2 for z-scores)."""
+        least = 2 if info.field_name == "volume_windows" else 1
+        if len(set(values)) != len(values) or min(values) < least:
+            raise ValueError(f"must be distinct integers >= {least}, got {list(values)}")
+        return values
 
 
 def feature_columns(frame: pl.DataFrame) -> list[str]:
@@ -94,7 +79,7 @@ def build_features(
     base: pl.DataFrame,
     fine: pl.DataFrame | None,
     regimes: pl.DataFrame | None,
-    params: FeatureParams = FeatureParams(),
+    params: FeaturesConfig = FeaturesConfig(),
     *,
     base_ms: int,
 ) -> pl.DataFrame:
@@ -265,7 +250,7 @@ def _c(name: str) -> pl.Expr:
     return pl.col(name)
 
 
-def _return_features(p: FeatureParams) -> list[pl.Expr]:
+def _return_features(p: FeaturesConfig) -> list[pl.Expr]:
     """Log returns over each horizon, and the current bar's log range and body."""
     close = _c("close")
     return [
@@ -275,7 +260,7 @@ def _return_features(p: FeatureParams) -> list[pl.Expr]:
     ]
 
 
-def _volatility_features(p: FeatureParams) -> list[pl.Expr]:
+def _volatility_features(p: FeaturesConfig) -> list[pl.Expr]:
     """Close-to-close, Parkinson and Garman-Klass volatility, per-bar log units."""
     o, h, lo, c, w = _c("open"), _c("high"), _c("low"), _c("close"), p.vol_window
     return [
@@ -285,7 +270,7 @@ def _volatility_features(p: FeatureParams) -> list[pl.Expr]:
     ]
 
 
-def _oscillator_features(p: FeatureParams) -> list[pl.Expr]:
+def _oscillator_features(p: FeaturesConfig) -> list[pl.Expr]:
     """Bounded oscillators (already scale-free): RSI, Bollinger, CCI, stochastic."""
     h, lo, c = _c("high"), _c("low"), _c("close")
     bb = ind.bollinger(c, p.bollinger_window)
@@ -300,7 +285,7 @@ def _oscillator_features(p: FeatureParams) -> list[pl.Expr]:
     ]
 
 
-def _trend_features(p: FeatureParams) -> list[pl.Expr]:
+def _trend_features(p: FeaturesConfig) -> list[pl.Expr]:
     """MACD lines and ATR divided by the close; ADX with +DI / -DI."""
     h, lo, c = _c("high"), _c("low"), _c("close")
     macd = ind.macd(c)
@@ -319,7 +304,7 @@ def _zscore(x: pl.Expr, window: int) -> pl.Expr:
     return _safe_div(x - x.rolling_mean(window), x.rolling_std(window))
 
 
-def _volume_features(p: FeatureParams) -> list[pl.Expr]:
+def _volume_features(p: FeaturesConfig) -> list[pl.Expr]:
     """Volume and trade-count z-scores, OBV change relative to volume, money flow index."""
     h, lo, c, v, w = _c("high"), _c("low"), _c("close"), _c("volume"), p.obv_window
     return [
@@ -330,7 +315,7 @@ def _volume_features(p: FeatureParams) -> list[pl.Expr]:
     ]
 
 
-def _order_flow_features(p: FeatureParams) -> list[pl.Expr]:
+def _order_flow_features(p: FeaturesConfig) -> list[pl.Expr]:
     """Taker-buy share of volume and distance of the close to VWAP (bar and rolling window)."""
     c, v, w = _c("close"), _c("volume"), p.vol_window
     tbv, qv = _c("taker_buy_volume"), _c("quote_volume")
@@ -343,7 +328,7 @@ def _order_flow_features(p: FeatureParams) -> list[pl.Expr]:
     ]
 
 
-def _fine_features(p: FeatureParams) -> list[pl.Expr]:
+def _fine_features(p: FeaturesConfig) -> list[pl.Expr]:
     """Intrabar aggregates; trade intensity = fine trade count / its mean over ``vol_window``."""
     trades = _c("_fine_trades")
     return [

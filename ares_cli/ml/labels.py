@@ -12,11 +12,26 @@ bound memory, never one at a time.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import polars as pl
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["LABEL_COLUMNS", "average_uniqueness", "triple_barrier"]
+from ares_cli.section import Field, Section
+
+__all__ = ["LABEL_COLUMNS", "LabelsConfig", "average_uniqueness", "triple_barrier"]
+
+
+class LabelsConfig(Section):
+    """`[labels]`: triple-barrier labels (barriers at k * sigma, vertical after `horizon` bars)."""
+
+    k_up: float = Field(2.0, gt=0)
+    k_down: float = Field(2.0, gt=0)
+    horizon: int = Field(24, ge=1)
+    vol_window: int = Field(24, ge=2)
+    vertical: Literal["drop", "sign"] = "drop"
+    uniqueness_weights: bool = True
 
 TIMESTAMP = pl.Datetime("us", "UTC")
 

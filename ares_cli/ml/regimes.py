@@ -12,11 +12,13 @@ never changes an earlier label.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
+
+from ares_cli.errors import DataError
+from ares_cli.section import Field, Section
 
 REGIMES = ("BULL", "BEAR", "SIDEWAYS", "VOLATILE")
 SCORE_COLUMNS = tuple(f"score_{r.lower()}" for r in REGIMES)
@@ -38,7 +40,18 @@ def _thresholds(trend: np.ndarray, vol: np.ndarray, volatile_q: float,
     return vol_threshold, trend_threshold, vol_scale, trend_scale
 
 
-@dataclass
+class RegimesConfig(Section):
+    """`[regimes]`: the causal regime classifier (trend strength and volatility level)."""
+
+    trend_window: int = Field(48, ge=2)
+    vol_window: int = Field(24, ge=2)
+    smoothing: int = Field(6, ge=1)
+    volatile_quantile: float = Field(0.85, gt=0, lt=1)
+    trend_quantile: float = Field(0.4, gt=0, lt=1)
+    refit_every: int = Field(24, ge=2)
+    min_fit_bars: int = Field(72, ge=2)
+
+
 class RegimeClassifier:
     """scikit-learn-style estimator: parameters in __init__, learned state ends in `_`.
 
@@ -48,26 +61,22 @@ class RegimeClassifier:
     final thresholds. The first `min_fit_bars` bars with valid statistics are warm-up (no label).
     """
 
-    trend_window: int = 48
-    vol_window: int = 24
-    smoothing: int = 6
-    volatile_quantile: float = 0.85
-    trend_quantile: float = 0.4
-    refit_every: int = 24
-    min_fit_bars: int = 72
+    def __init__(self, config: RegimesConfig | None = None) -> None:
+        self.config = config or RegimesConfig()
 
     def statistics(self, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Causal (trend t-stat, volatility) per bar; NaN during warm-up."""
+        window, span = self.config.trend_window, self.config.smoothing
         frame = pl.DataFrame({"close": close}).lazy()
         logret = pl.col("close").log().diff()
         stats = frame.with_columns(r=logret).select(
             trend=(
-                pl.col("r").rolling_sum(self.trend_window)
-                / (pl.col("r").rolling_std(self.trend_window) * np.sqrt(self.trend_window))
-            ).ewm_mean(span=self.smoothing, adjust=False, ignore_nulls=True),
+                pl.col("r").rolling_sum(window)
+                / (pl.col("r").rolling_std(window) * np.sqrt(window))
+            ).ewm_mean(span=span, adjust=False, ignore_nulls=True),
             vol=pl.col("r")
-            .rolling_std(self.vol_window)
-            .ewm_mean(span=self.smoothing, adjust=False, ignore_nulls=True),
+            .rolling_std(self.config.vol_window)
+            .ewm_mean(span=span, adjust=False, ignore_nulls=True),
         ).collect(engine="in-memory")  # streaming rolling kernels vary in the last bit
         trend = stats["trend"].fill_nan(None).to_numpy().astype(float)
         vol = stats["vol"].fill_nan(None).to_numpy().astype(float)
@@ -81,15 +90,15 @@ class RegimeClassifier:
         """Learn thresholds and score scales from training closes only."""
         trend, vol = self.statistics(close)
         ok = self._valid(trend, vol)
-        if ok.sum() < self.min_fit_bars:
+        if ok.sum() < self.config.min_fit_bars:
             raise ValueError(
                 f"only {int(ok.sum())} training bars after a warm-up of "
-                f"{max(self.trend_window, self.vol_window)} bars; need at least "
-                f"{self.min_fit_bars} (regimes.min_fit_bars)"
+                f"{max(self.config.trend_window, self.config.vol_window)} bars; need at least "
+                f"{self.config.min_fit_bars} (regimes.min_fit_bars)"
             )
         (self.vol_threshold_, self.trend_threshold_, self.vol_scale_,
-         self.trend_scale_) = _thresholds(trend[ok], vol[ok], self.volatile_quantile,
-                                          self.trend_quantile)
+         self.trend_scale_) = _thresholds(trend[ok], vol[ok], self.config.volatile_quantile,
+                                          self.config.trend_quantile)
         self.n_fit_ = int(ok.sum())
         self.fit_bars_ = len(close)
         return self
@@ -103,13 +112,13 @@ class RegimeClassifier:
         ok = self._valid(trend, vol)
         valid_so_far = np.cumsum(ok)
         span = min(n, self.fit_bars_)
-        for end in range(self.refit_every - 1, span, self.refit_every):
-            if valid_so_far[end] < self.min_fit_bars:
+        for end in range(self.config.refit_every - 1, span, self.config.refit_every):
+            if valid_so_far[end] < self.config.min_fit_bars:
                 continue
             upto = ok[: end + 1]
-            path[end : min(end + self.refit_every, span)] = _thresholds(
-                trend[: end + 1][upto], vol[: end + 1][upto], self.volatile_quantile,
-                self.trend_quantile,
+            path[end : min(end + self.config.refit_every, span)] = _thresholds(
+                trend[: end + 1][upto], vol[: end + 1][upto], self.config.volatile_quantile,
+                self.config.trend_quantile,
             )
         return path
 
@@ -150,13 +159,7 @@ class RegimeClassifier:
     def params(self) -> dict[str, Any]:
         """Parameters and learned thresholds, JSON-ready, for the model bundle."""
         return {
-            "trend_window": self.trend_window,
-            "vol_window": self.vol_window,
-            "smoothing": self.smoothing,
-            "volatile_quantile": self.volatile_quantile,
-            "trend_quantile": self.trend_quantile,
-            "refit_every": self.refit_every,
-            "min_fit_bars": self.min_fit_bars,
+            **self.config.model_dump(),
             "fit_bars": self.fit_bars_,
             "vol_threshold": self.vol_threshold_,
             "trend_threshold": self.trend_threshold_,
@@ -186,3 +189,41 @@ def agreement(true: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
         "accuracy": round(float(np.trace(matrix) / max(matrix.sum(), 1)), 4),
         "bars": int(matrix.sum()),
     }
+
+
+def classify_bars(
+    bars: pl.DataFrame, config: RegimesConfig, train_fraction: float,
+    truth: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    """(regimes table, fitted model params, metrics) for base `bars` (step 2).
+
+    Thresholds are fitted on the first `train_fraction` of bars — the same bars step 3 puts in
+    the train window — so validation and test labels use nothing learned from their own period.
+    When `truth` (true regimes of a synthetic market) is given, agreement is measured.
+    """
+    close = bars["close"].to_numpy()
+    n_fit = int(np.floor(len(close) * train_fraction))
+    classifier = RegimeClassifier(config)
+    try:
+        classifier.fit(close[:n_fit])
+    except ValueError as exc:
+        raise DataError(f"cannot fit the regime classifier on {n_fit} bars: {exc}") from None
+    labelled = classifier.predict(close)
+    table = pl.concat([bars.select("timestamp"), labelled], how="horizontal")
+    shares = table["regime"].drop_nulls().value_counts(normalize=True).sort("regime")
+    metrics: dict[str, Any] = {
+        "fit_bars": n_fit,
+        "warmup_bars": int(table["regime"].null_count()),
+        "regime_share": {r: round(float(s), 4) for r, s in shares.iter_rows()},
+        "thresholds": {
+            "volatility": classifier.vol_threshold_, "trend": classifier.trend_threshold_,
+        },
+    }
+    if truth is not None:
+        true = bars.select("timestamp").join(truth, on="timestamp", how="left")["regime"]
+        predicted = table["regime"].to_numpy()
+        metrics["vs_true_regimes"] = {
+            "all": agreement(true.to_numpy(), predicted),
+            "out_of_sample": agreement(true.to_numpy()[n_fit:], predicted[n_fit:]),
+        }
+    return table, classifier.params(), metrics

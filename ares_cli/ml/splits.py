@@ -13,10 +13,33 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from pydantic import model_validator
 
+from ares_cli.errors import DataError
 from ares_cli.ml.regimes import REGIMES
+from ares_cli.section import Field, Section
 
 WINDOWS = ("train", "validation", "test")
+
+
+class SplitConfig(Section):
+    """`[split]`: chronological train / validation / test windows with purge and embargo gaps."""
+
+    train: float = Field(0.6, gt=0, lt=1)
+    validation: float = Field(0.2, gt=0, lt=1)
+    test: float = Field(0.2, gt=0, lt=1)
+    purge_bars: int = Field(24, ge=0)
+    embargo_bars: int = Field(12, ge=0)
+    min_regime_rows: int = Field(200, ge=0)
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> SplitConfig:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(
+                f"split.train + split.validation + split.test must be 1 (is {total:g})"
+            )
+        return self
 
 
 @dataclass(frozen=True)
@@ -91,3 +114,15 @@ def summarise(table: pl.DataFrame, plan: SplitPlan, min_regime_rows: int) -> dic
         "min_regime_rows": min_regime_rows,
         "fallback_regimes": fallback,
     }
+
+
+def split_bars(regimes: pl.DataFrame, config: SplitConfig) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """(one row per bar with its window, summary) for step 3; too few bars is a data error."""
+    try:
+        plan = plan_windows(regimes.height, config.train, config.validation, config.purge_bars,
+                            config.embargo_bars,
+                            min_window=config.purge_bars + config.embargo_bars + 1)
+    except ValueError as exc:
+        raise DataError(f"cannot split {regimes.height} base bars: {exc}") from None
+    table = assign(regimes["timestamp"], regimes["regime"], plan)
+    return table, summarise(table, plan, config.min_regime_rows)

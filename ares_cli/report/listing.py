@@ -6,41 +6,42 @@ from typing import Any
 
 from ares_cli.artifacts import decode
 from ares_cli.errors import ConfigError
+from ares_cli.manifest import Manifest
 from ares_cli.store import Store
 
 
-def _counts(manifest: dict[str, Any]) -> str:
+def _counts(manifest: Manifest) -> str:
     counts: dict[str, int] = {}
-    for step in manifest.get("steps", []):
-        counts[step["status"]] = counts.get(step["status"], 0) + 1
+    for step in manifest.steps:
+        counts[step.status] = counts.get(step.status, 0) + 1
     return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
 
-def _last_done(manifest: dict[str, Any]) -> str:
-    done = [s for s in manifest.get("steps", []) if s["status"] in ("ok", "cached")]
-    return f"{done[-1]['number']} {done[-1]['name']}" if done else "-"
+def _last_done(manifest: Manifest) -> str:
+    done = [s for s in manifest.steps if s.done]
+    return f"{done[-1].number} {done[-1].name}" if done else "-"
 
 
 def status_rows(store: Store) -> list[dict[str, Any]]:
     """One row per exchange/symbol: its latest run and how far it got."""
     rows = []
-    for exchange, symbol, name, run_id in store.iter_refs():
+    for _exchange, _symbol, name, run_id in store.iter_refs():
         if name != "latest":
             continue
         try:
             manifest = store.read_manifest(run_id)
         except FileNotFoundError:
             continue
-        failed = [s for s in manifest["steps"] if s["status"] == "failed"]
+        failed = [s for s in manifest.steps if s.status == "failed"]
         rows.append({
-            "exchange": manifest.get("exchange", exchange),
-            "symbol": manifest.get("symbol", symbol),
+            "exchange": manifest.exchange,
+            "symbol": manifest.symbol,
             "run": run_id,
-            "status": manifest.get("status", "?"),
+            "status": manifest.status,
             "last step done": _last_done(manifest),
             "steps": _counts(manifest),
-            "failed": f"{failed[0]['number']} {failed[0]['name']}" if failed else "-",
-            "updated": manifest.get("updated", ""),
+            "failed": f"{failed[0].number} {failed[0].name}" if failed else "-",
+            "updated": manifest.updated,
         })
     return rows
 
@@ -49,16 +50,16 @@ def run_rows(store: Store, exchange: str | None, symbol: str | None) -> list[dic
     """One row per run, oldest first, optionally for one exchange/symbol."""
     return [
         {
-            "run": m["run_id"],
-            "exchange": m["exchange"],
-            "symbol": m["symbol"],
-            "status": m.get("status", "?"),
+            "run": m.run_id,
+            "exchange": m.exchange,
+            "symbol": m.symbol,
+            "status": m.status,
             "steps": _counts(m),
-            "created": m.get("created", ""),
+            "created": m.created,
         }
         for m in store.list_runs()
-        if (exchange is None or m["exchange"] == exchange)
-        and (symbol is None or m["symbol"] == symbol)
+        if (exchange is None or m.exchange == exchange)
+        and (symbol is None or m.symbol == symbol)
     ]
 
 
@@ -75,9 +76,9 @@ def pairs_using(store: Store) -> dict[str, list[tuple[str, str]]]:
     """digest -> the (exchange, symbol) pairs whose runs hold it, for repair hints."""
     used: dict[str, set[tuple[str, str]]] = {}
     for manifest in store.list_runs():
-        pair = (manifest["exchange"], manifest["symbol"])
-        for step in manifest.get("steps", []):
-            for digest in step.get("outputs", {}).values():
+        pair = (manifest.exchange, manifest.symbol)
+        for step in manifest.steps:
+            for digest in step.outputs.values():
                 used.setdefault(digest, set()).add(pair)
     return {digest: sorted(found) for digest, found in used.items()}
 
@@ -90,15 +91,15 @@ def show_ref(store: Store, ref: str, exchange: str, symbol: str) -> dict[str, An
     if ref == "latest":
         if latest is None:
             raise ConfigError(f"no runs for {exchange}/{symbol}")
-        return store.read_manifest(latest)
+        return store.read_manifest(latest).to_json()
     if ref in BY_NAME or (ref.isdigit() and int(ref) in BY_NUMBER):
         if latest is None:
             raise ConfigError(f"no runs for {exchange}/{symbol}")
         step = BY_NAME.get(ref) or BY_NUMBER[int(ref)]
-        return store.read_manifest(latest)["steps"][step.number - 1]
-    runs = [m for m in store.list_runs() if m["run_id"].startswith(ref)]
+        return store.read_manifest(latest).step(step.number).model_dump(mode="json")
+    runs = [m for m in store.list_runs() if m.run_id.startswith(ref)]
     if len(runs) == 1:
-        return runs[0]
+        return runs[0].to_json()
     objects = [d for d, _ in store.iter_objects() if d.startswith(ref)] if len(ref) >= 6 else []
     if len(objects) == 1:
         return _describe_object(store, objects[0])

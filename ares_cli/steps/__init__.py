@@ -47,8 +47,9 @@ STEPS: tuple[Step, ...] = (
 BY_NAME = {s.name: s for s in STEPS}
 BY_NUMBER = {s.number: s for s in STEPS}
 PRODUCER = {name: s for s in STEPS for name in s.all_outputs}
+LAST = len(STEPS)  # the number of the last step
 
-assert [s.number for s in STEPS] == list(range(1, 17)), "steps must be numbered 1..16 in order"
+assert [s.number for s in STEPS] == list(range(1, LAST + 1)), "steps must be numbered in order"
 
 
 def resolve(ref: str) -> Step:

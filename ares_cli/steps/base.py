@@ -1,13 +1,17 @@
-"""The contract between a step and the runner (kedro-style nodes: the runner owns all I/O).
+"""The contract between a step and whoever runs it (kedro-style nodes: the caller owns all I/O).
 
-A step declares its number, name, inputs, outputs, the config keys it depends on and a version,
-and provides `run(ctx) -> StepResult`. It never touches the store: `ctx.load(name)` gives it the
-verified value of an input and the runner stores what it returns.
+A step declares its number, name, inputs, outputs and the config keys it reads, and provides
+`run(inputs, config, env) -> StepResult`: a pure function of its input values (a mapping from
+artifact name to value), the config view of exactly what it declared, and an environment that
+carries no data (the pair's names, progress and log callbacks, a key for resumable external
+state). It imports nothing from the store, runner or CLI, so the runner (feeding it from the
+store) and `ares_cli.pipeline` (feeding it from memory, as walk-forward does per fold) run the
+very same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,15 +19,28 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ares_cli.artifacts import Artifact
     from ares_cli.config import Config
+    from ares_cli.config_view import ConfigView
+
+
+def _ignore(*_args: Any) -> None:
+    return None
 
 
 @dataclass(frozen=True)
-class RunOptions:
-    """Per-invocation choices that are not config: the pair and where the store lives."""
+class StepEnv:
+    """What a running step may know besides its inputs and config; none of it is data.
+
+    `state_key` is stable for one exact computation (the runner passes the action key), so it
+    can name external state that must survive a crash of just that computation (an Optuna
+    study). `work_dir` is where a source may keep a download cache; None in memory.
+    """
 
     exchange: str = "binance"
     symbol: str = "ETHUSDT"
-    store_root: Path = Path("artifacts")
+    work_dir: Path | None = None
+    state_key: str = "memory"
+    progress: Callable[[float, str], None] = _ignore
+    log: Callable[[str], None] = _ignore
 
 
 @dataclass
@@ -37,56 +54,40 @@ class StepResult:
     summary: str = ""
 
 
-@dataclass
-class StepContext:
-    """Everything a running step may use; loading goes through the runner's verified reads."""
+StepFn = Callable[[Mapping[str, Any], "ConfigView", StepEnv], StepResult]
+ConfigKeys = tuple[str, ...] | Callable[["Config"], tuple[str, ...]]
+KeyFn = Callable[["ConfigView", StepEnv], dict[str, Any]]
 
-    step: Step
-    config: Config
-    options: RunOptions
-    loader: Callable[[str], Any]
-    progress: Callable[[float, str], None]
-    log: Callable[[str], None]
-    available: frozenset[str] = frozenset()
-    # The step's action key: stable across resumes, so it can name resumable external state
-    # (an Optuna study) that belongs to exactly this computation.
-    action_key: str = ""
-
-    def load(self, name: str) -> Any:
-        """The value of input artifact `name`, verified against its digest."""
-        if name not in self.step.inputs and name not in self.step.optional_inputs:
-            raise KeyError(f"step {self.step.name} did not declare input '{name}'")
-        return self.loader(name)
-
-    @property
-    def seed(self) -> int:
-        """The run's base seed; steps derive their own generators from it."""
-        return self.config.data.seed
-
-
-StepFn = Callable[[StepContext], StepResult]
-KeyFn = Callable[["Config", RunOptions], dict[str, Any]]
+# Libraries whose results every step stores (tables): part of every action key.
+BASE_LIBRARIES = ("numpy", "polars")
 
 
 @dataclass(frozen=True)
 class Step:
-    """One of the 16 pipeline steps."""
+    """One of the pipeline steps."""
 
     number: int
     name: str
     summary: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    config_keys: tuple[str, ...] = ()
-    version: int = 1
+    # Config sections ('bars') or keys ('split.train') the step reads; a callable when they
+    # depend on the config itself (collect reads only its source's keys).
+    config: ConfigKeys = ()
     run: StepFn | None = None
     optional_inputs: tuple[str, ...] = ()
     # Outputs a step may or may not produce (e.g. true regimes exist only for synthetic data).
     optional_outputs: tuple[str, ...] = ()
+    # Libraries besides numpy and polars whose results the step stores (xgboost models, ...).
+    libraries: tuple[str, ...] = ()
     # Extra action-key material that is not config, e.g. digests of input files.
     key_extra: KeyFn | None = None
     # A step whose result depends on the outside world (an exchange) is never a cache hit.
-    volatile: Callable[[Config], bool] | None = None
+    volatile: Callable[[ConfigView], bool] | None = None
+
+    @property
+    def all_inputs(self) -> tuple[str, ...]:
+        return self.inputs + self.optional_inputs
 
     @property
     def all_outputs(self) -> tuple[str, ...]:
@@ -99,3 +100,7 @@ class Step:
     @property
     def label(self) -> str:
         return f"{self.number:>2} {self.name}"
+
+    def config_keys(self, config: Config) -> tuple[str, ...]:
+        """The sections and keys this step reads under `config`."""
+        return self.config(config) if callable(self.config) else self.config

@@ -2,36 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ares_cli.artifacts import Artifact
-from ares_cli.config import Config
-from ares_cli.steps.base import RunOptions, Step, StepContext, StepResult
+from ares_cli.errors import DataError
+from ares_cli.steps.base import Step, StepEnv, StepResult
 
-SOURCE_KEYS = {
-    "synthetic": ("data.seed", "data.days", "data.trades_per_day", "data.regimes", "data.start",
-                  "data.end", "data.start_price"),
-    "files": ("data.paths", "files"),
-    "ccxt": ("data.days", "data.start", "data.end", "ccxt"),
-}
+if TYPE_CHECKING:
+    from ares_cli.config import Config
+    from ares_cli.config_view import ConfigView
 
 
-def _key_extra(config: Config, options: RunOptions) -> dict[str, Any]:
-    """Only what the configured source reads (plus the contents of input files)."""
-    extra: dict[str, Any] = {"exchange": options.exchange, "symbol": options.symbol,
-                             "source": config.slice(SOURCE_KEYS[config.data.source])}
-    if config.data.source == "files":
+def _keys(config: Config) -> tuple[str, ...]:
+    """Only what the configured source reads, so another source's settings never re-run it."""
+    from ares_cli.data.sources import SOURCE_KEYS
+
+    return ("data.source", "data.invalid_policy", *SOURCE_KEYS[config.data.source])
+
+
+def _key_extra(cfg: ConfigView, env: StepEnv) -> dict[str, Any]:
+    """The pair, and the contents of input files (a changed file is a new action)."""
+    extra: dict[str, Any] = {"exchange": env.exchange, "symbol": env.symbol}
+    if cfg.data.source == "files":
         from ares_cli.data.sources import input_file_digests
 
-        extra["files"] = input_file_digests(config)
+        extra["files"] = input_file_digests(cfg.data.paths)
     return extra
 
 
-def run(ctx: StepContext) -> StepResult:
+def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.data.sources import collect
-    from ares_cli.errors import DataError
 
-    collected = collect(ctx.config, ctx.options, ctx.progress)
+    source = cfg.data.source
+    credentials = None
+    if source == "ccxt":
+        from ares_cli.data.ccxt_source import Credentials
+
+        credentials = Credentials(os.environ.get("ARES_API_KEY", ""),
+                                  os.environ.get("ARES_API_SECRET", ""))
+    downloads = env.work_dir / "downloads" if env.work_dir is not None else None
+    collected = collect(
+        cfg.data,
+        files=cfg.files if source == "files" else None,
+        ccxt=cfg.ccxt if source == "ccxt" else None,
+        credentials=credentials, exchange=env.exchange, symbol=env.symbol,
+        downloads=downloads, progress=env.progress,
+    )
     outputs = {}
     metrics = dict(collected.metrics)
     for name in ("trades", "candles", "true_regimes"):
@@ -41,10 +59,9 @@ def run(ctx: StepContext) -> StepResult:
             metrics[f"{name}_rows"] = frame.height
     market = collected.trades if collected.trades is not None else collected.candles
     if market is None or market.height == 0:
-        raise DataError(f"source '{ctx.config.data.source}' produced no trades or candles")
-    if market.height:
-        metrics["first"] = market["timestamp"].min().isoformat()
-        metrics["last"] = market["timestamp"].max().isoformat()
+        raise DataError(f"source '{source}' produced no trades or candles")
+    metrics["first"] = market["timestamp"].min().isoformat()
+    metrics["last"] = market["timestamp"].max().isoformat()
     return StepResult(outputs, metrics, collected.warnings)
 
 
@@ -55,9 +72,8 @@ STEP = Step(
     inputs=(),
     outputs=(),
     optional_outputs=("trades", "candles", "true_regimes"),
-    config_keys=("data.source", "data.invalid_policy"),
-    version=1,
+    config=_keys,
     run=run,
     key_extra=_key_extra,
-    volatile=lambda config: config.data.source == "ccxt",
+    volatile=lambda cfg: cfg.data.source == "ccxt",
 )

@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from ares_cli.artifacts import Artifact
-from ares_cli.steps.base import Step, StepContext, StepResult
+from ares_cli.steps.base import Step, StepEnv, StepResult
+
+if TYPE_CHECKING:
+    from ares_cli.config_view import ConfigView
 
 
-def run(ctx: StepContext) -> StepResult:
-    from ares_cli.config import timeframe_ms
+def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.data.bars import market_bars
     from ares_cli.errors import DataError
-    from ares_cli.ml.regime_labels import classify_bars
+    from ares_cli.ml.regimes import classify_bars
 
-    trades = ctx.load("trades") if "trades" in ctx.available else None
-    candles = ctx.load("candles") if "candles" in ctx.available else None
-    base_ms, fine_ms = timeframe_ms(ctx.config.bars.base), timeframe_ms(ctx.config.bars.fine)
-    ctx.progress(0.1, f"building {ctx.config.bars.base} and {ctx.config.bars.fine} bars")
+    bars_cfg = cfg.bars
+    env.progress(0.1, f"building {bars_cfg.base} and {bars_cfg.fine} bars")
     try:
-        base, fine, notes = market_bars(trades, candles, base_ms, fine_ms)
+        base, fine, notes = market_bars(inputs.get("trades"), inputs.get("candles"),
+                                        bars_cfg.base_ms, bars_cfg.fine_ms)
     except ValueError as exc:
         raise DataError(f"cannot build bars: {exc}") from None
-    ctx.progress(0.6, "classifying regimes")
-    truth = ctx.load("true_regimes") if "true_regimes" in ctx.available else None
-    regimes, model, metrics = classify_bars(
-        base, ctx.config.regimes, ctx.config.split.train, truth
-    )
+    env.progress(0.6, "classifying regimes")
+    regimes, model, metrics = classify_bars(base, cfg.regimes, cfg.split.train,
+                                            inputs.get("true_regimes"))
     metrics.update(
         base_bars=base.height, fine_bars=fine.height,
         empty_base_bars=int(base["filled"].sum()), empty_fine_bars=int(fine["filled"].sum()),
@@ -46,7 +48,6 @@ STEP = Step(
     inputs=(),
     optional_inputs=("trades", "candles", "true_regimes"),
     outputs=("bars", "bars_fine", "regimes", "regime_model"),
-    config_keys=("bars", "regimes", "split.train"),
-    version=1,
+    config=("bars", "regimes", "split.train"),
     run=run,
 )

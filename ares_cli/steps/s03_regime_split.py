@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from ares_cli.artifacts import Artifact
-from ares_cli.steps.base import Step, StepContext, StepResult
+from ares_cli.steps.base import Step, StepEnv, StepResult
+
+if TYPE_CHECKING:
+    from ares_cli.config_view import ConfigView
 
 
-def run(ctx: StepContext) -> StepResult:
-    from ares_cli.errors import DataError
-    from ares_cli.ml.splits import assign, plan_windows, summarise
+def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    from ares_cli.ml.splits import split_bars
 
-    cfg = ctx.config.split
-    regimes = ctx.load("regimes")
-    try:
-        plan = plan_windows(regimes.height, cfg.train, cfg.validation, cfg.purge_bars,
-                            cfg.embargo_bars, min_window=cfg.purge_bars + cfg.embargo_bars + 1)
-    except ValueError as exc:
-        raise DataError(f"cannot split {regimes.height} base bars: {exc}") from None
-    table = assign(regimes["timestamp"], regimes["regime"], plan)
-    summary = summarise(table, plan, cfg.min_regime_rows)
+    table, summary = split_bars(inputs["regimes"], cfg.split)
     if summary["fallback_regimes"]:
-        ctx.log(f"regimes below {cfg.min_regime_rows} training bars: "
+        env.log(f"regimes below {cfg.split.min_regime_rows} training bars: "
                 f"{summary['fallback_regimes']} (step 5 decides on labelled rows)")
     return StepResult(
         {"splits": Artifact.table(table), "split_summary": Artifact.json(summary)},
@@ -35,7 +32,6 @@ STEP = Step(
     summary="chronological train/validation/test windows with purge + embargo",
     inputs=("regimes",),
     outputs=("splits", "split_summary"),
-    config_keys=("split",),
-    version=1,
+    config=("split",),
     run=run,
 )

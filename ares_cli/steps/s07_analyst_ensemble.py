@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 from ares_cli.artifacts import Artifact
-from ares_cli.ml.analyst import MEMBERS
-from ares_cli.steps.base import Step, StepContext, StepResult
-from ares_cli.steps.s05_analyst_train import load_member_models
-from ares_cli.steps.s06_analyst_enhance import ENHANCED_OUTPUT
+from ares_cli.steps.base import Step, StepEnv, StepResult
+
+if TYPE_CHECKING:
+    from ares_cli.config_view import ConfigView
 
 
-def run(ctx: StepContext) -> StepResult:
-    from ares_cli.ml.analyst_pipeline import ensemble_analyst
+def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    from ares_cli.ml.analyst import ensemble_analyst
 
-    table = ctx.load("analyst_models_enhanced")
-    models = load_member_models(ctx, table, ENHANCED_OUTPUT)
-    ctx.progress(0.05, "out-of-fold member predictions")
+    env.progress(0.05, "out-of-fold member predictions")
     frame, model, metrics = ensemble_analyst(
-        ctx.load("analyst_dataset"), table, models, ctx.config.ensemble,
-        n_splits=ctx.config.analyst.n_splits, embargo=ctx.config.split.embargo_bars,
-        seed=ctx.seed,
+        inputs["analyst_dataset"], inputs["analyst_models_enhanced"], cfg.ensemble,
+        n_splits=cfg.analyst.n_splits, embargo=cfg.split.embargo_bars, seed=cfg.data.seed,
     )
     validation = metrics["validation"]
     ens, prior = validation["ensemble"], validation["class_prior"]
@@ -36,9 +36,8 @@ STEP = Step(
     name="analyst-ensemble",
     summary="combine specialists (stacked / regime-gated) into one analyst probability",
     inputs=("analyst_dataset", "analyst_models_enhanced"),
-    optional_inputs=tuple(ENHANCED_OUTPUT.format(m.lower()) for m in MEMBERS),
     outputs=("analyst_ensemble", "analyst_ensemble_model"),
-    config_keys=("ensemble", "analyst.n_splits", "split.embargo_bars", "data.seed"),
-    version=1,
+    config=("ensemble", "analyst.n_splits", "split.embargo_bars", "data.seed"),
+    libraries=("xgboost-cpu", "scikit-learn"),
     run=run,
 )

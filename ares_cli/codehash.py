@@ -1,0 +1,118 @@
+"""The digest of the code a step runs: its module and every `ares_cli` module it imports.
+
+Imports are found statically (every `import` / `from ... import` in a module, including those
+inside functions, except under `if TYPE_CHECKING:`), followed transitively, and each module's
+source is hashed as its syntax tree with docstrings removed: editing a comment, a docstring or
+the layout does not re-run anything; any change to what the code does re-runs every step whose
+closure holds the module. No hand-bumped version numbers.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from functools import cache
+from pathlib import Path
+
+__all__ = ["code_digest", "module_closure", "read_source"]
+
+PACKAGE = "ares_cli"
+_ROOT = Path(__file__).resolve().parent
+
+
+def read_source(module: str) -> str | None:
+    """The source text of an `ares_cli` module, None if it is not a module file here."""
+    path = _module_path(module)
+    return path.read_text(encoding="utf-8") if path is not None else None
+
+
+@cache
+def _module_path(module: str) -> Path | None:
+    """The file of `ares_cli.x.y` (x/y.py or x/y/__init__.py), found without importing it."""
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    folder = _ROOT.joinpath(*parts[1:])
+    for path in (folder.with_suffix(".py"), folder / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    """Names of `ares_cli` modules a syntax tree imports (candidates; resolved by the caller)."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
+        elif (isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+              and node.module.split(".")[0] == PACKAGE):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(
+                getattr(body[0], "value", None), ast.Constant
+            ) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _parents(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def module_closure(module: str, reader: object = None) -> dict[str, str]:
+    """{module name: digest of its normalised syntax tree} for `module` and all it imports.
+
+    The `__init__` of each enclosing package runs on import and is included too, but what it
+    imports is not followed (the step registry in `ares_cli/steps/__init__.py` imports every
+    step; that does not make one step's code part of another's). `reader` (module -> source
+    or None) defaults to `read_source`; tests pass another to simulate an edit.
+    """
+    read = reader if callable(reader) else read_source
+    digests: dict[str, str] = {}
+    pending = [(module, True)]
+    while pending:
+        name, follow = pending.pop()
+        if name in digests:
+            continue
+        source = read(name)
+        if source is None:
+            continue
+        tree = ast.parse(source, filename=name)
+        normal = ast.dump(_without_docstrings(tree), include_attributes=False)
+        digests[name] = hashlib.sha256(normal.encode()).hexdigest()
+        pending.extend((parent, False) for parent in _parents(name))
+        if follow:
+            pending.extend((imported, True) for imported in _imports(tree))
+    return dict(sorted(digests.items()))
+
+
+def code_digest(module: str, reader: object = None) -> str:
+    """One digest of `module`'s closure (see `module_closure`)."""
+    closure = module_closure(module, reader)
+    text = "\n".join(f"{name} {digest}" for name, digest in closure.items())
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,266 @@
+"""The analyst (steps 5-7) as pure functions over the analyst dataset: train, enhance, combine.
+
+The analyst predicts the direction of a bar's triple-barrier label (1 = up, 0 = down). Its
+members are one XGBoost specialist per regime and a global model; a regime without enough
+training rows has no model of its own and is served by the global model. Everything reported is
+out-of-fold on the train window or scored on the validation window; the test window is kept for
+the one final evaluation. Nothing here reads or writes files (Optuna storage named by the config
+aside).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from ares_cli.errors import DataError
+from ares_cli.jsonutil import json_safe
+from ares_cli.ml.booster import BoostConfig, PurgedBooster
+from ares_cli.ml.features import feature_columns
+from ares_cli.ml.members import MemberTable, fit_members, member_predictions, members_oof
+from ares_cli.ml.modelset import ModelSet
+from ares_cli.ml.regimes import REGIMES, SCORE_COLUMNS
+
+if TYPE_CHECKING:
+    from ares_cli.ml.enhance_config import EnhanceConfig
+    from ares_cli.ml.ensemble import EnsembleConfig
+
+__all__ = ["MEMBERS", "enhance_analyst", "ensemble_analyst", "train_analyst", "training_rows"]
+
+# The analyst's members, in column order: the four regime specialists, then the global model.
+MEMBERS: tuple[str, ...] = (*REGIMES, "GLOBAL")
+SCORE_FEATURES = [f"f_regime_{c}" for c in SCORE_COLUMNS]
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """The labelled, unpurged train-window rows as arrays, in time order."""
+
+    X: np.ndarray
+    y: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+    regime: np.ndarray
+    weight: np.ndarray
+    features: list[str]
+
+
+def _training_frame(dataset: pl.DataFrame) -> pl.DataFrame:
+    return dataset.filter(
+        (pl.col("window") == "train") & pl.col("y").is_not_null() & ~pl.col("purged")
+    ).sort("bar_index")
+
+
+def training_rows(dataset: pl.DataFrame) -> TrainingRows:
+    """The rows every analyst fit may use: labelled, unpurged, inside the train window."""
+    rows = _training_frame(dataset)
+    features = feature_columns(dataset)
+    return TrainingRows(
+        X=rows.select(features).to_numpy().astype(np.float64),
+        y=rows["y"].to_numpy().astype(np.float64),
+        t0=rows["bar_index"].to_numpy().astype(np.int64),
+        t1=rows["t1_index"].to_numpy().astype(np.int64),
+        regime=rows["regime"].to_numpy().astype(str),
+        weight=rows["weight"].to_numpy().astype(np.float64),
+        features=features,
+    )
+
+
+# -- step 5 -------------------------------------------------------------------------------
+
+
+def train_analyst(
+    dataset: pl.DataFrame, cfg: BoostConfig, *, embargo: int, seed: int, min_rows: int
+) -> tuple[ModelSet, dict[str, Any]]:
+    """(model set of the baseline specialists, metrics).
+
+    The member table says for each member which features, recipe and rounds serve it, and
+    whether it falls back to the global model.
+    """
+    rows = training_rows(dataset)
+    if rows.y.size < 2 * cfg.n_splits:
+        raise DataError(
+            f"analyst-train has {rows.y.size} labelled training rows; purged {cfg.n_splits}-fold "
+            f"CV needs at least {2 * cfg.n_splits}: collect more data or widen split.train"
+        )
+    base = PurgedBooster(cfg, embargo=embargo, random_state=seed)
+    fitted = fit_members(rows.X, rows.y, rows.t0, rows.t1, rows.regime, base, names=MEMBERS,
+                         fallback_to="GLOBAL", min_rows=max(min_rows, cfg.n_splits),
+                         feature_names=rows.features, weight=rows.weight)
+    table = fitted.table
+    metrics = {
+        "train_rows": int(rows.y.size),
+        "up_share": round(float(rows.y.mean()), 4),
+        "per_member": fitted.metrics,
+        "fallback_regimes": {r: table.members[r].reason for r in REGIMES
+                             if table.members[r].fallback},
+        "notes": fitted.notes,
+    }
+    return ModelSet(table.to_dict(), fitted.models), metrics
+
+
+# -- step 6 -------------------------------------------------------------------------------
+
+
+def enhance_analyst(
+    dataset: pl.DataFrame, models: ModelSet, cfg: EnhanceConfig, *, seed: int,
+    study_name: str, study_key: str,
+    progress: Callable[[float, str], None] = lambda fraction, message: None,
+) -> tuple[ModelSet, dict[str, Any]]:
+    """Tune and prune every member that has its own model; keep the baseline unless the
+    purged-CV log-loss improves by at least `cfg.margin`."""
+    from ares_cli.ml.members import Member
+    from ares_cli.ml.tuning import TuneParams, tune_model
+
+    rows = training_rows(dataset)
+    table = MemberTable.from_dict(models.table)
+    if rows.features != table.features:
+        raise DataError("the dataset's features differ from those the baseline was trained on; "
+                        "re-run analyst-train")
+    members: dict[str, Member] = {}
+    enhanced_models: dict[str, bytes] = {}
+    per_member: dict[str, Any] = {}
+    total_trials = total_selection = 0
+    for position, (name, member) in enumerate(table.members.items()):
+        if member.fallback:
+            members[name] = member
+            continue
+        progress(position / len(table.members), f"tuning {name}")
+        mask = np.ones(rows.y.size, bool) if name == table.fallback_to else rows.regime == name
+        base = member.booster()
+        result = tune_model(
+            rows.X[mask], rows.y[mask], rows.t0[mask], rows.t1[mask], base,
+            TuneParams(n_trials=cfg.n_trials, margin=cfg.margin, seed=seed,
+                       storage=cfg.storage, study_name=study_name,
+                       min_features=min(cfg.min_features, len(rows.features)),
+                       drop_fraction=cfg.drop_fraction),
+            weight=rows.weight[mask], feature_names=rows.features,
+            study_suffix=f"{name.lower()}-{study_key}",
+        )
+        total_trials += result.n_trials
+        total_selection += result.n_selection_evals
+        if result.accepted:
+            tuned = PurgedBooster(result.params.config, embargo=base.embargo,
+                                  random_state=base.random_state, features=result.features)
+            tuned.fit_final(rows.X[mask], rows.y[mask], rows.weight[mask],
+                            rounds=result.enhanced.rounds)
+            enhanced_models[name] = tuned.model_
+            members[name] = Member(name, False, "", tuned.recipe(), result.feature_names,
+                                   result.features, int(result.enhanced.rounds), enhanced=True)
+        else:
+            enhanced_models[name] = models.models[name]
+            members[name] = Member(name, False, "", member.recipe, member.features,
+                                   member.feature_index, member.rounds, enhanced=False)
+        per_member[name] = {
+            "accepted": bool(result.accepted),
+            "baseline_logloss": round(float(result.baseline.logloss), 6),
+            "enhanced_logloss": round(float(result.enhanced.logloss), 6),
+            "improvement": round(float(result.improvement), 6),
+            "features_kept": len(result.features),
+            "trials": result.n_trials,
+            "new_trials": result.n_new_trials,
+            "best_values": result.best_values,
+            "study": result.study_name,
+        }
+    enhanced = MemberTable(table.features, members, table.train_rows, table.fallback_to,
+                           trials_total=total_trials,
+                           configurations_tried=total_trials + total_selection)
+    metrics = {
+        "per_member": per_member,
+        "trials_total": total_trials,
+        "selection_evaluations_total": total_selection,
+        "configurations_tried": total_trials + total_selection,
+        "margin": cfg.margin,
+    }
+    return ModelSet(enhanced.to_dict(), enhanced_models), json_safe(metrics)
+
+
+# -- step 7 -------------------------------------------------------------------------------
+
+
+def _scores(frame: pl.DataFrame) -> np.ndarray:
+    scores = frame.select(SCORE_FEATURES).to_numpy().astype(np.float64)
+    return scores / scores.sum(axis=1, keepdims=True)
+
+
+def ensemble_analyst(
+    dataset: pl.DataFrame, models: ModelSet, cfg: EnsembleConfig,
+    *, n_splits: int, embargo: int, seed: int,
+) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
+    """(per-bar analyst probabilities, ensemble model, metrics).
+
+    Train rows get out-of-fold probabilities (members by purged CV, the ensemble by the same
+    purged folds, fitted with the same weights as the shipped stacker); validation and test rows
+    get the final models' predictions. Only the validation window is scored here.
+    """
+    from ares_cli.ml.ensemble import StackedEnsemble, compare, evaluate, gated
+
+    rows = training_rows(dataset)
+    table = MemberTable.from_dict(models.table)
+    train_frame = _training_frame(dataset)
+    member_oof, notes = members_oof(rows.X, rows.y, rows.t0, rows.t1, rows.regime, table,
+                                    n_splits=n_splits, embargo=embargo, weight=rows.weight)
+    train_scores = _scores(train_frame)
+    labels = rows.y.astype(int)
+    comparison, oof = compare(member_oof, train_scores, labels, rows.t0, rows.t1,
+                              method=cfg.method, members=MEMBERS, context_names=REGIMES,
+                              n_splits=n_splits, embargo=embargo, seed=seed,
+                              weight=rows.weight, C=cfg.C)
+    model: dict[str, Any] = {"method": cfg.method, "members": list(MEMBERS)}
+    stacker = None
+    if cfg.method == "stacked":
+        stacker = StackedEnsemble(C=cfg.C, random_state=seed, members=MEMBERS,
+                                  context=REGIMES).fit(member_oof, train_scores, labels,
+                                                       weight=rows.weight)
+        model["stacker"] = stacker.to_dict()
+
+    def combine(members: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if stacker is not None:
+            return stacker.predict_proba(members, scores)
+        return gated(members[:, : len(REGIMES)], scores)
+
+    later = dataset.filter(pl.col("window") != "train").sort("bar_index")
+    later_members = member_predictions(
+        later.select(rows.features).to_numpy().astype(np.float64), table, models.models
+    )
+    later_p = combine(later_members, _scores(later))
+
+    columns = ["bar_index", "timestamp", "window", "regime", "y", "t1", "t1_index", "ret"]
+    member_cols = [f"p_{m.lower()}" for m in MEMBERS]
+    out = pl.concat([
+        train_frame.select(columns).with_columns(
+            p_up=pl.Series(oof.ensemble), source=pl.lit("oof"),
+            **{c: pl.Series(member_oof[:, j]) for j, c in enumerate(member_cols)},
+        ),
+        later.select(columns).with_columns(
+            p_up=pl.Series(later_p), source=pl.lit("model"),
+            **{c: pl.Series(later_members[:, j]) for j, c in enumerate(member_cols)},
+        ),
+    ]).sort("bar_index")
+
+    prior = float(np.mean(rows.y))
+    validation = out.filter((pl.col("window") == "validation") & pl.col("y").is_not_null())
+    y_val = validation["y"].to_numpy().astype(int)
+    scored = {
+        "ensemble": evaluate(validation["p_up"].to_numpy(), y_val),
+        "class_prior": evaluate(np.full(y_val.size, prior), y_val),
+        "members": {m: evaluate(validation[c].to_numpy(), y_val)
+                    for m, c in zip(MEMBERS, member_cols, strict=True)},
+    }
+    ens, base = scored["ensemble"], scored["class_prior"]
+    metrics = {
+        "method": cfg.method,
+        "train_cv": comparison,
+        "validation": scored,
+        "validation_beats_prior": {
+            "log_loss": bool(ens["log_loss"] < base["log_loss"]),
+            "auc": bool(ens["auc"] is not None and ens["auc"] > 0.5),
+        },
+        "train_prior_up": round(prior, 4),
+        "notes": notes,
+    }
+    return out, model, json_safe(metrics)

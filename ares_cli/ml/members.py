@@ -1,0 +1,286 @@
+"""Named model members: a typed member table, per-member purged CV and out-of-fold matrices.
+
+A member is one model of an ensemble: an analyst regime specialist trained on its regime's rows,
+the analyst's global model trained on all rows, or (next) a tactician bag member. A member that
+lacks the rows to train alone falls back to another member (`fallback_to`), which then serves
+its rows. The same code fits the analyst's members (step 5), re-scores tuned recipes (step 6)
+and builds the out-of-fold member matrix a stacker trains on (step 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ares_cli.jsonutil import json_safe
+from ares_cli.ml.booster import (
+    CVResult,
+    PurgedBooster,
+    _check_windows,
+    _check_xy,
+    fit_fold,
+    predict_booster,
+    predict_model,
+    scores,
+)
+from ares_cli.ml.cv import PurgedKFold
+
+__all__ = ["Member", "MemberFit", "MemberTable", "fit_members", "member_predictions",
+           "members_oof"]
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member: its recipe and feature columns, or the record that it falls back."""
+
+    name: str
+    fallback: bool
+    reason: str  # why it falls back ("" when it has its own model)
+    recipe: dict[str, Any]  # PurgedBooster.recipe()
+    features: list[str] | None  # feature names it sees (None when it falls back)
+    feature_index: list[int] | None  # their columns in the dataset's feature list
+    rounds: int
+    enhanced: bool | None = None  # step 6: whether a tuned recipe replaced the baseline
+
+    def booster(self) -> PurgedBooster:
+        """The estimator this member's recipe describes (its features and rounds included)."""
+        return PurgedBooster.from_recipe(self.recipe, features=self.feature_index,
+                                         rounds=self.rounds)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "fallback": self.fallback, "reason": self.reason, "params": dict(self.recipe),
+            "features": self.features, "feature_index": self.feature_index,
+            "rounds": int(self.rounds),
+        }
+        if self.enhanced is not None:
+            out["enhanced"] = self.enhanced
+        return out
+
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any]) -> Member:
+        return cls(name=name, fallback=bool(data["fallback"]), reason=str(data["reason"]),
+                   recipe=dict(data["params"]), features=data["features"],
+                   feature_index=data["feature_index"], rounds=int(data["rounds"]),
+                   enhanced=data.get("enhanced"))
+
+
+@dataclass(frozen=True)
+class MemberTable:
+    """Every member of a set, in order, over one list of feature columns.
+
+    `fallback_to` names the member that serves a fallen-back member's rows.
+    """
+
+    features: list[str]
+    members: dict[str, Member]
+    train_rows: int
+    fallback_to: str = "GLOBAL"
+    trials_total: int | None = None
+    configurations_tried: int | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.members)
+
+    def serving(self, name: str) -> str:
+        """The member whose model serves `name` (itself unless it falls back)."""
+        return self.fallback_to if self.members[name].fallback else name
+
+    def own_models(self) -> list[str]:
+        """Members that have a model of their own."""
+        return [n for n, m in self.members.items() if not m.fallback]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "features": list(self.features),
+            "members": {n: m.to_dict() for n, m in self.members.items()},
+            "train_rows": int(self.train_rows),
+        }
+        if self.fallback_to != "GLOBAL":
+            out["fallback_to"] = self.fallback_to
+        if self.trials_total is not None:
+            out["trials_total"] = int(self.trials_total)
+        if self.configurations_tried is not None:
+            out["configurations_tried"] = int(self.configurations_tried)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MemberTable:
+        return cls(
+            features=list(data["features"]),
+            members={n: Member.from_dict(n, m) for n, m in data["members"].items()},
+            train_rows=int(data["train_rows"]),
+            fallback_to=str(data.get("fallback_to", "GLOBAL")),
+            trials_total=data.get("trials_total"),
+            configurations_tried=data.get("configurations_tried"),
+        )
+
+
+@dataclass
+class MemberFit:
+    """What `fit_members` learned: the table, each own model's bytes, CV results and metrics.
+
+    `metrics[name]` holds the out-of-fold scores of the model serving that member's rows (its
+    own, or the fallback's on those rows); "COMBINED" scores the column that routes every row
+    to the model serving its group.
+    """
+
+    table: MemberTable
+    models: dict[str, bytes]
+    cv: dict[str, CVResult]
+    oof: np.ndarray
+    metrics: dict[str, dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+
+def fit_members(
+    X: np.ndarray,
+    y: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    group: np.ndarray,
+    base: PurgedBooster,
+    *,
+    names: Sequence[str],
+    fallback_to: str,
+    min_rows: int,
+    feature_names: list[str],
+    weight: np.ndarray | None = None,
+) -> MemberFit:
+    """Fit `fallback_to` on every row and each other member on the rows of its `group` value.
+
+    A member with fewer than `min_rows` rows, a single class, or rows too few for a purged CV
+    gets no model of its own: the `fallback_to` model serves its rows, and its metrics are that
+    model's out-of-fold scores on them. Each member's CV runs on its own rows only, purged by
+    their own `[t0, t1]`, so its embargo counts its rows (spanning at least as many bars).
+    """
+    Xs, yv, w = _check_xy(X, y, weight, None)
+    t0a, t1a = _check_windows(t0, t1, yv.size)
+    groups = np.asarray(group, dtype=object)
+    if groups.shape != (yv.size,):
+        raise ValueError(f"group must have shape ({yv.size},), got {groups.shape}")
+    unknown = sorted({str(g) for g in set(groups.tolist())} - set(names))
+    if unknown:
+        raise ValueError(f"group holds values outside {list(names)}: {unknown}")
+    if isinstance(min_rows, bool) or int(min_rows) != min_rows or min_rows < base.config.n_splits:
+        raise ValueError(
+            f"min_rows must be an integer >= n_splits ({base.config.n_splits}), got {min_rows!r}"
+        )
+    everything = list(range(Xs.shape[1]))
+    fallback = PurgedBooster(base.config, embargo=base.embargo,
+                             random_state=base.random_state).fit(Xs, yv, t0a, t1a, w)
+    oof, prior = fallback.cv_.oof.copy(), fallback.cv_.baseline_oof.copy()
+    fold_group = fallback.cv_.fold.copy()
+    models = {fallback_to: fallback.model_}
+    cvs = {fallback_to: fallback.cv_}
+    metrics = {fallback_to: {**_scored(yv, fallback.cv_), "rounds": fallback.rounds_,
+                             "fallback": False}}
+    members: dict[str, Member] = {}
+    for k, name in enumerate(names):
+        if name == fallback_to:
+            members[name] = Member(name, False, "", base.recipe(), list(feature_names),
+                                   everything, fallback.rounds_)
+            continue
+        rows = np.flatnonzero(groups == name)
+        reason = ""
+        model: PurgedBooster | None = None
+        if rows.size < min_rows:
+            reason = f"{rows.size} rows < min_rows {int(min_rows)}"
+        elif np.unique(yv[rows]).size < 2:
+            reason = f"{rows.size} rows but a single class"
+        else:
+            try:
+                model = PurgedBooster(base.config, embargo=base.embargo,
+                                      random_state=base.random_state).fit(
+                    Xs[rows], yv[rows], t0a[rows], t1a[rows], w[rows])
+            except ValueError as exc:  # e.g. labels so long that purging empties every fold
+                reason = f"purged CV impossible on its {rows.size} rows: {exc}"
+        if model is None:
+            sub = scores(yv[rows], fallback.cv_.oof[rows], fallback.cv_.baseline_oof[rows],
+                         fallback.cv_.fold[rows])[0]
+            metrics[name] = {**sub, "rounds": fallback.rounds_, "fallback": True}
+            members[name] = Member(name, True, reason, base.recipe(), None, None,
+                                   fallback.rounds_)
+            continue
+        oof[rows], prior[rows] = model.cv_.oof, model.cv_.baseline_oof
+        fold_group[rows] = np.where(model.cv_.fold >= 0,
+                                    (k + 1) * base.config.n_splits + model.cv_.fold, -1)
+        models[name], cvs[name] = model.model_, model.cv_
+        metrics[name] = {**_scored(yv[rows], model.cv_), "rounds": model.rounds_,
+                         "fallback": False}
+        members[name] = Member(name, False, "", base.recipe(), list(feature_names),
+                               everything, model.rounds_)
+    metrics["COMBINED"] = {**scores(yv, oof, prior, fold_group, "group")[0], "fallback": False}
+    table = MemberTable(list(feature_names), {n: members[n] for n in names}, int(yv.size),
+                        fallback_to)
+    return MemberFit(table, models, cvs, oof, json_safe(metrics))
+
+
+def _scored(y: np.ndarray, cv: CVResult) -> dict[str, Any]:
+    return scores(y, cv.oof, cv.baseline_oof, cv.fold)[0]
+
+
+def member_predictions(X: np.ndarray, table: MemberTable, models: Mapping[str, bytes]
+                       ) -> np.ndarray:
+    """(n, members) P(y = 1) of every final member model; fallback columns repeat theirs."""
+    out = np.empty((X.shape[0], len(table.members)))
+    for j, name in enumerate(table.names):
+        source = table.serving(name)
+        out[:, j] = predict_model(models[source], X,
+                                  features=table.members[source].feature_index)
+    return out
+
+
+def members_oof(
+    X: np.ndarray,
+    y: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    group: np.ndarray,
+    table: MemberTable,
+    *,
+    n_splits: int,
+    embargo: int,
+    weight: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """(n, members) out-of-fold P(y = 1) of every member on every row, in table order.
+
+    On each purged fold over all rows, a member is trained by its own recipe (inner early
+    stopping, as in its CV) on the fold's training rows of its group (all rows for the
+    fallback member) and predicts the whole test block, so every column is out-of-fold on rows
+    of every group. A fallen-back member's column repeats its fallback's column. Where a fold
+    holds too few rows of a member's group, that block is the training rows' class rate (noted).
+    """
+    Xall, yv, w = _check_xy(X, y, weight, None)
+    t0a, t1a = _check_windows(t0, t1, yv.size)
+    groups = np.asarray(group, dtype=object)
+    out = np.full((yv.size, len(table.members)), np.nan)
+    notes: list[str] = []
+    folds = list(PurgedKFold(n_splits, embargo).split(t0a, t1a))
+    for j, (name, member) in enumerate(table.members.items()):
+        if member.fallback:
+            continue
+        booster = member.booster()
+        Xs = Xall[:, member.feature_index]
+        for k, (train, test) in enumerate(folds):
+            tr = train if name == table.fallback_to else train[groups[train] == name]
+            if tr.size < 2 or np.unique(yv[tr]).size < 2:
+                prior = float(yv[tr].mean()) if tr.size else float(yv[train].mean())
+                out[test, j] = prior
+                notes.append(f"member {name}, fold {k}: {tr.size} training rows of one class or "
+                             "none; predicted the prior")
+                continue
+            fitted, _, note = fit_fold(Xs, yv, w, t0a, t1a, tr, booster.config,
+                                       booster.random_state)
+            if note:
+                notes.append(f"member {name}, fold {k}: {note}")
+            out[test, j] = predict_booster(fitted, Xs[test])
+    served = out[:, table.names.index(table.fallback_to)]
+    for j, member in enumerate(table.members.values()):
+        if member.fallback:
+            out[:, j] = served
+    return out, notes
