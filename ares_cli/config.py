@@ -24,12 +24,12 @@ from ares_cli.data.files import FilesConfig
 from ares_cli.data.sources import DataConfig
 from ares_cli.errors import ConfigError
 from ares_cli.ml.booster import BoostConfig
-from ares_cli.ml.enhance_config import EnhanceConfig
 from ares_cli.ml.ensemble import EnsembleConfig
 from ares_cli.ml.features import FeaturesConfig
 from ares_cli.ml.labels import LabelsConfig
 from ares_cli.ml.regimes import RegimesConfig
 from ares_cli.ml.splits import SplitConfig
+from ares_cli.ml.tuning import EnhanceConfig
 from ares_cli.store import StoreConfig
 from ares_cli.timeutil import parse_utc, timeframe_ms
 

@@ -1,13 +1,30 @@
-"""Shared fixtures: where the real market data lives, skipping cleanly when it is absent."""
+"""Shared fixtures: the real market data folder, and a tiny market built once per test session.
+
+Steps 1-7 on the tiny synthetic market run once per session, in memory (`tiny_pipeline`) and
+into a store (`built_store`); a test that needs a store gets its own copy (`store_copy`), so no
+test pays for rebuilding the pipeline and none can disturb another.
+"""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+# A month of a small regime market with a fast model recipe: every step has real work to do.
+TINY = {
+    "data": {"days": 30, "trades_per_day": 1500},
+    "split": {"min_regime_rows": 100},
+    "analyst": {"num_boost_round": 40, "n_threads": 1},
+    "enhance": {"n_trials": 2},
+}
+TINY_SETS = [f"{section}.{key}={value}" for section, values in TINY.items()
+             for key, value in values.items()]
+TINY_LAST_STEP = 7  # the last implemented step the session fixtures build
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +41,51 @@ def shared_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data file not found: {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_config():
+    from ares_cli.config import build_config
+
+    return build_config(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tiny_config):
+    """Steps 1..TINY_LAST_STEP of the tiny market, run in memory (no store)."""
+    from ares_cli.pipeline import run_steps
+
+    return run_steps(range(1, TINY_LAST_STEP + 1), {}, tiny_config)
+
+
+@pytest.fixture(scope="session")
+def built_store(tmp_path_factory, tiny_config) -> Path:
+    """A store holding one run of steps 1..TINY_LAST_STEP of the tiny market (read-only use)."""
+    from ares_cli.console import PlainReporter
+    from ares_cli.runner import Runner, RunOptions
+    from ares_cli.store import Store
+
+    root = tmp_path_factory.mktemp("built") / "store"
+    store = Store(root)
+    runner = Runner(store, tiny_config, RunOptions(), PlainReporter(open("/dev/null", "w")))
+    with store.lock("binance", "ETHUSDT"):
+        manifest = runner.new_manifest(["fixture"])
+        outcome = runner.execute(manifest, list(range(1, TINY_LAST_STEP + 1)))
+    assert outcome.exit_code == 0, [r.message for r in manifest.steps if r.message]
+    return root
+
+
+@pytest.fixture
+def store_copy(built_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of `built_store`, set as ARES_STORE, with the working folder in tmp."""
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    for path in root.rglob("*"):  # objects are read-only; a copy must stay deletable
+        if path.is_file():
+            path.chmod(0o644)
+    for path in (root / "objects").rglob("*"):
+        if path.is_file():
+            path.chmod(0o444)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARES_STORE", str(root))
+    return root

@@ -347,7 +347,8 @@ def combine_oof(
         raise ValueError(f"method must be one of {list(_METHODS)}, got {method!r}")
     probs = _check_probs(member_probs, len(members))
     n = probs.shape[0]
-    s = _check_scores(context, n, len(context_names))
+    _check_scores(context, n, len(context_names))
+    s = np.asarray(context, dtype=np.float64)  # each combiner renormalises the rows it gets
     labels = _check_labels(y, n)
     w = _check_weight(weight, n)
     ensemble_p = np.full(n, np.nan)

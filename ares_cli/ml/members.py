@@ -70,9 +70,11 @@ class Member:
 
 @dataclass(frozen=True)
 class MemberTable:
-    """Every member of a set, in order, over one list of feature columns.
+    """Every member of a set over one list of feature columns.
 
-    `fallback_to` names the member that serves a fallen-back member's rows.
+    `fallback_to` names the member that serves a fallen-back member's rows. The table is stored
+    as canonical JSON (keys sorted), so it carries no member order: whoever lays members out as
+    columns passes its own order (`names`).
     """
 
     features: list[str]
@@ -81,10 +83,6 @@ class MemberTable:
     fallback_to: str = "GLOBAL"
     trials_total: int | None = None
     configurations_tried: int | None = None
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.members)
 
     def serving(self, name: str) -> str:
         """The member whose model serves `name` (itself unless it falls back)."""
@@ -224,11 +222,12 @@ def _scored(y: np.ndarray, cv: CVResult) -> dict[str, Any]:
     return scores(y, cv.oof, cv.baseline_oof, cv.fold)[0]
 
 
-def member_predictions(X: np.ndarray, table: MemberTable, models: Mapping[str, bytes]
-                       ) -> np.ndarray:
-    """(n, members) P(y = 1) of every final member model; fallback columns repeat theirs."""
-    out = np.empty((X.shape[0], len(table.members)))
-    for j, name in enumerate(table.names):
+def member_predictions(X: np.ndarray, table: MemberTable, models: Mapping[str, bytes],
+                       names: Sequence[str]) -> np.ndarray:
+    """(n, len(names)) P(y = 1) of the final member models, columns in `names` order; a
+    fallen-back member's column repeats its fallback's."""
+    out = np.empty((X.shape[0], len(names)))
+    for j, name in enumerate(names):
         source = table.serving(name)
         out[:, j] = predict_model(models[source], X,
                                   features=table.members[source].feature_index)
@@ -243,11 +242,12 @@ def members_oof(
     group: np.ndarray,
     table: MemberTable,
     *,
+    names: Sequence[str],
     n_splits: int,
     embargo: int,
     weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """(n, members) out-of-fold P(y = 1) of every member on every row, in table order.
+    """(n, len(names)) out-of-fold P(y = 1) of every member on every row, in `names` order.
 
     On each purged fold over all rows, a member is trained by its own recipe (inner early
     stopping, as in its CV) on the fold's training rows of its group (all rows for the
@@ -258,10 +258,13 @@ def members_oof(
     Xall, yv, w = _check_xy(X, y, weight, None)
     t0a, t1a = _check_windows(t0, t1, yv.size)
     groups = np.asarray(group, dtype=object)
-    out = np.full((yv.size, len(table.members)), np.nan)
+    if sorted(names) != sorted(table.members):
+        raise ValueError(f"names {list(names)} are not the table's members {list(table.members)}")
+    out = np.full((yv.size, len(names)), np.nan)
     notes: list[str] = []
     folds = list(PurgedKFold(n_splits, embargo).split(t0a, t1a))
-    for j, (name, member) in enumerate(table.members.items()):
+    for j, name in enumerate(names):
+        member = table.members[name]
         if member.fallback:
             continue
         booster = member.booster()
@@ -279,8 +282,8 @@ def members_oof(
             if note:
                 notes.append(f"member {name}, fold {k}: {note}")
             out[test, j] = predict_booster(fitted, Xs[test])
-    served = out[:, table.names.index(table.fallback_to)]
-    for j, member in enumerate(table.members.values()):
-        if member.fallback:
+    served = out[:, list(names).index(table.fallback_to)]
+    for j, name in enumerate(names):
+        if table.members[name].fallback:
             out[:, j] = served
     return out, notes

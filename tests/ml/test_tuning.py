@@ -1,16 +1,19 @@
-"""Optuna tuning + feature selection: determinism, resume from a journal, acceptance margin."""
+"""Optuna tuning + feature selection: determinism, resume from a journal, acceptance margin.
+
+The Optuna plumbing itself (storages, seeding, dead trials, shared workers) is tested in
+test_study.py; these tests cover what `tune_model` builds on it.
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pytest
 
+from ares_cli.ml import study as st
 from ares_cli.ml import tuning
 from ares_cli.ml.analyst import TrainParams
 from ares_cli.ml.tuning import TuneParams, tune_model
@@ -89,36 +92,19 @@ def test_journal_study_resumes_with_only_the_missing_trials(tmp_path: Path) -> N
     assert other.study_name == "analyst-other" and other.n_trials == 1
 
 
-def test_resumed_study_draws_what_an_uninterrupted_one_draws(tmp_path: Path) -> None:
-    """Stopping after 3 trials and resuming to 6 gives the same trials as 6 in one go."""
-    whole = run(TuneParams(n_trials=6, storage=f"journal:{tmp_path / 'a.log'}", min_features=P))
-    split = f"journal:{tmp_path / 'b.log'}"
-    run(TuneParams(n_trials=3, storage=split, min_features=P))
-    resumed = run(TuneParams(n_trials=6, storage=split, min_features=P))
-    assert resumed.trial_values == whole.trial_values
-    assert resumed.best_values == whole.best_values
-
-
-def test_running_trial_of_a_killed_process_is_failed_not_counted(tmp_path: Path) -> None:
-    """A worker that dies mid-trial leaves it RUNNING; the next run fails it and fills the gap."""
-    path = tmp_path / "optuna.log"
-    storage = f"journal:{path}"
+def test_dead_trial_is_noted_failed_and_its_gap_filled(tmp_path: Path) -> None:
+    """A worker that died mid-trial leaves it RUNNING; the next run fails it and fills the gap."""
+    storage = f"journal:{tmp_path / 'optuna.log'}"
+    whole = run(TuneParams(n_trials=3, storage=f"journal:{tmp_path / 'whole.log'}", min_features=P))
     run(TuneParams(n_trials=2, storage=storage, min_features=P))
-    script = (
-        "import optuna\n"
-        "from optuna.storages.journal import JournalFileBackend, JournalStorage\n"
-        "from ares_cli.ml import tuning\n"
-        f"s = optuna.load_study(study_name='analyst-test', storage=JournalStorage("
-        f"JournalFileBackend({str(path)!r})))\n"
-        "t = s.ask()\n"
-        "t.set_user_attr(tuning._WORKER_ATTR, tuning._worker_identity())\n"
-    )  # the process exits without telling: its trial stays RUNNING, like after kill -9
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=Path(__file__).parents[2])
+    study = optuna.load_study(study_name="analyst-test", storage=st.make_storage(storage))
+    dead = study.ask()  # its process is gone: our pid, but another process start time
+    dead.set_user_attr(st.WORKER_ATTR, {**st.worker_identity(), "start": -1})
 
     result = run(TuneParams(n_trials=3, storage=storage, min_features=P))
     assert (result.n_trials, result.n_new_trials) == (3, 1)
     assert any("RUNNING" in note for note in result.notes)
-    study = optuna.load_study(study_name="analyst-test", storage=tuning._make_storage(storage))
+    assert result.trial_values == whole.trial_values  # the dead trial shifted nothing
     states = [t.state for t in study.get_trials(deepcopy=False)]
     assert states.count(optuna.trial.TrialState.FAIL) == 1
     assert optuna.trial.TrialState.RUNNING not in states

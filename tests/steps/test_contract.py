@@ -1,0 +1,65 @@
+"""The step registry's contract: producers, declared config, pure steps that run in memory and
+give the runner's bytes, and config views that refuse undeclared keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from ares_cli.config import Config
+from ares_cli.config_view import ConfigView, UndeclaredConfig
+from ares_cli.manifest import Manifest
+from ares_cli.pipeline import run_steps
+from ares_cli.steps import LAST, PRODUCER, STEPS
+from ares_cli.store import Store
+from tests.conftest import TINY_LAST_STEP
+
+
+def test_every_input_has_an_earlier_producer_and_outputs_are_unique():
+    names = [name for step in STEPS for name in step.all_outputs]
+    assert len(names) == len(set(names)), "two steps produce the same artifact"
+    for step in STEPS:
+        for name in step.all_inputs:
+            assert name in PRODUCER, f"step {step.name}: no step produces input '{name}'"
+            assert PRODUCER[name].number < step.number, f"{step.name} reads a later output"
+    assert [s.number for s in STEPS] == list(range(1, LAST + 1))
+
+
+@pytest.mark.parametrize("source", ["synthetic", "files", "ccxt"])
+def test_declared_config_keys_exist(source):
+    config = Config.model_validate({"data": {"source": source}})
+    for step in STEPS:
+        config.slice(step.config_keys(config))  # ConfigError for a key that does not exist
+
+
+def test_every_implemented_step_runs_in_memory_reading_only_what_it_declared(tiny_pipeline):
+    """The session pipeline ran each step under a view of its declared keys: any undeclared
+    read would have raised UndeclaredConfig there. Here: every implemented step ran."""
+    implemented = [s.number for s in STEPS if s.implemented]
+    assert sorted(tiny_pipeline.steps) == [n for n in implemented if n <= TINY_LAST_STEP]
+    for number, outcome in tiny_pipeline.steps.items():
+        assert set(STEPS[number - 1].outputs) <= set(outcome.digests)
+
+
+def test_in_memory_pipeline_gives_the_runners_bytes(tiny_config, built_store):
+    """Steps 4-7 in memory on step 3's outputs (read from the store) = the runner's objects."""
+    from ares_cli.artifacts import decode
+
+    store = Store(built_store)
+    manifest: Manifest = store.list_runs()[-1]
+    catalog = {}
+    for number in (1, 2, 3):
+        record = manifest.step(number)
+        for name, digest in record.outputs.items():
+            catalog[name] = decode(store.get(digest), record.kinds[name])
+    result = run_steps(range(4, TINY_LAST_STEP + 1), catalog, tiny_config)
+    for number in range(4, TINY_LAST_STEP + 1):
+        assert result.steps[number].digests == manifest.step(number).outputs, number
+
+
+def test_a_view_refuses_undeclared_sections_and_keys():
+    view = ConfigView(Config(), ("bars", "split.train"), owner="step test")
+    assert view.bars.base == "1h" and view.split.train == 0.6
+    with pytest.raises(UndeclaredConfig, match=r"split\.purge_bars"):
+        _ = view.split.purge_bars
+    with pytest.raises(UndeclaredConfig, match=r"\[data\]"):
+        _ = view.data

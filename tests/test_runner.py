@@ -1,0 +1,85 @@
+"""The runner: action keys that see code and config, exact re-execution, and the step contract
+as the runner enforces it. Each test works on its own copy of the session's tiny store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import ares_cli.codehash as codehash
+from ares_cli.cli import app
+from ares_cli.errors import StepFailed
+from ares_cli.runner import check_outputs
+from ares_cli.steps import STEPS
+from ares_cli.steps.base import StepResult
+from tests.conftest import TINY_LAST_STEP, TINY_SETS
+
+SETS = [arg for item in TINY_SETS for arg in ("--set", item)]
+
+
+def run_all(*extra: str) -> dict:
+    result = CliRunner().invoke(app, ["run-all", *SETS, "--to", str(TINY_LAST_STEP), "--json",
+                                      *extra])
+    summary = json.loads(result.stdout)
+    assert result.exit_code == summary["exit_code"]
+    return summary
+
+
+def statuses(summary: dict) -> list[str]:
+    return [s["status"] for s in summary["steps"][:TINY_LAST_STEP]]
+
+
+def test_unchanged_code_and_config_are_all_cached(store_copy):
+    summary = run_all()
+    assert summary["exit_code"] == 0
+    assert statuses(summary) == ["cached"] * TINY_LAST_STEP
+
+
+def test_editing_an_ml_module_reruns_exactly_the_steps_that_import_it(store_copy, monkeypatch):
+    """ml/splits.py is imported by steps 3 (splits) and 4 (the dataset's window names) only.
+
+    Both re-execute; their outputs are byte-identical (the edit adds an unused function), so
+    every later step's inputs are unchanged and it stays cached.
+    """
+    original = codehash.read_source
+
+    def edited(module: str) -> str | None:
+        source = original(module)
+        if module == "ares_cli.ml.splits" and source is not None:
+            source += "\n\ndef _added_by_a_test() -> int:\n    return 42\n"
+        return source
+
+    monkeypatch.setattr(codehash, "read_source", edited)
+    importers = {s.number for s in STEPS[:TINY_LAST_STEP]
+                 if "ares_cli.ml.splits" in codehash.module_closure(s.run.__module__)}
+    assert importers == {3, 4}
+    summary = run_all()
+    assert summary["exit_code"] == 0
+    expected = ["ok" if n in importers else "cached" for n in range(1, TINY_LAST_STEP + 1)]
+    assert statuses(summary) == expected
+
+
+def test_a_changed_config_key_reruns_its_step_and_those_after_it(store_copy):
+    summary = run_all("--set", "labels.k_up=2.5")
+    assert summary["exit_code"] == 0
+    assert statuses(summary) == ["cached"] * 3 + ["ok"] * (TINY_LAST_STEP - 3)
+    # The same change again is a cache hit all the way.
+    assert statuses(run_all("--set", "labels.k_up=2.5")) == ["cached"] * TINY_LAST_STEP
+
+
+def test_check_outputs_rejects_missing_undeclared_and_empty_outputs():
+    import polars as pl
+
+    from ares_cli.artifacts import Artifact
+
+    split = STEPS[2]
+    good = {"splits": Artifact.table(pl.DataFrame({"a": [1]})), "split_summary": Artifact.json({})}
+    check_outputs(split, StepResult(good))
+    with pytest.raises(StepFailed, match="did not produce"):
+        check_outputs(split, StepResult({"splits": good["splits"]}))
+    with pytest.raises(StepFailed, match="undeclared"):
+        check_outputs(split, StepResult({**good, "extra": Artifact.json(1)}))
+    with pytest.raises(StepFailed, match="empty table"):
+        check_outputs(split, StepResult({**good, "splits": Artifact.table(pl.DataFrame())}))
