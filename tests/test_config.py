@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import tomllib
 
 import pytest
+from pydantic import ValidationError
 
 from ares_cli.config import Config, build_config, load_config, parse_override, timeframe_ms
 from ares_cli.errors import ConfigError
@@ -45,7 +45,14 @@ def test_unknown_key_names_the_path_and_suggests_the_closest():
         ({"bars": {"base": "1h", "fine": "7m"}}, "divide it evenly"),
         ({"split": {"train": 0.9}}, "must be 1"),
         ({"data": {"paths": "a.csv"}}, "data.paths must be a list of strings"),
-        ({"enhance": {"storage": "foo"}}, "enhance.storage 'foo' must be"),
+        ({"data": {"paths": ["a", 2]}}, r"data.paths\[1\] must be a string"),
+        ({"enhance": {"storage": "foo"}}, "enhance.storage: 'foo' must be"),
+        ({"features": {"return_horizons": [1, 1]}}, "features.return_horizons: must be distinct"),
+        ({"files": {"columns": {"prise": "p"}}}, r"files.columns: unknown column names"),
+        ({"ccxt": {"api_url": "ftp://x"}}, "ccxt.api_url: must be an http"),
+        ({"analyst": {"n_splits": 1}}, "analyst.n_splits must be >= 2"),
+        ({"data": {"start": "2024-13-01"}}, "data.start: '2024-13-01' is not an ISO date"),
+        ({"data": "x"}, r"\[data\] in config must be a table of keys"),
         ({"labels": {"horizon": 48}}, r"split.purge_bars \(24\) must be >= labels.horizon"),
     ],
 )
@@ -76,9 +83,22 @@ def test_load_config_applies_overrides_on_a_file(tmp_path):
         load_config(tmp_path / "missing.toml")
 
 
+def test_every_bad_key_is_listed_at_once():
+    with pytest.raises(ConfigError) as info:
+        build_config({"data": {"days": 0, "seed": "x"}, "labels": {"k_up": -1}})
+    text = str(info.value)
+    assert "data.days must be > 0" in text and "data.seed must be an integer" in text
+    assert "labels.k_up must be > 0" in text
+
+
+def test_toml_dates_are_accepted_for_string_keys():
+    raw = tomllib.loads("[data]\nstart = 2024-02-01\n")
+    assert build_config(raw).data.start == "2024-02-01"
+
+
 def test_config_is_frozen_and_sliceable():
     cfg = Config()
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.data.days = 3  # type: ignore[misc]
     assert cfg.slice(["split.train", "bars"]) == {
         "split.train": 0.6, "bars": {"base": "1h", "fine": "1m"}

@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from ares_cli.data import ccxt_source
-from ares_cli.data.ccxt_source import CcxtOptions, DownloadResult, download_trades
+from ares_cli.data.ccxt_source import CcxtConfig, Credentials, DownloadResult, download_trades
 from ares_cli.data.schema import TRADES_SCHEMA
 from ares_cli.errors import ConfigError, DataError, ExternalServiceError
 from tests.conftest import shared_file
@@ -105,11 +105,11 @@ def fake(server_trades: list[AggTrade]) -> Iterator[FakeBinance]:
         yield server
 
 
-def options(server: FakeBinance, **overrides: object) -> CcxtOptions:
+def options(server: FakeBinance, **overrides: object) -> CcxtConfig:
     """Options pointing at the fake: small pages (many of them), short timeout."""
     settings: dict[str, object] = {"api_url": server.url, "page_limit": 100, "timeout_ms": 2000}
     settings.update(overrides)
-    return CcxtOptions(**settings)  # type: ignore[arg-type]
+    return CcxtConfig(**settings)  # type: ignore[arg-type]
 
 
 def fetch(
@@ -119,6 +119,7 @@ def fetch(
     end_ms: int,
     sleep: Sleeps | None = None,
     symbol: str = "ETHUSDT",
+    credentials: Credentials = Credentials(),
     **overrides: object,
 ) -> DownloadResult:
     """One download through the fake."""
@@ -129,6 +130,7 @@ def fetch(
         end=ms(end_ms),
         cache_dir=cache,
         options=options(server, **overrides),
+        credentials=credentials,
         sleep=sleep if sleep is not None else Sleeps(),
     )
 
@@ -408,7 +410,7 @@ def test_corrupt_chunk_is_a_data_error(fake: FakeBinance, tmp_path: Path) -> Non
     """A damaged cache file is reported with the file name; stale temp files are ignored."""
     fetch(fake, tmp_path, T0, T0 + HOUR)
     folder = tmp_path / "binance" / "ETH_USDT"
-    (folder / ".chunk-stale.parquet.tmp").write_bytes(b"half a file")
+    (folder / ".tmp-chunk-stale.parquet.1a2b3c").write_bytes(b"half a file")
     bad = folder / "chunk-99999999999999999999-dead.parquet"
     bad.write_bytes(b"PAR1 not really")
     with pytest.raises(DataError) as info:
@@ -460,20 +462,20 @@ def test_api_key_never_appears_in_messages_logs_metrics_or_cache(
 ) -> None:
     """The key and secret are redacted even when the server echoes them back."""
     caplog.set_level(logging.DEBUG)
-    keyed = {"api_key": API_KEY, "secret": SECRET}
-    ok = fetch(fake, tmp_path, T0, T0 + HOUR, sleeps, **keyed)
+    keyed = Credentials(api_key=API_KEY, secret=SECRET)
+    ok = fetch(fake, tmp_path, T0, T0 + HOUR, sleeps, credentials=keyed)
     fake.script(AGG, [Fault(500, f"upstream rejected apiKey={API_KEY} secret {SECRET}")] * 2
                 + [Fault.binance_error(401, -2015, f"Invalid API-key {API_KEY}, IP, or "
                                                    "permissions for action.")])
     with pytest.raises(ExternalServiceError) as info:
-        fetch(fake, tmp_path, T0, T0 + 3 * HOUR, sleeps, **keyed)
+        fetch(fake, tmp_path, T0, T0 + 3 * HOUR, sleeps, credentials=keyed)
     message = str(info.value)
     assert "***" in message
     assert "AuthenticationError" in message or "PermissionDenied" in message
     cached = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     texts = {
         "message": message,
-        "repr": repr(info.value) + repr(options(fake, **keyed)),
+        "repr": repr(info.value) + repr(keyed) + repr(options(fake)),
         "metrics": json.dumps(ok.metrics),
         "logs": caplog.text,
         "cache": cached.decode("latin-1"),

@@ -12,8 +12,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal, assert_series_equal
+from pydantic import ValidationError
 
-from ares_cli.data.files import FileOptions, LoadedFiles, expand_paths, load_files
+from ares_cli.config import build_config
+from ares_cli.data.files import FilesConfig, LoadedFiles, expand_paths, load_files
 from ares_cli.data.schema import BARS_SCHEMA, TRADES_SCHEMA
 from ares_cli.errors import ConfigError, DataError
 from tests.conftest import shared_file
@@ -33,7 +35,7 @@ AGG_ZIP = "BTCUSDT-aggTrades-2024-01-01.zip"
 
 def load(*paths: Path | str, **options: object) -> LoadedFiles:
     """load_files on paths given as Path or str."""
-    return load_files([str(p) for p in paths], FileOptions(**options))
+    return load_files([str(p) for p in paths], FilesConfig(**options))
 
 
 def micros(frame: pl.DataFrame) -> list[int]:
@@ -465,10 +467,12 @@ def test_unknown_columns_are_a_data_error(tmp_path: Path) -> None:
 
 
 def test_bad_options_are_config_errors() -> None:
-    with pytest.raises(ConfigError):
-        FileOptions(format="excel")
-    with pytest.raises(ConfigError):
-        FileOptions(columns={"prise": "p"})
+    with pytest.raises(ValidationError, match="format"):
+        FilesConfig(format="excel")
+    with pytest.raises(ValidationError, match="prise"):
+        FilesConfig(columns={"prise": "p"})
+    with pytest.raises(ConfigError, match=r"files\.columns.*prise"):
+        build_config({"files": {"columns": {"prise": "p"}}})
 
 
 def test_sorted_output_from_unsorted_table(tmp_path: Path) -> None:

@@ -6,11 +6,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ares_cli.config import Config, FeaturesConfig, LabelsConfig
-from ares_cli.data.bars import bars_from_trades
+from ares_cli.config import Config
+from ares_cli.data.bars import BarsConfig, bars_from_trades
 from ares_cli.data.synthetic import generate
-from ares_cli.ml.dataset import DatasetSpec, build_dataset
-from ares_cli.ml.regime_labels import classify_bars
+from ares_cli.ml.dataset import build_dataset
+from ares_cli.ml.features import FeaturesConfig
+from ares_cli.ml.labels import LabelsConfig
+from ares_cli.ml.regimes import classify_bars
 from ares_cli.ml.splits import assign, plan_windows
 
 
@@ -27,8 +29,7 @@ def inputs():
 
 
 def build(inputs, **labels):
-    spec = DatasetSpec(FeaturesConfig(), LabelsConfig(**labels), 3_600_000, 60_000)
-    return build_dataset(*inputs, spec)
+    return build_dataset(*inputs, FeaturesConfig(), LabelsConfig(**labels), BarsConfig())
 
 
 def test_no_target_reaches_beyond_its_window(inputs):

@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 from ares_cli.data.bars import bars_from_trades, resample_bars
 from ares_cli.data.synthetic import generate
-from ares_cli.ml.features import FeatureParams, build_features, feature_columns
+from ares_cli.ml.features import FeaturesConfig, build_features, feature_columns
 from ares_cli.ml.regimes import RegimeClassifier
 
 HOUR_MS = 3_600_000
@@ -139,7 +139,7 @@ def test_fine_aggregates_match_hand_computed_values() -> None:
         volume=[1, 1, 1, 1, 1, 1, 1, 0, 1, 1],
         trades=[5, 2, 3, 1, 4, 2, 3, 0, 4, 7],
     )
-    out = build_features(base, fine, None, FeatureParams(vol_window=2), base_ms=HOUR_MS)
+    out = build_features(base, fine, None, FeaturesConfig(vol_window=2), base_ms=HOUR_MS)
     # Bar 0 holds fine bars 1-4; its first return is against the fine bar before it (99).
     r0 = np.log([100 / 99, 101 / 100, 100 / 101, 102 / 100])
     # Bar 1 holds fine bars 5-8 (one of them empty and flat); bar 2 has none; the last fine bar

@@ -6,11 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from ares_cli.config import RegimesConfig
 from ares_cli.data.bars import bars_from_trades
 from ares_cli.data.synthetic import generate
-from ares_cli.ml.regime_labels import classify_bars
-from ares_cli.ml.regimes import REGIMES, RegimeClassifier, agreement
+from ares_cli.ml.regimes import REGIMES, RegimeClassifier, RegimesConfig, agreement, classify_bars
 
 
 @pytest.fixture(scope="module")

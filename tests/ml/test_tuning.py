@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from pydantic import ValidationError
 
 from ares_cli.ml import study as st
 from ares_cli.ml import tuning
-from ares_cli.ml.analyst import TrainParams
-from ares_cli.ml.tuning import TuneParams, tune_model
+from ares_cli.ml.booster import BoostConfig, PurgedBooster
+from ares_cli.ml.tuning import EnhanceConfig, tune_model
 
-FAST = TrainParams(
-    n_splits=3, embargo=4, num_boost_round=40, early_stopping_rounds=8, n_threads=1
+FAST = PurgedBooster(
+    BoostConfig(n_splits=3, num_boost_round=40, early_stopping_rounds=8, n_threads=1), embargo=4
 )
 P = 10
 NAMES = [f"f{i}" for i in range(P)]
@@ -34,13 +35,14 @@ def make_data(n: int = 400, seed: int = 0) -> tuple[np.ndarray, ...]:
     return X, y, t0, np.minimum(t0 + 4, n - 1)
 
 
-def run(tune: TuneParams, suffix: str = "test") -> tuning.TuneResult:
+def run(tune: EnhanceConfig, suffix: str = "test", seed: int = 0) -> tuning.TuneResult:
     X, y, t0, t1 = make_data()
-    return tune_model(X, y, t0, t1, FAST, tune, feature_names=NAMES, study_suffix=suffix)
+    return tune_model(X, y, t0, t1, FAST, tune, seed=seed, study_name=f"analyst-{suffix}",
+                      feature_names=NAMES)
 
 
 def test_in_memory_runs_are_deterministic_and_select_features() -> None:
-    tune = TuneParams(n_trials=4, min_features=4, drop_fraction=0.3)
+    tune = EnhanceConfig(n_trials=4, min_features=4, drop_fraction=0.3)
     a, b = run(tune), run(tune)
     assert a.trial_values == b.trial_values and a.best_values == b.best_values
     assert a.features == b.features and a.enhanced.logloss == b.enhanced.logloss
@@ -60,9 +62,10 @@ def test_feature_selection_drops_noise_while_cv_holds() -> None:
     y = (X[:, 0] + 0.7 * X[:, 1] + 0.6 * rng.normal(size=n) > 0).astype(np.int8)
     t0 = np.arange(n, dtype=np.int64)
     names = [f"x{i}" for i in range(p)]
-    tune = TuneParams(n_trials=1, min_features=2, drop_fraction=0.5)
+    tune = EnhanceConfig(n_trials=1, min_features=2, drop_fraction=0.5)
     result = tune_model(
-        X, y, t0, np.minimum(t0 + 4, n - 1), FAST, tune, feature_names=names, study_suffix="sel"
+        X, y, t0, np.minimum(t0 + 4, n - 1), FAST, tune, seed=0, study_name="sel",
+        feature_names=names,
     )
     assert {0, 1} <= set(result.features) and 2 <= len(result.features) < p
     assert result.feature_names == [names[i] for i in result.features]
@@ -73,35 +76,36 @@ def test_feature_selection_drops_noise_while_cv_holds() -> None:
 
 
 def test_huge_margin_is_not_accepted() -> None:
-    result = run(TuneParams(n_trials=2, margin=10.0, min_features=P))
+    result = run(EnhanceConfig(n_trials=2, margin=10.0, min_features=P))
     assert not result.accepted and result.improvement < 10.0
     assert result.features == list(range(P)) and result.n_selection_evals == 0
 
 
 def test_journal_study_resumes_with_only_the_missing_trials(tmp_path: Path) -> None:
     storage = f"journal:{tmp_path / 'optuna.log'}"
-    first = run(TuneParams(n_trials=4, storage=storage, min_features=P))
+    first = run(EnhanceConfig(n_trials=4, storage=storage, min_features=P))
     assert (first.n_trials, first.n_new_trials) == (4, 4)
-    second = run(TuneParams(n_trials=6, storage=storage, min_features=P))
+    second = run(EnhanceConfig(n_trials=6, storage=storage, min_features=P))
     assert (second.n_trials, second.n_new_trials) == (6, 2)
     assert second.trial_values[:4] == first.trial_values
-    again = run(TuneParams(n_trials=6, storage=storage, min_features=P))
+    again = run(EnhanceConfig(n_trials=6, storage=storage, min_features=P))
     assert (again.n_trials, again.n_new_trials) == (6, 0)
     assert again.best_values == second.best_values
-    other = run(TuneParams(n_trials=1, storage=storage, min_features=P), suffix="other")
+    other = run(EnhanceConfig(n_trials=1, storage=storage, min_features=P), suffix="other")
     assert other.study_name == "analyst-other" and other.n_trials == 1
 
 
 def test_dead_trial_is_noted_failed_and_its_gap_filled(tmp_path: Path) -> None:
     """A worker that died mid-trial leaves it RUNNING; the next run fails it and fills the gap."""
     storage = f"journal:{tmp_path / 'optuna.log'}"
-    whole = run(TuneParams(n_trials=3, storage=f"journal:{tmp_path / 'whole.log'}", min_features=P))
-    run(TuneParams(n_trials=2, storage=storage, min_features=P))
+    whole_storage = f"journal:{tmp_path / 'whole.log'}"
+    whole = run(EnhanceConfig(n_trials=3, storage=whole_storage, min_features=P))
+    run(EnhanceConfig(n_trials=2, storage=storage, min_features=P))
     study = optuna.load_study(study_name="analyst-test", storage=st.make_storage(storage))
     dead = study.ask()  # its process is gone: our pid, but another process start time
     dead.set_user_attr(st.WORKER_ATTR, {**st.worker_identity(), "start": -1})
 
-    result = run(TuneParams(n_trials=3, storage=storage, min_features=P))
+    result = run(EnhanceConfig(n_trials=3, storage=storage, min_features=P))
     assert (result.n_trials, result.n_new_trials) == (3, 1)
     assert any("RUNNING" in note for note in result.notes)
     assert result.trial_values == whole.trial_values  # the dead trial shifted nothing
@@ -111,10 +115,11 @@ def test_dead_trial_is_noted_failed_and_its_gap_filled(tmp_path: Path) -> None:
 
 
 def test_rejects_bad_settings() -> None:
-    with pytest.raises(ValueError, match="drop_fraction"):
-        run(TuneParams(n_trials=1, drop_fraction=1.5))
-    with pytest.raises(ValueError, match="storage must be"):
-        run(TuneParams(n_trials=1, storage="nowhere"))
+    with pytest.raises(ValidationError, match="drop_fraction"):
+        EnhanceConfig(n_trials=1, drop_fraction=1.5)
+    with pytest.raises(ValidationError, match="must be empty"):
+        EnhanceConfig(n_trials=1, storage="nowhere")
     X, y, t0, t1 = make_data()
     with pytest.raises(ValueError, match="feature_names"):
-        tune_model(X, y, t0, t1, FAST, TuneParams(), feature_names=["a"], study_suffix="x")
+        tune_model(X, y, t0, t1, FAST, EnhanceConfig(), seed=0, study_name="x",
+                   feature_names=["a"])
