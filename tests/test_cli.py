@@ -15,13 +15,16 @@ import pytest
 from typer.testing import CliRunner
 
 from ares_cli.cli import app
-from ares_cli.steps import STEPS
+from ares_cli.steps import LAST, STEPS
 from ares_cli.store import Store
+from tests.conftest import TINY_LAST_STEP, TINY_SETS
 
 SMALL = [
     "--set", "data.days=20", "--set", "data.trades_per_day=2000",
     "--set", "enhance.n_trials=2", "--set", "analyst.num_boost_round=60",
 ]
+# The session's tiny market (tests/conftest.py): `store_copy` already holds steps 1-7 of it.
+TINY = [arg for item in TINY_SETS for arg in ("--set", item)]
 
 
 @pytest.fixture
@@ -47,7 +50,7 @@ def test_run_all_then_cached(env):
     code, first = ares("run-all", *SMALL, "--to", "3", "--json")
     assert code == 0, first
     assert [statuses(first)[n] for n in (1, 2, 3)] == ["ok", "ok", "ok"]
-    assert all(statuses(first)[n] == "not-run" for n in range(4, 17))
+    assert all(statuses(first)[n] == "not-run" for n in range(4, LAST + 1))
     assert first["status"] == "ok" and first["resume_command"] is None
     assert set(first["steps"][1]["outputs"]) == {"bars", "bars_fine", "regimes", "regime_model"}
     assert "vs_true_regimes" in first["steps"][1]["metrics"]
@@ -57,11 +60,11 @@ def test_run_all_then_cached(env):
     assert [s["outputs"] for s in second["steps"]] == [s["outputs"] for s in first["steps"]]
 
 
-def test_first_unimplemented_step_fails_loudly(env):
+def test_first_unimplemented_step_fails_loudly(store_copy):
     missing = next((s for s in STEPS if not s.implemented), None)
     if missing is None:
         pytest.skip("every step is implemented")
-    code, summary = ares("run-all", *SMALL, "--json")
+    code, summary = ares("run-all", *TINY, "--json")
     assert code == 1
     assert summary["status"] == "failed"
     record = summary["steps"][missing.number - 1]
@@ -71,19 +74,18 @@ def test_first_unimplemented_step_fails_loudly(env):
     assert summary["resume_command"] == "ares resume --exchange binance --symbol ETHUSDT"
 
 
-def test_analyst_steps_run_and_say_what_they_did(env):
-    code, summary = ares("run-all", *SMALL, "--set", "data.days=40", "--set",
-                         "split.min_regime_rows=150", "--to", "7", "--json")
+def test_analyst_steps_run_and_say_what_they_did(store_copy):
+    code, summary = ares("run-all", *TINY, "--to", str(TINY_LAST_STEP), "--json")
     assert code == 0, summary
     steps = {s["number"]: s for s in summary["steps"]}
-    assert all(steps[n]["status"] == "ok" for n in range(1, 8))
+    assert all(steps[n]["status"] == "cached" for n in range(1, TINY_LAST_STEP + 1))
     train = steps[5]
     fallback = train["metrics"]["fallback_regimes"]
     assert set(fallback) < {"BULL", "BEAR", "SIDEWAYS", "VOLATILE"}  # some have specialists
     assert ("global model serves" in train["message"]) == bool(fallback)
     for member, scores in train["metrics"]["per_member"].items():
         assert {"logloss", "auc", "baseline_logloss"} <= set(scores), member
-    assert set(train["outputs"]) >= {"analyst_models", "analyst_model_global"}
+    assert set(train["outputs"]) == {"analyst_models"}
     enhance = steps[6]["metrics"]
     assert enhance["trials_total"] == 2 * len(enhance["per_member"])
     ensemble = steps[7]["metrics"]
@@ -93,15 +95,15 @@ def test_analyst_steps_run_and_say_what_they_did(env):
 
 
 @pytest.mark.slow
-def test_two_runs_give_the_same_digests(env, monkeypatch):
-    digests = []
-    for store in ("a", "b"):
-        monkeypatch.setenv("ARES_STORE", str(env / store))
-        code, summary = ares("run-all", *SMALL, "--to", "7", "--json")
-        assert code == 0, summary
-        digests.append([s["outputs"] for s in summary["steps"]])
-    assert digests[0] == digests[1]
-    assert digests[0][6]["analyst_ensemble"]
+def test_two_runs_give_the_same_digests(env, built_store):
+    """A fresh run in a new store makes exactly the objects the session's run made."""
+    code, summary = ares("run-all", *TINY, "--to", str(TINY_LAST_STEP), "--json")
+    assert code == 0, summary
+    assert all(s["status"] == "ok" for s in summary["steps"][:TINY_LAST_STEP])
+    reference = Store(built_store).list_runs()[-1]
+    for record, fresh in zip(reference.steps[:TINY_LAST_STEP], summary["steps"], strict=False):
+        assert fresh["outputs"] == record.outputs, record.name
+    assert summary["steps"][6]["outputs"]["analyst_ensemble"]
 
 
 def test_config_change_reruns_its_step_and_later_ones_only(env):
@@ -176,7 +178,7 @@ def test_step_without_its_inputs_names_the_missing_step(env):
 def test_usage_errors_exit_2_before_any_work(env):
     code, output = ares("step", "regime-clasify")
     assert code == 2
-    assert "Did you mean 'regime-classify'" in output and "16 save" in output
+    assert "Did you mean 'regime-classify'" in output and f"{LAST} save" in output
     code, output = ares("run-all", "--set", "data.dyas=3")
     assert code == 2 and "did you mean 'data.days'" in output
     assert not (env / "store").exists(), "a config error must not touch the store"
@@ -205,7 +207,7 @@ def test_plain_output_has_no_escape_codes_and_status_lists_runs(env):
     code, output = ares("run-all", *SMALL, "--to", "2")
     assert code == 0
     assert "\x1b[" not in output
-    assert "[2/16] regime-classify: ok" in output
+    assert f"[2/{LAST}] regime-classify: ok" in output
     code, output = ares("status")
     assert code == 0 and "binance\tETHUSDT" in output
     code, output = ares("runs")
@@ -244,7 +246,7 @@ def test_kill_9_then_resume_gives_the_same_digests(env):
     deadline = time.time() + 120
     while time.time() < deadline:  # kill while step 2 is in flight
         runs = store.list_runs()
-        if runs and runs[-1]["steps"][1]["status"] == "running":
+        if runs and runs[-1].step(2).status == "running":
             break
         time.sleep(0.02)
     else:
@@ -252,14 +254,14 @@ def test_kill_9_then_resume_gives_the_same_digests(env):
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
     killed = store.list_runs()[-1]
-    assert killed["steps"][0]["status"] == "ok"
-    assert killed["steps"][1]["status"] == "running"
+    assert killed.step(1).status == "ok"
+    assert killed.step(2).status == "running"
 
     resumed = _ares_process(env / "victim", "resume", "--json")
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     summary = json.loads(out)
-    assert summary["run_id"] == killed["run_id"]
+    assert summary["run_id"] == killed.run_id
     assert [statuses(summary)[n] for n in (1, 2, 3)] == ["ok", "ok", "ok"]
     assert {n: summary["steps"][n - 1]["outputs"] for n in (1, 2, 3)} == {
         n: expected[n] for n in (1, 2, 3)
@@ -268,11 +270,12 @@ def test_kill_9_then_resume_gives_the_same_digests(env):
     assert checked > 0 and corrupt == []
 
 
-def test_enhance_study_in_a_journal_continues_instead_of_starting_over(env):
-    journal = env / "optuna.journal"
-    args = [*SMALL, "--set", f'enhance.storage="journal:{journal}"', "--set", "enhance.n_trials=3"]
+def test_enhance_study_in_a_journal_continues_instead_of_starting_over(store_copy, tmp_path):
+    journal = tmp_path / "optuna.journal"
+    args = [*TINY, "--set", f'enhance.storage="journal:{journal}"', "--set", "enhance.n_trials=3"]
     code, first = ares("run-all", *args, "--to", "6", "--json")
     assert code == 0, first
+    assert [s["status"] for s in first["steps"][:6]] == ["cached"] * 5 + ["ok"]
     per_member = first["steps"][5]["metrics"]["per_member"]
     assert all(m["trials"] == 3 and m["new_trials"] == 3 for m in per_member.values())
     assert journal.is_file()

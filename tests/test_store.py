@@ -11,6 +11,7 @@ import time
 import pytest
 
 from ares_cli.errors import IntegrityError, LockHeld
+from ares_cli.manifest import Manifest, StepRecord
 from ares_cli.store import Store, atomic_write, sha256_bytes
 
 
@@ -71,7 +72,9 @@ def test_action_records_need_their_objects(tmp_path):
 def test_gc_keeps_what_runs_reach(tmp_path):
     store = Store(tmp_path)
     kept, dropped = store.put(b"kept"), store.put(b"dropped")
-    store.write_manifest("r1", {"run_id": "r1", "steps": [{"outputs": {"x": kept}}]})
+    store.write_manifest(Manifest(run_id="r1", exchange="binance", symbol="ETHUSDT",
+                                  steps=[StepRecord(number=1, name="collect",
+                                                    outputs={"x": kept})]))
     store.put_action("k", {"outputs": {"y": {"digest": dropped, "kind": "bytes"}}})
     removed, _freed, stale = store.gc()
     assert (removed, stale) == (1, 1)
