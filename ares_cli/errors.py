@@ -55,3 +55,11 @@ class LockHeld(AresError):
     """Another live process holds the run lock of this exchange/symbol (exit 75, EX_TEMPFAIL)."""
 
     exit_code = 75
+
+
+class InsufficientData(DataError, ValueError):
+    """Too little data for a computation (exit 3, naming what is short and what is needed).
+
+    Also a ValueError, so library code that falls back on too little data (a regime specialist
+    falling back to the global model) can catch it as it catches other value problems.
+    """

@@ -195,7 +195,7 @@ def ensemble_analyst(
     purged folds, fitted with the same weights as the shipped stacker); validation and test rows
     get the final models' predictions. Only the validation window is scored here.
     """
-    from ares_cli.ml.ensemble import StackedEnsemble, compare, evaluate, gated
+    from ares_cli.ml.ensemble import StackedEnsemble, combine_oof, compare, evaluate, gated
 
     rows = training_rows(dataset)
     table = MemberTable.from_dict(models.table)
@@ -205,10 +205,11 @@ def ensemble_analyst(
                                     weight=rows.weight)
     train_scores = _scores(train_frame)
     labels = rows.y.astype(int)
-    comparison, oof = compare(member_oof, train_scores, labels, rows.t0, rows.t1,
-                              method=cfg.method, members=MEMBERS, context_names=REGIMES,
-                              n_splits=n_splits, embargo=embargo, seed=seed,
-                              weight=rows.weight, C=cfg.C)
+    oof = combine_oof(member_oof, train_scores, labels, rows.t0, rows.t1, method=cfg.method,
+                      members=MEMBERS, context_names=REGIMES, n_splits=n_splits,
+                      embargo=embargo, seed=seed, weight=rows.weight, C=cfg.C)
+    comparison = {"n_splits": n_splits, "embargo": embargo, "seed": seed, "weighted": True,
+                  **compare(member_oof, labels, oof, MEMBERS, method=cfg.method)}
     model: dict[str, Any] = {"method": cfg.method, "members": list(MEMBERS)}
     stacker = None
     if cfg.method == "stacked":

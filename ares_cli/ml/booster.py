@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ares_cli.errors import InsufficientData
 from ares_cli.jsonutil import json_safe
 from ares_cli.ml.cv import PurgedKFold
 from ares_cli.section import Field, Section
@@ -411,7 +412,9 @@ def _cross_validate(
         oof[test] = predict_booster(booster, Xs[test])
         best_rounds.append(best)
     if not (fold >= 0).any():
-        raise ValueError("cross_validate: no fold could be scored (" + "; ".join(notes) + ")")
+        raise InsufficientData(
+            f"purged CV on {n} rows could not score any fold (" + "; ".join(notes) + ")"
+        )
     trained = [r for r in best_rounds if r > 0]
     rounds = max(1, math.ceil(float(np.median(trained)))) if trained else config.num_boost_round
     m, auc_by_fold, auc_notes = scores(y, oof, base, fold)

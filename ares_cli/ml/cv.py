@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ares_cli.errors import InsufficientData
+
 __all__ = ["PurgedKFold", "purge_overlapping"]
 
 
@@ -59,9 +61,9 @@ class PurgedKFold:
         start, end = _check_windows(t0, t1)
         n = start.size
         if n < self.n_splits:
-            raise ValueError(
-                f"PurgedKFold with n_splits={self.n_splits} needs at least {self.n_splits} "
-                f"samples, got {n}"
+            raise InsufficientData(
+                f"purged {self.n_splits}-fold CV needs at least {self.n_splits} labelled rows, "
+                f"got {n}"
             )
         if n > 1 and (np.diff(start) < 0).any():
             raise ValueError("t0 must be sorted ascending (samples in time order)")

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ares_cli.errors import InsufficientData
 from ares_cli.ml.cv import PurgedKFold
 from ares_cli.section import Field, Section
 
@@ -377,39 +378,21 @@ def combine_oof(
 
 
 def compare(
-    member_probs: np.ndarray,
-    context: np.ndarray,
-    y: np.ndarray,
-    t0: np.ndarray,
-    t1: np.ndarray,
-    *,
-    method: str,
-    members: Sequence[str],
-    context_names: Sequence[str],
-    n_splits: int = 5,
-    embargo: int = 12,
-    seed: int = 0,
-    weight: np.ndarray | None = None,
-    C: float = 1.0,
-) -> tuple[dict[str, Any], OofCombination]:
-    """Purged K-fold comparison of the ensemble with each member and the class prior.
+    member_probs: np.ndarray, y: np.ndarray, oof: OofCombination, members: Sequence[str],
+    *, method: str,
+) -> dict[str, Any]:
+    """Score `combine_oof`'s out-of-fold ensemble, every member and the class prior on the same
+    pooled held-out rows (`evaluate` each); JSON-ready.
 
-    Returns (JSON-ready summary, the out-of-fold combination it scored). The summary holds
-    {"method", "n_splits", "embargo", "seed", "folds", "ensemble", "members", "baseline",
-    "best_member", "ensemble_beats_best_member"}, every candidate scored with `evaluate` on the
-    same pooled held-out rows. Members need no fitting: their columns are already out-of-fold.
-    The best member has the lowest log-loss (on an exact tie the last member — the fallback
-    model the others copy — wins, then the earlier member). ValueError when every fold is
-    skipped.
+    Members need no fitting: their columns are already out-of-fold. The best member has the
+    lowest log-loss (on an exact tie the last member — the fallback model the others copy —
+    wins, then the earlier member). ValueError when every fold was skipped.
     """
-    oof = combine_oof(member_probs, context, y, t0, t1, method=method, members=members,
-                      context_names=context_names, n_splits=n_splits, embargo=embargo,
-                      seed=seed, weight=weight, C=C)
     probs, labels = np.asarray(member_probs, dtype=np.float64), np.asarray(y)
     used = np.isfinite(oof.ensemble)
     if not used.any():
-        raise ValueError(
-            f"every one of the {n_splits} purged folds has an empty training set "
+        raise InsufficientData(
+            f"every one of the {len(oof.folds)} purged folds has an empty training set "
             f"(labels span too much of the {labels.size} rows); nothing can be evaluated"
         )
     y_used = labels[used]
@@ -419,12 +402,8 @@ def compare(
         if scored[name]["log_loss"] < scored[best]["log_loss"]:
             best = name
     ensemble = evaluate(oof.ensemble[used], y_used)
-    summary = {
+    return {
         "method": method,
-        "n_splits": int(n_splits),
-        "embargo": int(embargo),
-        "seed": int(seed),
-        "weighted": weight is not None,
         "folds": oof.folds,
         "ensemble": ensemble,
         "members": scored,
@@ -432,4 +411,3 @@ def compare(
         "best_member": best,
         "ensemble_beats_best_member": bool(ensemble["log_loss"] < scored[best]["log_loss"]),
     }
-    return summary, oof

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ares_cli.errors import InsufficientData
 from ares_cli.ml.cv import PurgedKFold, purge_overlapping
 
 
@@ -52,7 +53,7 @@ def test_rejects_bad_parameters(kwargs: dict[str, int], match: str) -> None:
 
 def test_rejects_bad_samples() -> None:
     cv = PurgedKFold(n_splits=4)
-    with pytest.raises(ValueError, match="at least 4 samples"):
+    with pytest.raises(InsufficientData, match="at least 4 labelled rows"):
         list(cv.split(np.arange(3), np.arange(3)))
     with pytest.raises(ValueError, match="sorted"):
         list(cv.split(np.array([0, 2, 1, 3, 4]), np.array([5, 5, 5, 5, 5])))
