@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ares_cli.steps import STEPS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
@@ -24,7 +26,8 @@ TINY = {
 }
 TINY_SETS = [f"{section}.{key}={value}" for section, values in TINY.items()
              for key, value in values.items()]
-TINY_LAST_STEP = 7  # the last implemented step the session fixtures build
+# The session fixtures build every implemented step (they are implemented in order).
+TINY_LAST_STEP = max(s.number for s in STEPS if s.implemented)
 
 
 @pytest.fixture(scope="session")
