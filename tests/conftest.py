@@ -7,6 +7,7 @@ test pays for rebuilding the pipeline and none can disturb another.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -70,8 +71,8 @@ def built_store(tmp_path_factory, tiny_config) -> Path:
 
     root = tmp_path_factory.mktemp("built") / "store"
     store = Store(root)
-    runner = Runner(store, tiny_config, RunOptions(), PlainReporter(open("/dev/null", "w")))
-    with store.lock("binance", "ETHUSDT"):
+    with open(os.devnull, "w") as quiet, store.lock("binance", "ETHUSDT"):
+        runner = Runner(store, tiny_config, RunOptions(), PlainReporter(quiet))
         manifest = runner.new_manifest(["fixture"])
         outcome = runner.execute(manifest, list(range(1, TINY_LAST_STEP + 1)))
     assert outcome.exit_code == 0, [r.message for r in manifest.steps if r.message]
