@@ -109,13 +109,13 @@ def run_all(
     source: Source = None,
     path: Paths = None,
     config: ConfigPath = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="section.key=value")] = None,
+    set_: Sets = None,
     from_: Annotated[int, typer.Option("--from", min=1, help="First step.")] = 1,
     to: Annotated[int | None, typer.Option("--to", min=1, help="Last step (default: the last).")
                   ] = None,
     force: Force = False,
     strict: Strict = False,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
+    json_: JsonOut = False,
 ) -> None:
     """Run the pipeline (steps --from..--to) in a new run; cached steps do no work."""
     from ares_cli.steps import LAST
@@ -152,10 +152,10 @@ def step(
     source: Source = None,
     path: Paths = None,
     config: ConfigPath = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="section.key=value")] = None,
+    set_: Sets = None,
     force: Force = False,
     strict: Strict = False,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
+    json_: JsonOut = False,
 ) -> None:
     """Run one step; its inputs come from the latest run of this exchange/symbol."""
     from ares_cli.steps import LAST, resolve
@@ -190,7 +190,7 @@ def resume(
         int | None, typer.Option("--from", min=1, help="Re-execute steps N to the last.")
     ] = None,
     strict: Strict = False,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON summary on stdout.")] = False,
+    json_: JsonOut = False,
     config: ConfigPath = None,
 ) -> None:
     """Continue the latest run from its first step not done (or re-execute --from N on).
