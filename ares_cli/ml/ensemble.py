@@ -95,6 +95,8 @@ def _check_scores(scores: np.ndarray, n: int, width: int) -> np.ndarray:
         raise ValueError(f"scores must have shape ({n}, {width}), got {s.shape}")
     if not np.isfinite(s).all() or (s < 0).any():
         raise ValueError("scores must be finite and non-negative")
+    if width == 0:
+        return s
     total = s.sum(axis=1)
     if n and np.abs(total - 1.0).max() > 1e-3:
         raise ValueError("each row of scores must sum to 1 (soft regime probabilities)")
@@ -388,7 +390,7 @@ def compare(
     lowest log-loss (on an exact tie the last member — the fallback model the others copy —
     wins, then the earlier member). ValueError when every fold was skipped.
     """
-    probs, labels = np.asarray(member_probs, dtype=np.float64), np.asarray(y)
+    probs, labels = _check_probs(member_probs, len(members)), np.asarray(y)
     used = np.isfinite(oof.ensemble)
     if not used.any():
         raise InsufficientData(

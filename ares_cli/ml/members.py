@@ -164,6 +164,8 @@ def fit_members(
     unknown = sorted({str(g) for g in set(groups.tolist())} - set(names))
     if unknown:
         raise ValueError(f"group holds values outside {list(names)}: {unknown}")
+    if fallback_to not in names:
+        raise ValueError(f"fallback_to {fallback_to!r} is not one of the names {list(names)}")
     if isinstance(min_rows, bool) or int(min_rows) != min_rows or min_rows < base.config.n_splits:
         raise ValueError(
             f"min_rows must be an integer >= n_splits ({base.config.n_splits}), got {min_rows!r}"
@@ -215,7 +217,8 @@ def fit_members(
     metrics["COMBINED"] = {**scores(yv, oof, prior, fold_group, "group")[0], "fallback": False}
     table = MemberTable(list(feature_names), {n: members[n] for n in names}, int(yv.size),
                         fallback_to)
-    return MemberFit(table, models, cvs, oof, json_safe(metrics))
+    notes = [f"{name}: {note}" for name, cv in cvs.items() for note in cv.notes]
+    return MemberFit(table, models, cvs, oof, json_safe(metrics), notes)
 
 
 def _scored(y: np.ndarray, cv: CVResult) -> dict[str, Any]:
@@ -253,7 +256,9 @@ def members_oof(
     stopping, as in its CV) on the fold's training rows of its group (all rows for the
     fallback member) and predicts the whole test block, so every column is out-of-fold on rows
     of every group. A fallen-back member's column repeats its fallback's column. Where a fold
-    holds too few rows of a member's group, that block is the training rows' class rate (noted).
+    holds too few rows of a member's group, that block is the class rate of those rows (or of
+    the fold's training rows when it has none of the group); a fold whose purged training set is
+    empty predicts 0.5 (nothing was learned; noted).
     """
     Xall, yv, w = _check_xy(X, y, weight, None)
     t0a, t1a = _check_windows(t0, t1, yv.size)
@@ -271,6 +276,11 @@ def members_oof(
         Xs = Xall[:, member.feature_index]
         for k, (train, test) in enumerate(folds):
             tr = train if name == table.fallback_to else train[groups[train] == name]
+            if train.size == 0:
+                out[test, j] = 0.5
+                notes.append(f"member {name}, fold {k}: no training rows after purge and embargo; "
+                             "predicted 0.5")
+                continue
             if tr.size < 2 or np.unique(yv[tr]).size < 2:
                 prior = float(yv[tr].mean()) if tr.size else float(yv[train].mean())
                 out[test, j] = prior

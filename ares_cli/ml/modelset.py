@@ -37,7 +37,7 @@ class ModelSet:
         entries = {_TABLE: json.dumps(self.table, sort_keys=True, separators=(",", ":"),
                                       ensure_ascii=False).encode()}
         for name, model in self.models.items():
-            if not _NAME.match(name):
+            if not _NAME.fullmatch(name):
                 raise ValueError(f"model name {name!r} must be letters, digits, '.', '_', '-'")
             entries[f"{_MODEL_DIR}{name}.ubj"] = bytes(model)
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
