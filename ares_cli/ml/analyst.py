@@ -200,14 +200,17 @@ def ensemble_analyst(
     rows = training_rows(dataset)
     table = MemberTable.from_dict(models.table)
     train_frame = _training_frame(dataset)
-    member_oof, notes = members_oof(rows.X, rows.y, rows.t0, rows.t1, rows.regime, table,
-                                    names=MEMBERS, n_splits=n_splits, embargo=embargo,
-                                    weight=rows.weight)
+    nested, notes = members_oof(rows.X, rows.y, rows.t0, rows.t1, rows.regime, table,
+                                names=MEMBERS, n_splits=n_splits, embargo=embargo,
+                                weight=rows.weight,
+                                inner_splits=cfg.inner_splits if cfg.method == "stacked" else None)
+    member_oof = nested.outer
     train_scores = _scores(train_frame)
     labels = rows.y.astype(int)
     oof = combine_oof(member_oof, train_scores, labels, rows.t0, rows.t1, method=cfg.method,
                       members=MEMBERS, context_names=REGIMES, n_splits=n_splits,
-                      embargo=embargo, seed=seed, weight=rows.weight, C=cfg.C)
+                      embargo=embargo, seed=seed, weight=rows.weight, C=cfg.C,
+                      folds=nested.folds)
     comparison = {"n_splits": n_splits, "embargo": embargo, "seed": seed, "weighted": True,
                   **compare(member_oof, labels, oof, MEMBERS, method=cfg.method)}
     model: dict[str, Any] = {"method": cfg.method, "members": list(MEMBERS)}

@@ -20,17 +20,18 @@ __all__ = ["PurgedKFold", "purge_overlapping"]
 
 class PurgedKFold:
     """K contiguous folds in time order; purges training rows whose [t0, t1] overlaps the test
-    fold's span, embargoes rows right after it.
+    fold's span, embargoes the rows that start just after that span.
 
     For each fold the test set is one contiguous block of samples (blocks as in
     `np.array_split`, so sizes differ by at most one). Its span is `[min t0, max t1]` over the
-    block. A sample outside the block is dropped from training when its closed interval
-    `[t0_i, t1_i]` intersects the span (`t0_i <= span_end and t1_i >= span_start`), and the
-    `embargo` samples that follow the block are dropped too. Everything else is training, on both
-    sides of the test block.
+    block: it ends with the latest label end of the block, not with its last row. A sample
+    outside the block is dropped from training when its closed interval `[t0_i, t1_i]`
+    intersects the span (`t0_i <= span_end and t1_i >= span_start`), and, as López de Prado
+    prescribes, when it starts inside the embargo that follows the purged span
+    (`span_end < t0_i <= span_end + embargo`). Everything else is training, on both sides.
 
-    `t0` / `t1` may be bar indices or epoch microseconds: only their order matters. The embargo is
-    counted in samples (rows), which equals bars when there is one sample per bar.
+    `t0` / `t1` may be bar indices or epoch microseconds; the embargo is in the same unit
+    (bars for bar indices), so it spans the same time whether or not every bar is a sample.
 
     A fold can end up with an empty training set (e.g. labels that span the whole series); the
     caller decides what that means.
@@ -40,7 +41,7 @@ class PurgedKFold:
         if isinstance(n_splits, bool) or int(n_splits) != n_splits or n_splits < 2:
             raise ValueError(f"PurgedKFold needs n_splits >= 2 (an integer), got {n_splits!r}")
         if isinstance(embargo, bool) or int(embargo) != embargo or embargo < 0:
-            raise ValueError(f"PurgedKFold needs embargo >= 0 rows (an integer), got {embargo!r}")
+            raise ValueError(f"PurgedKFold needs embargo >= 0 (an integer), got {embargo!r}")
         self.n_splits = int(n_splits)
         self.embargo = int(embargo)
 
@@ -72,8 +73,8 @@ class PurgedKFold:
             lo, hi = int(test[0]), int(test[-1]) + 1
             span_start = start[lo:hi].min()
             span_end = end[lo:hi].max()
-            keep = (end < span_start) | (start > span_end)
-            keep[lo : min(n, hi + self.embargo)] = False
+            keep = (end < span_start) | (start > span_end + self.embargo)
+            keep[lo:hi] = False
             yield positions[keep], test
 
 

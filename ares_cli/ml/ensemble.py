@@ -52,6 +52,7 @@ class EnsembleConfig(Section):
 
     method: Literal["stacked", "gated"] = "stacked"
     C: float = Field(1.0, gt=0)
+    inner_splits: int = Field(3, ge=2)  # nested CV: member folds inside each stacker fold
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,6 +323,9 @@ class OofCombination:
     folds: list[dict[str, Any]]
 
 
+Fold = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
 def combine_oof(
     member_probs: np.ndarray,
     context: np.ndarray,
@@ -337,9 +341,18 @@ def combine_oof(
     seed: int = 0,
     weight: np.ndarray | None = None,
     C: float = 1.0,
+    folds: Sequence[Fold] | None = None,
 ) -> OofCombination:
     """The one out-of-fold loop: per purged fold, fit the combiner on the training rows (with
     the same sample weights as the shipped stacker) and predict the test rows.
+
+    `member_probs` are out-of-fold member predictions. Stacking on them across folds leaks:
+    the value of a training row in fold j came from members trained on fold j's own rows, so
+    the stacker learns fold j's base rate. Pass `folds` (train, test, inner) from a nested
+    member CV (`ml.members.NestedOof.folds`): the stacker of fold j is then fitted on `inner`,
+    member predictions made inside fold j's training rows alone, and predicts fold j from
+    `member_probs`. Without `folds` (or with `inner` None) the leaky member values are used,
+    which only tests of the leak should do.
 
     "gated" fits nothing: its first `len(context_names)` member columns are the experts the
     context gates. The baseline predicts the training rows' (weighted) class prior. A fold whose
@@ -354,14 +367,16 @@ def combine_oof(
     s = np.asarray(context, dtype=np.float64)  # each combiner renormalises the rows it gets
     labels = _check_labels(y, n)
     w = _check_weight(weight, n)
+    if folds is None:
+        folds = [(tr, te, None) for tr, te in PurgedKFold(n_splits, embargo).split(t0, t1)]
     ensemble_p = np.full(n, np.nan)
     baseline_p = np.full(n, np.nan)
-    folds: list[dict[str, Any]] = []
-    for k, (train, test) in enumerate(PurgedKFold(n_splits, embargo).split(t0, t1)):
+    infos: list[dict[str, Any]] = []
+    for k, (train, test, inner) in enumerate(folds):
         info: dict[str, Any] = {"fold": k, "train_rows": int(train.size),
                                 "test_rows": int(test.size), "skipped": train.size == 0,
-                                "constant_stacker": False}
-        folds.append(info)
+                                "constant_stacker": False, "nested": inner is not None}
+        infos.append(info)
         if train.size == 0:
             continue
         w_train = None if w is None else w[train]
@@ -371,12 +386,23 @@ def combine_oof(
         if method == "gated":
             ensemble_p[test] = gated(probs[test, : len(context_names)], s[test])
             continue
+        rows, features = train, probs[train]
+        if inner is not None:
+            usable = np.isfinite(inner).all(axis=1)
+            rows, features = train[usable], inner[usable]
+            info["train_rows"] = int(rows.size)
+        if rows.size == 0:
+            info["skipped"] = True
+            continue
+        w_fit = None if w is None else w[rows]
+        if w_fit is not None and w_fit.sum() <= 0:
+            w_fit = None
         stacker = StackedEnsemble(C=C, random_state=seed, members=members,
                                   context=context_names)
-        stacker.fit(probs[train], s[train], labels[train], weight=w_train)
+        stacker.fit(features, s[rows], labels[rows], weight=w_fit)
         info["constant_stacker"] = stacker.constant_
         ensemble_p[test] = stacker.predict_proba(probs[test], s[test])
-    return OofCombination(ensemble_p, baseline_p, folds)
+    return OofCombination(ensemble_p, baseline_p, infos)
 
 
 def compare(

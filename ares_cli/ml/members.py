@@ -9,7 +9,8 @@ and builds the out-of-fold member matrix a stacker trains on (step 7).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +29,8 @@ from ares_cli.ml.booster import (
 )
 from ares_cli.ml.cv import PurgedKFold
 
-__all__ = ["Member", "MemberFit", "MemberTable", "fit_members", "member_predictions",
-           "members_oof"]
+__all__ = ["Member", "MemberFit", "MemberTable", "NestedOof", "fit_members", "member_fit_predict",
+           "member_predictions", "members_oof", "nested_oof"]
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,103 @@ def member_predictions(X: np.ndarray, table: MemberTable, models: Mapping[str, b
     return out
 
 
+FitPredict = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class NestedOof:
+    """Out-of-fold member predictions, and inside each outer fold's training rows their own.
+
+    `outer[i]` comes from members fitted on the purged training rows of the outer fold that
+    tests row i. `folds[k]` = (train, test, inner): `inner` (len(train), members) predicts the
+    outer training rows by an inner purged CV inside `train` alone (NaN where an inner fold had
+    no training rows), so a combiner fitted on `inner` for outer fold k never sees a member
+    value that was learned from fold k's own rows (None when not nested).
+    """
+
+    outer: np.ndarray
+    folds: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+    notes: list[str] = field(default_factory=list)
+
+
+def nested_oof(
+    fit_predict: FitPredict, t0: np.ndarray, t1: np.ndarray, width: int, *, n_splits: int,
+    embargo: int, inner_splits: int | None,
+) -> NestedOof:
+    """Purged out-of-fold predictions of `fit_predict(fit_rows, predict_rows) -> (rows, width)`,
+    optionally with inner folds inside each outer training set (see `NestedOof`)."""
+    t0a, t1a = np.asarray(t0), np.asarray(t1)
+    outer = np.full((t0a.size, width), np.nan)
+    folds: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+    notes: list[str] = []
+    for k, (train, test) in enumerate(PurgedKFold(n_splits, embargo).split(t0a, t1a)):
+        if train.size == 0:
+            outer[test] = 0.5
+            notes.append(f"fold {k}: no training rows after purge and embargo; predicted 0.5")
+            folds.append((train, test, None))
+            continue
+        outer[test] = fit_predict(train, test)
+        inner = None
+        if inner_splits:
+            inner = np.full((train.size, width), np.nan)
+            if train.size < inner_splits:
+                notes.append(f"fold {k}: {train.size} training rows, too few for "
+                             f"{inner_splits} inner folds")
+            else:
+                for fit_rows, predict_rows in PurgedKFold(inner_splits, embargo).split(
+                        t0a[train], t1a[train]):
+                    if fit_rows.size:
+                        inner[predict_rows] = fit_predict(train[fit_rows], train[predict_rows])
+        folds.append((train, test, inner))
+    return NestedOof(outer, folds, notes)
+
+
+def member_fit_predict(
+    X: np.ndarray, y: np.ndarray, t0: np.ndarray, t1: np.ndarray, group: np.ndarray,
+    table: MemberTable, *, names: Sequence[str], weight: np.ndarray | None = None,
+    notes: list[str] | None = None,
+) -> FitPredict:
+    """`fit_predict(fit_rows, predict_rows)` for a member table: each member trained by its own
+    recipe (inner early stopping, as in its CV) on the fit rows of its group (all fit rows for
+    the fallback member), predicting every predict row; a fallen-back member repeats its
+    fallback's column. A member with too few fit rows of its group, or one class, predicts the
+    class rate of those rows (of all fit rows when it has none); noted in `notes`.
+    """
+    Xall, yv, w = _check_xy(X, y, weight, None)
+    t0a, t1a = _check_windows(t0, t1, yv.size)
+    groups = np.asarray(group, dtype=object)
+    if sorted(names) != sorted(table.members):
+        raise ValueError(f"names {list(names)} are not the table's members {list(table.members)}")
+    log = notes if notes is not None else []
+    served = list(names).index(table.fallback_to)
+
+    def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
+        out = np.empty((predict_rows.size, len(names)))
+        for j, name in enumerate(names):
+            member = table.members[name]
+            if member.fallback:
+                continue
+            tr = fit_rows if name == table.fallback_to else fit_rows[groups[fit_rows] == name]
+            if tr.size < 2 or np.unique(yv[tr]).size < 2:
+                out[:, j] = float(yv[tr].mean()) if tr.size else float(yv[fit_rows].mean())
+                log.append(f"member {name}: {tr.size} fit rows of one class or none; "
+                           "predicted the class rate")
+                continue
+            booster = member.booster()
+            Xs = Xall[:, member.feature_index]
+            fitted, _, note = fit_fold(Xs, yv, w, t0a, t1a, tr, booster.config,
+                                       booster.random_state)
+            if note:
+                log.append(f"member {name}: {note}")
+            out[:, j] = predict_booster(fitted, Xs[predict_rows])
+        for j, name in enumerate(names):
+            if table.members[name].fallback:
+                out[:, j] = out[:, served]
+        return out
+
+    return fit_predict
+
+
 def members_oof(
     X: np.ndarray,
     y: np.ndarray,
@@ -249,51 +347,16 @@ def members_oof(
     n_splits: int,
     embargo: int,
     weight: np.ndarray | None = None,
-) -> tuple[np.ndarray, list[str]]:
-    """(n, len(names)) out-of-fold P(y = 1) of every member on every row, in `names` order.
-
-    On each purged fold over all rows, a member is trained by its own recipe (inner early
-    stopping, as in its CV) on the fold's training rows of its group (all rows for the
-    fallback member) and predicts the whole test block, so every column is out-of-fold on rows
-    of every group. A fallen-back member's column repeats its fallback's column. Where a fold
-    holds too few rows of a member's group, that block is the class rate of those rows (or of
-    the fold's training rows when it has none of the group); a fold whose purged training set is
-    empty predicts 0.5 (nothing was learned; noted).
+    inner_splits: int | None = None,
+) -> tuple[NestedOof, list[str]]:
+    """Out-of-fold P(y = 1) of every member on every row (`names` order), nested when
+    `inner_splits` is given (see `NestedOof`; `member_fit_predict` for how members are fitted).
     """
-    Xall, yv, w = _check_xy(X, y, weight, None)
-    t0a, t1a = _check_windows(t0, t1, yv.size)
-    groups = np.asarray(group, dtype=object)
-    if sorted(names) != sorted(table.members):
-        raise ValueError(f"names {list(names)} are not the table's members {list(table.members)}")
-    out = np.full((yv.size, len(names)), np.nan)
     notes: list[str] = []
-    folds = list(PurgedKFold(n_splits, embargo).split(t0a, t1a))
-    for j, name in enumerate(names):
-        member = table.members[name]
-        if member.fallback:
-            continue
-        booster = member.booster()
-        Xs = Xall[:, member.feature_index]
-        for k, (train, test) in enumerate(folds):
-            tr = train if name == table.fallback_to else train[groups[train] == name]
-            if train.size == 0:
-                out[test, j] = 0.5
-                notes.append(f"member {name}, fold {k}: no training rows after purge and embargo; "
-                             "predicted 0.5")
-                continue
-            if tr.size < 2 or np.unique(yv[tr]).size < 2:
-                prior = float(yv[tr].mean()) if tr.size else float(yv[train].mean())
-                out[test, j] = prior
-                notes.append(f"member {name}, fold {k}: {tr.size} training rows of one class or "
-                             "none; predicted the prior")
-                continue
-            fitted, _, note = fit_fold(Xs, yv, w, t0a, t1a, tr, booster.config,
-                                       booster.random_state)
-            if note:
-                notes.append(f"member {name}, fold {k}: {note}")
-            out[test, j] = predict_booster(fitted, Xs[test])
-    served = out[:, list(names).index(table.fallback_to)]
-    for j, name in enumerate(names):
-        if table.members[name].fallback:
-            out[:, j] = served
-    return out, notes
+    fit_predict = member_fit_predict(X, y, t0, t1, group, table, names=names, weight=weight,
+                                     notes=notes)
+    nested = nested_oof(fit_predict, t0, t1, len(names), n_splits=n_splits, embargo=embargo,
+                        inner_splits=inner_splits)
+    counted = Counter(nested.notes + notes)
+    return nested, [note if times == 1 else f"{note} ({times} times)"
+                    for note, times in sorted(counted.items())]

@@ -18,10 +18,10 @@ def test_hand_checked_example() -> None:
     folds = list(PurgedKFold(n_splits=5, embargo=1).split(t0, t1))
     assert [test.tolist() for _, test in folds] == [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
     trains = [train.tolist() for train, _ in folds]
-    # Fold 0: span [0, 3] purges 2, 3 (label reaches 3); embargo also 2.
-    assert trains[0] == [4, 5, 6, 7, 8, 9]
-    # Fold 2: span [4, 7] purges 2, 3 (t1 4, 5) and 6, 7 (t0 <= 7); embargo 6.
-    assert trains[2] == [0, 1, 8, 9]
+    # Fold 0: span [0, 3] purges 2, 3 (label reaches 3); the embargo after the span drops 4.
+    assert trains[0] == [5, 6, 7, 8, 9]
+    # Fold 2: span [4, 7] purges 2, 3 (t1 4, 5) and 6, 7 (t0 <= 7); embargo 8 (t0 in (7, 8]).
+    assert trains[2] == [0, 1, 9]
     # Last fold: span [8, 11] purges 6, 7; nothing after it to embargo.
     assert trains[4] == [0, 1, 2, 3, 4, 5]
 
@@ -32,6 +32,29 @@ def test_embargo_reaches_past_purge() -> None:
     train, test = next(iter(PurgedKFold(n_splits=3, embargo=2).split(t0, t0)))
     assert test.tolist() == [0, 1, 2, 3]
     assert train.tolist() == [6, 7, 8, 9, 10, 11]
+
+
+def test_embargo_starts_after_the_latest_label_end_of_the_test_fold() -> None:
+    """López de Prado: the embargo follows the purged span, not the test block's last row.
+
+    Row 3's label runs to bar 9, so rows 4..9 are purged by overlap; an embargo of 2 bars then
+    drops rows starting at bars 10 and 11. Counting the embargo from the block's last row
+    (rows 4, 5) would have dropped nothing that the purge had not already dropped.
+    """
+    t0 = np.arange(16, dtype=np.int64)
+    t1 = t0.copy()
+    t1[3] = 9
+    train, test = next(iter(PurgedKFold(n_splits=4, embargo=2).split(t0, t1)))
+    assert test.tolist() == [0, 1, 2, 3]
+    assert train.tolist() == [12, 13, 14, 15]
+
+
+def test_embargo_is_in_time_units_not_rows() -> None:
+    """Sparse samples (one every 5 bars): an embargo of 6 bars drops one row, not six."""
+    t0 = np.arange(0, 100, 5, dtype=np.int64)
+    train, test = next(iter(PurgedKFold(n_splits=4, embargo=6).split(t0, t0)))
+    assert t0[test].tolist() == [0, 5, 10, 15, 20]
+    assert t0[train].min() == 30  # 25 lies in (20, 26]; 30 does not
 
 
 def test_works_on_epoch_microseconds() -> None:
@@ -101,7 +124,7 @@ def test_purged_kfold_properties(case: tuple[np.ndarray, np.ndarray, int, int]) 
         assert np.array_equal(train, np.unique(train))
         span_start, span_end = t0[test].min(), t1[test].max()
         overlaps = {i for i in range(n) if t0[i] <= span_end and t1[i] >= span_start}
-        embargoed = set(range(test[-1] + 1, min(n, test[-1] + 1 + embargo)))
+        embargoed = {i for i in range(n) if span_end < t0[i] <= span_end + embargo}
         train_set, test_set = set(train.tolist()), set(test.tolist())
         assert not train_set & test_set
         # No training label window touches the test span.

@@ -435,3 +435,40 @@ def test_combine_oof_rejects_unknown_method_and_bad_layout() -> None:
     with pytest.raises(ValueError, match="shape"):
         combine_oof(probs, scores, y, t0, t1, method="stacked", members=MEMBERS,
                     context_names=REGIMES[:-1])
+
+
+def _stacker_beats_prior_share(nested: bool, datasets: int = 40, n: int = 600) -> float:
+    """Pure noise: iid coin-flip labels, five members that predict their training rows' class
+    rate, four random context scores. Share of datasets where the stacker's out-of-fold
+    log-loss beats the class prior's."""
+    from ares_cli.ml.members import nested_oof
+
+    wins = 0
+    for d in range(datasets):
+        rng = np.random.default_rng(1000 + d)
+        y = (rng.random(n) < 0.5).astype(np.int64)
+        t0 = np.arange(n, dtype=np.int64)
+        context = rng.dirichlet(np.ones(4), size=n)
+
+        def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray,
+                        y: np.ndarray = y) -> np.ndarray:
+            return np.full((predict_rows.size, 5), y[fit_rows].mean())
+
+        members = nested_oof(fit_predict, t0, t0, 5, n_splits=5, embargo=0,
+                             inner_splits=3 if nested else None)
+        oof = combine_oof(members.outer, context, y, t0, t0, method="stacked",
+                          members=tuple("ABCDE"), context_names=tuple("WXYZ"), n_splits=5,
+                          embargo=0, folds=members.folds)
+        scored = np.isfinite(oof.ensemble)
+        ensemble = evaluate(oof.ensemble[scored], y[scored])["log_loss"]
+        wins += ensemble < evaluate(oof.baseline[scored], y[scored])["log_loss"]
+    return wins / datasets
+
+
+def test_nested_stacker_does_not_beat_the_prior_on_pure_noise() -> None:
+    """Stacking on plain out-of-fold member values lets the stacker of fold j learn fold j's
+    base rate (the members' values on its training rows came from models fitted on fold j);
+    on pure noise that "beats" the prior far more often than chance. Nested, it cannot: here
+    it wins in 9 of these 40 datasets (extra noise features cost more than they find); plain
+    stacking (nested=False) wins in 22."""
+    assert _stacker_beats_prior_share(nested=True) < 0.4

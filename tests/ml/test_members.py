@@ -21,6 +21,7 @@ from ares_cli.ml.members import (
     fit_members,
     member_predictions,
     members_oof,
+    nested_oof,
 )
 from ares_cli.ml.regimes import REGIMES
 
@@ -63,8 +64,9 @@ def fit(X: np.ndarray, y: np.ndarray, t0: np.ndarray, t1: np.ndarray, regime: np
 
 def oof(X: np.ndarray, y: np.ndarray, t0: np.ndarray, t1: np.ndarray, regime: np.ndarray,
         table: MemberTable, names: tuple[str, ...] = MEMBERS) -> tuple[np.ndarray, list[str]]:
-    return members_oof(X, y, t0, t1, regime, table, names=names, n_splits=FAST.n_splits,
-                       embargo=EMBARGO)
+    nested, notes = members_oof(X, y, t0, t1, regime, table, names=names,
+                                n_splits=FAST.n_splits, embargo=EMBARGO)
+    return nested.outer, notes
 
 
 @pytest.fixture(scope="module")
@@ -286,8 +288,8 @@ def test_members_oof_is_out_of_fold(monkeypatch: pytest.MonkeyPatch, fitted: Mem
     assert np.isfinite(out).all() and notes == []
 
     folds = list(PurgedKFold(FAST.n_splits, EMBARGO).split(t0, t1))
-    expected = [(name, k) for name in MEMBERS if not table.members[name].fallback
-                for k in range(len(folds))]
+    expected = [(name, k) for k in range(len(folds)) for name in MEMBERS
+                if not table.members[name].fallback]
     blocks: list[list[np.ndarray]] = [[]]
     for kind, rows in calls:
         if kind == "predict":
@@ -326,7 +328,37 @@ def test_a_fold_without_training_rows_predicts_one_half_not_nan() -> None:
     t1 = t1.copy()
     t1[:100] = 299
     table = fit(X, y, t0, np.minimum(t0 + HORIZON, 299), regime, min_rows=10).table
-    out, notes = members_oof(X, y, t0, t1, regime, table, names=MEMBERS, n_splits=3, embargo=0)
+    nested, notes = members_oof(X, y, t0, t1, regime, table, names=MEMBERS, n_splits=3,
+                                embargo=0)
+    out = nested.outer
     assert np.isfinite(out).all()
     assert (out[:100] == 0.5).all()
     assert any("no training rows" in note for note in notes)
+
+
+def test_nested_inner_predictions_never_learn_from_their_outer_test_fold() -> None:
+    """Record every fit of a nested CV: the inner predictions of outer fold k (what fold k's
+    stacker trains on) come from fits on fold k's purged training rows only."""
+    n = 240
+    t0 = np.arange(n, dtype=np.int64)
+    t1 = np.minimum(t0 + 5, n - 1)
+    calls: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
+        calls.append((fit_rows, predict_rows))
+        return np.full((predict_rows.size, 2), float(fit_rows.size))
+
+    nested = nested_oof(fit_predict, t0, t1, 2, n_splits=4, embargo=3, inner_splits=3)
+    outer_folds = list(PurgedKFold(4, 3).split(t0, t1))
+    assert len(nested.folds) == 4 and len(calls) == 4 * (1 + 3)
+    for k, (train, test, inner) in enumerate(nested.folds):
+        assert np.array_equal(train, outer_folds[k][0]) and np.array_equal(test, outer_folds[k][1])
+        assert inner is not None and inner.shape == (train.size, 2)
+        span_start, span_end = t0[test].min(), t1[test].max()
+        outer_call, *inner_calls = calls[4 * k: 4 * k + 4]
+        assert np.array_equal(outer_call[0], train) and np.array_equal(outer_call[1], test)
+        for fit_rows, predict_rows in inner_calls:
+            assert np.isin(fit_rows, train).all() and np.isin(predict_rows, train).all()
+            assert not np.isin(fit_rows, predict_rows).any()
+            assert not ((t0[fit_rows] <= span_end) & (t1[fit_rows] >= span_start)).any()
+        assert np.isfinite(inner).all()
