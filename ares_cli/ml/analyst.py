@@ -20,6 +20,7 @@ import polars as pl
 from ares_cli.errors import DataError
 from ares_cli.jsonutil import json_safe
 from ares_cli.ml.booster import BoostConfig, PurgedBooster
+from ares_cli.ml.edge import describe, edge
 from ares_cli.ml.features import feature_columns
 from ares_cli.ml.members import MemberTable, fit_members, member_predictions, members_oof
 from ares_cli.ml.modelset import ModelSet
@@ -93,14 +94,16 @@ def train_analyst(
                          feature_names=rows.features, weight=rows.weight)
     table = fitted.table
     metrics = {
-        "train_rows": int(rows.y.size),
-        "up_share": round(float(rows.y.mean()), 4),
-        "per_member": fitted.metrics,
-        "fallback_regimes": {r: table.members[r].reason for r in REGIMES
-                             if table.members[r].fallback},
-        "notes": fitted.notes,
+        "data": {
+            "train_rows": int(rows.y.size),
+            "fallback_regimes": {r: table.members[r].reason for r in REGIMES
+                                 if table.members[r].fallback},
+            "notes": fitted.notes,
+        },
+        "train": {"up_share": round(float(rows.y.mean()), 4)},
+        "train_cv": {"per_member": fitted.metrics},
     }
-    return ModelSet(table.to_dict(), fitted.models), metrics
+    return ModelSet(table.to_dict(), fitted.models), json_safe(metrics)
 
 
 # -- step 6 -------------------------------------------------------------------------------
@@ -155,9 +158,13 @@ def enhance_analyst(
                                    member.feature_index, member.rounds, enhanced=False)
         per_member[name] = {
             "accepted": bool(result.accepted),
+            "rejected_because": result.rejected_because,
             "baseline_logloss": round(float(result.baseline.logloss), 6),
             "enhanced_logloss": round(float(result.enhanced.logloss), 6),
+            "class_prior_logloss": round(float(result.enhanced.baseline_logloss), 6),
             "improvement": round(float(result.improvement), 6),
+            "baseline_constant": result.baseline.constant,
+            "enhanced_constant": result.enhanced.constant,
             "features_kept": len(result.features),
             "trials": result.n_trials,
             "new_trials": result.n_new_trials,
@@ -168,11 +175,13 @@ def enhance_analyst(
                            trials_total=total_trials,
                            configurations_tried=total_trials + total_selection)
     metrics = {
-        "per_member": per_member,
-        "trials_total": total_trials,
-        "selection_evaluations_total": total_selection,
-        "configurations_tried": total_trials + total_selection,
-        "margin": cfg.margin,
+        "data": {
+            "trials_total": total_trials,
+            "selection_evaluations_total": total_selection,
+            "configurations_tried": total_trials + total_selection,
+            "margin": cfg.margin,
+        },
+        "train_cv": {"per_member": per_member},
     }
     return ModelSet(enhanced.to_dict(), enhanced_models), json_safe(metrics)
 
@@ -188,8 +197,11 @@ def _scores(frame: pl.DataFrame) -> np.ndarray:
 def ensemble_analyst(
     dataset: pl.DataFrame, models: ModelSet, cfg: EnsembleConfig,
     *, n_splits: int, embargo: int, seed: int,
-) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
-    """(per-bar analyst probabilities, ensemble model, metrics).
+) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any], str, list[str]]:
+    """(per-bar analyst probabilities, ensemble model, metrics, summary, warnings).
+
+    The verdict is "edge" only when the 95 % block-bootstrap interval of the validation
+    log-loss gain over the class prior excludes no gain; "no edge" is also a run warning.
 
     Train rows get out-of-fold probabilities (members by purged CV, the ensemble by the same
     purged folds, fitted with the same weights as the shipped stacker); validation and test rows
@@ -248,22 +260,33 @@ def ensemble_analyst(
     prior = float(np.mean(rows.y))
     validation = out.filter((pl.col("window") == "validation") & pl.col("y").is_not_null())
     y_val = validation["y"].to_numpy().astype(int)
+    p_val = validation["p_up"].to_numpy()
+    prior_val = np.full(y_val.size, prior)
+    v0, v1 = validation["bar_index"].to_numpy(), validation["t1_index"].to_numpy()
+    edges = {
+        "log_loss": edge(p_val, prior_val, y_val, v0, v1, metric="log_loss", seed=seed,
+                         model_name="ensemble"),
+        "auc": edge(p_val, prior_val, y_val, v0, v1, metric="auc", seed=seed,
+                    model_name="ensemble", n_boot=1000),
+    }
+    verdict = edges["log_loss"]["verdict"]
     scored = {
-        "ensemble": evaluate(validation["p_up"].to_numpy(), y_val),
-        "class_prior": evaluate(np.full(y_val.size, prior), y_val),
+        "ensemble": evaluate(p_val, y_val),
+        "class_prior": evaluate(prior_val, y_val),
         "members": {m: evaluate(validation[c].to_numpy(), y_val)
                     for m, c in zip(MEMBERS, member_cols, strict=True)},
+        "edge": edges,
+        "verdict": verdict,
     }
-    ens, base = scored["ensemble"], scored["class_prior"]
+    used = np.isfinite(oof.ensemble)
+    comparison["edge"] = edge(oof.ensemble[used], oof.baseline[used], labels[used],
+                              rows.t0[used], rows.t1[used], seed=seed, model_name="ensemble")
+    summary = f"{verdict} on validation: {describe(edges['log_loss'])}, {describe(edges['auc'])}"
+    warnings = [] if verdict == "edge" else [f"analyst-ensemble: {summary}"]
     metrics = {
-        "method": cfg.method,
+        "data": {"method": cfg.method, "notes": notes},
+        "train": {"prior_up": round(prior, 4)},
         "train_cv": comparison,
         "validation": scored,
-        "validation_beats_prior": {
-            "log_loss": bool(ens["log_loss"] < base["log_loss"]),
-            "auc": bool(ens["auc"] is not None and ens["auc"] > 0.5),
-        },
-        "train_prior_up": round(prior, 4),
-        "notes": notes,
     }
-    return out, model, json_safe(metrics)
+    return out, model, json_safe(metrics), summary, warnings

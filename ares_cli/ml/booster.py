@@ -46,6 +46,7 @@ __all__ = [
     "predict_booster",
     "predict_model",
     "scores",
+    "total_gain",
 ]
 
 # Probabilities are clipped to [EPS, 1 - EPS] before a log-loss, so a model that says 0 or 1
@@ -122,6 +123,16 @@ class CVResult:
     fold_auc: list[float | None]  # per fold; None when skipped (single class / not scored)
     rows: int  # rows scored out-of-fold
     notes: list[str] = field(default_factory=list)
+    # Folds whose model predicted one value for its whole test block (a model that learned
+    # nothing, e.g. min_child_weight above every leaf's weighted hessian).
+    constant_folds: int = 0
+    fold_gain: list[np.ndarray | None] = field(default_factory=list, repr=False)
+
+    @property
+    def constant(self) -> bool:
+        """Every scored fold predicted a single value: the recipe learns nothing here."""
+        scored = sum(1 for r in self.best_rounds if r > 0)
+        return scored == 0 or self.constant_folds >= scored
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-row arrays; NaN becomes None)."""
@@ -136,6 +147,8 @@ class CVResult:
             "best_rounds": [int(r) for r in self.best_rounds],
             "rounds": int(self.rounds),
             "fold_auc": list(self.fold_auc),
+            "constant_folds": int(self.constant_folds),
+            "constant": self.constant,
             "notes": list(self.notes),
         })
 
@@ -191,13 +204,18 @@ class PurgedBooster:
     # -- fitting ---------------------------------------------------------------------------
     def cross_validate(
         self, X: np.ndarray, y: np.ndarray, t0: np.ndarray, t1: np.ndarray,
-        sample_weight: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None, *,
+        fold_features: Sequence[Sequence[int]] | None = None,
     ) -> CVResult:
-        """Purged K-fold CV of this recipe: out-of-fold P(y = 1) and scores; fits nothing kept."""
+        """Purged K-fold CV of this recipe: out-of-fold P(y = 1) and scores; fits nothing kept.
+
+        `fold_features[k]` (columns of this estimator's `features`) lets each fold's model see
+        its own subset, for scoring a selection made inside each fold's training rows.
+        """
         Xs, yv, w = _check_xy(X, y, sample_weight, self.features)
         t0a, t1a = _check_windows(t0, t1, yv.size)
         return _cross_validate(Xs, yv, w, t0a, t1a, self.config, self.embargo,
-                               self.random_state)
+                               self.random_state, fold_features)
 
     def fit(
         self, X: np.ndarray, y: np.ndarray, t0: np.ndarray, t1: np.ndarray,
@@ -385,15 +403,24 @@ def _cross_validate(
     config: BoostConfig,
     embargo: int,
     seed: int,
+    fold_features: Sequence[Sequence[int]] | None = None,
 ) -> CVResult:
-    """Purged CV on validated arrays (Xs already restricted to the model's columns)."""
+    """Purged CV on validated arrays (Xs already restricted to the model's columns).
+
+    `fold_features[k]`, when given, is the column subset fold k's model sees (a selection made
+    inside that fold's training rows); `fold_gain[k]` of the result then holds that model's
+    total split gain per column of the subset (None for a fold without a model).
+    """
     n = y.size
     oof = np.full(n, np.nan)
     base = np.full(n, np.nan)
     fold = np.full(n, -1, dtype=np.int64)
     best_rounds: list[int] = []
     notes: list[str] = []
+    gains: list[np.ndarray | None] = []
+    constant = 0
     for k, (train, test) in enumerate(PurgedKFold(config.n_splits, embargo).split(t0, t1)):
+        gains.append(None)
         if train.size == 0 or w[train].sum() <= 0:
             notes.append(f"fold {k}: no training rows left after purge/embargo; not scored")
             best_rounds.append(0)
@@ -406,10 +433,14 @@ def _cross_validate(
             oof[test] = prior
             best_rounds.append(0)
             continue
-        booster, best, note = fit_fold(Xs, y, w, t0, t1, train, config, seed)
+        cols = Xs if fold_features is None else Xs[:, list(fold_features[k])]
+        booster, best, note = fit_fold(cols, y, w, t0, t1, train, config, seed)
         if note:
             notes.append(f"fold {k}: {note}")
-        oof[test] = predict_booster(booster, Xs[test])
+        oof[test] = predict_booster(booster, cols[test])
+        constant += int(np.unique(oof[test]).size <= 1)
+        if fold_features is not None:
+            gains[k] = total_gain(booster, cols.shape[1])
         best_rounds.append(best)
     if not (fold >= 0).any():
         raise InsufficientData(
@@ -433,7 +464,18 @@ def _cross_validate(
         fold_auc=[auc_by_fold.get(k) for k in range(config.n_splits)],
         rows=int(m["rows"]),
         notes=notes + auc_notes,
+        constant_folds=constant,
+        fold_gain=gains,
     )
+
+
+def total_gain(model: bytes | xgb.Booster, n_features: int) -> np.ndarray:
+    """Total split gain per model column (0 for columns never split on)."""
+    booster = model if not isinstance(model, bytes | bytearray) else _load(model)
+    gain = np.zeros(n_features)
+    for key, value in booster.get_score(importance_type="total_gain").items():
+        gain[int(key.removeprefix("f"))] = float(np.sum(value))  # a scalar for tree models
+    return gain
 
 
 def _load(model: bytes) -> xgb.Booster:

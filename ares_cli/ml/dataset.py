@@ -21,6 +21,9 @@ from ares_cli.ml.features import FeaturesConfig, build_features, feature_columns
 from ares_cli.ml.labels import LabelsConfig, average_uniqueness, triple_barrier
 from ares_cli.ml.splits import WINDOWS
 
+# Columns that derive from a row's future (its label); blanked on test-window rows.
+OUTCOME_COLUMNS = ("label", "barrier", "ret", "t1", "t1_index", "ambiguous", "y", "purged")
+
 
 def causal_sigma(bars: pl.DataFrame, window: int) -> np.ndarray:
     """Std of log returns over the last `window` bars, known at each close (NaN in warm-up)."""
@@ -70,10 +73,11 @@ def build_dataset(
     )
     table = table.filter(pl.col("window").is_in(WINDOWS) & pl.col("regime").is_not_null())
     table, purged = _purge_across_windows(table, splits)
+    table = hide_test_outcomes(table)
     table = _with_weights(table, bars.height, labels_cfg.uniqueness_weights)
     metrics = _metrics(table, purged, feature_columns(table), bars)
     for window in ("train", "validation"):
-        if metrics["windows"][window]["labelled"] == 0:
+        if metrics[window]["labelled"] == 0:
             raise DataError(
                 f"no labelled rows in the {window} window: it is shorter than the warm-up plus "
                 "the label horizon, or every label timed out (labels.vertical = 'drop'); "
@@ -95,6 +99,21 @@ def _purge_across_windows(table: pl.DataFrame, splits: pl.DataFrame) -> tuple[pl
     return table, purged
 
 
+def hide_test_outcomes(table: pl.DataFrame) -> pl.DataFrame:
+    """Blank every label-derived column on test-window rows.
+
+    The test window is scored once, by walk-forward (step 13) and the final A/B test (step 15),
+    which rebuild what they need; no step before them may see its labels or returns, so the
+    dataset never carries them (features, regimes and causal sigma stay: they are known at the
+    bar's close).
+    """
+    test = pl.col("window") == "test"
+    return table.with_columns(
+        *(pl.when(test).then(None).otherwise(pl.col(c)).alias(c)
+          for c in OUTCOME_COLUMNS if c in table.columns)
+    )
+
+
 def _with_weights(table: pl.DataFrame, n_bars: int, enabled: bool) -> pl.DataFrame:
     """Average-uniqueness weights of labelled rows (1.0 when disabled, null when unlabelled)."""
     labelled = table["y"].is_not_null().to_numpy()
@@ -110,28 +129,29 @@ def _with_weights(table: pl.DataFrame, n_bars: int, enabled: bool) -> pl.DataFra
 
 def _metrics(table: pl.DataFrame, purged: int, features: list[str],
              bars: pl.DataFrame) -> dict[str, Any]:
-    windows: dict[str, Any] = {}
-    for name in WINDOWS:
-        rows = table.filter(pl.col("window") == name)
-        labelled = rows.filter(pl.col("y").is_not_null())
-        windows[name] = {"rows": rows.height, "labelled": labelled.height}
-        if name == "test":
-            continue  # its outcomes stay unseen until the one final evaluation
-        barriers = dict(rows.group_by("barrier").len().iter_rows())
-        windows[name].update(
-            up_share=round(float(labelled["y"].mean()), 4) if labelled.height else None,
-            barriers={str(k): int(v) for k, v in barriers.items()},
-        )
+    """{"data": facts about the inputs, "train"/"validation": label statistics of each window}.
+
+    Nothing about test-window outcomes: its labels are blanked before this is computed.
+    """
     missing = [c for c in features if table[c].null_count() == table.height]
-    metrics: dict[str, Any] = {
+    data: dict[str, Any] = {
         "features": len(features),
-        "windows": windows,
+        "rows": {name: table.filter(pl.col("window") == name).height for name in WINDOWS},
         "purged_rows": purged,
-        "ambiguous_double_touch": int(table["ambiguous"].fill_null(False).sum()),
         "all_missing_features": missing,
     }
     if bars["taker_buy_volume"].null_count() == bars.height:
-        metrics["note"] = (
-            "candle-only input without taker-buy volume: order-flow features are missing"
-        )
+        data["note"] = "candle-only input without taker-buy volume: order-flow features are missing"
+    metrics: dict[str, Any] = {"data": data}
+    for name in ("train", "validation"):
+        rows = table.filter(pl.col("window") == name)
+        labelled = rows.filter(pl.col("y").is_not_null())
+        barriers = dict(rows.group_by("barrier").len().iter_rows())
+        metrics[name] = {
+            "rows": rows.height,
+            "labelled": labelled.height,
+            "up_share": round(float(labelled["y"].mean()), 4) if labelled.height else None,
+            "barriers": {str(k): int(v) for k, v in barriers.items()},
+            "ambiguous_double_touch": int(rows["ambiguous"].fill_null(False).sum()),
+        }
     return metrics

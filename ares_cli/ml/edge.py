@@ -63,6 +63,14 @@ def auc_replicates(p: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarr
         return np.where(pairs > 0, wins / np.where(pairs > 0, pairs, 1.0), np.nan)
 
 
+def _block_means(values: np.ndarray, starts: np.ndarray, block: int) -> np.ndarray:
+    """Mean of `values` over circular blocks of `block` rows starting at `starts` (per row of
+    `starts`), from prefix sums: no (n_boot, n) matrix."""
+    prefix = np.concatenate([[0.0], np.cumsum(np.concatenate([values, values[:block]]))])
+    sums = prefix[starts + block] - prefix[starts]
+    return sums.sum(axis=1) / (starts.shape[1] * block)
+
+
 def _log_loss_rows(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     q = np.clip(p, EPS, 1.0 - EPS)
     return -(y * np.log(q) + (1.0 - y) * np.log1p(-q))
@@ -102,14 +110,15 @@ def edge(
         out["reason"] = "fewer than two rows or a single class: nothing to compare"
         return out
     rng = np.random.default_rng(seed)
-    idx = block_indices(n, block, n_boot, rng)
     if metric == "log_loss":
         lm, lb = _log_loss_rows(p, labels), _log_loss_rows(b, labels)
         model_value, base_value = float(lm.mean()), float(lb.mean())
-        gains = (lb - lm)[idx].mean(axis=1)
-        model_reps = lm[idx].mean(axis=1)
+        starts = rng.integers(0, n, size=(n_boot, math.ceil(n / block)))
+        gains = _block_means(lb - lm, starts, block)
+        model_reps = _block_means(lm, starts, block)
         gain = base_value - model_value
     elif metric == "auc":
+        idx = block_indices(n, block, n_boot, rng)
         flat = (np.arange(n_boot)[:, None] * n + idx).ravel()
         counts = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n)
         ones = np.ones((1, n), dtype=np.int32)

@@ -28,6 +28,7 @@ from ares_cli.ml.booster import (
     scores,
 )
 from ares_cli.ml.cv import PurgedKFold
+from ares_cli.ml.edge import edge
 
 __all__ = ["Member", "MemberFit", "MemberTable", "NestedOof", "fit_members", "member_fit_predict",
            "member_predictions", "members_oof", "nested_oof"]
@@ -178,8 +179,25 @@ def fit_members(
     fold_group = fallback.cv_.fold.copy()
     models = {fallback_to: fallback.model_}
     cvs = {fallback_to: fallback.cv_}
-    metrics = {fallback_to: {**_scored(yv, fallback.cv_), "rounds": fallback.rounds_,
-                             "fallback": False}}
+    def scored(rows: np.ndarray, cv_rows: CVResult | None, *, fallen: bool) -> dict[str, Any]:
+        """Out-of-fold scores of the model serving `rows`, beside the prior, with an edge."""
+        if cv_rows is None:  # served by the fallback model: its values on these rows
+            p, b, f = fallback.cv_.oof[rows], fallback.cv_.baseline_oof[rows], \
+                fallback.cv_.fold[rows]
+        else:
+            p, b, f = cv_rows.oof, cv_rows.baseline_oof, cv_rows.fold
+        ok = np.isfinite(p) & (f >= 0)
+        return {
+            **scores(yv[rows], p, b, f)[0],
+            "rounds": fallback.rounds_ if cv_rows is None else int(cv_rows.rounds),
+            "fallback": fallen,
+            "constant": (fallback.cv_ if cv_rows is None else cv_rows).constant,
+            "edge": edge(p[ok], b[ok], yv[rows][ok], t0a[rows][ok], t1a[rows][ok],
+                         seed=base.random_state, baseline_name="class prior"),
+        }
+
+    every_row = np.arange(yv.size)
+    metrics = {fallback_to: scored(every_row, fallback.cv_, fallen=False)}
     members: dict[str, Member] = {}
     for k, name in enumerate(names):
         if name == fallback_to:
@@ -201,9 +219,7 @@ def fit_members(
             except ValueError as exc:  # e.g. labels so long that purging empties every fold
                 reason = f"purged CV impossible on its {rows.size} rows: {exc}"
         if model is None:
-            sub = scores(yv[rows], fallback.cv_.oof[rows], fallback.cv_.baseline_oof[rows],
-                         fallback.cv_.fold[rows])[0]
-            metrics[name] = {**sub, "rounds": fallback.rounds_, "fallback": True}
+            metrics[name] = scored(rows, None, fallen=True)
             members[name] = Member(name, True, reason, base.recipe(), None, None,
                                    fallback.rounds_)
             continue
@@ -211,19 +227,18 @@ def fit_members(
         fold_group[rows] = np.where(model.cv_.fold >= 0,
                                     (k + 1) * base.config.n_splits + model.cv_.fold, -1)
         models[name], cvs[name] = model.model_, model.cv_
-        metrics[name] = {**_scored(yv[rows], model.cv_), "rounds": model.rounds_,
-                         "fallback": False}
+        metrics[name] = scored(rows, model.cv_, fallen=False)
         members[name] = Member(name, False, "", base.recipe(), list(feature_names),
                                everything, model.rounds_)
-    metrics["COMBINED"] = {**scores(yv, oof, prior, fold_group, "group")[0], "fallback": False}
+    ok = np.isfinite(oof) & (fold_group >= 0)
+    metrics["COMBINED"] = {
+        **scores(yv, oof, prior, fold_group, "group")[0], "fallback": False,
+        "edge": edge(oof[ok], prior[ok], yv[ok], t0a[ok], t1a[ok], seed=base.random_state),
+    }
     table = MemberTable(list(feature_names), {n: members[n] for n in names}, int(yv.size),
                         fallback_to)
     notes = [f"{name}: {note}" for name, cv in cvs.items() for note in cv.notes]
     return MemberFit(table, models, cvs, oof, json_safe(metrics), notes)
-
-
-def _scored(y: np.ndarray, cv: CVResult) -> dict[str, Any]:
-    return scores(y, cv.oof, cv.baseline_oof, cv.fold)[0]
 
 
 def member_predictions(X: np.ndarray, table: MemberTable, models: Mapping[str, bytes],

@@ -191,18 +191,42 @@ def agreement(true: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
     }
 
 
+def data_span(timestamps: pl.Series) -> str:
+    """'46 s (2021-11-27T00:00 to 2021-11-27T00:00:46)' for a message about too little data."""
+    if timestamps.len() == 0:
+        return "nothing"
+    first, last = timestamps.min(), timestamps.max()
+    seconds = (last - first).total_seconds()
+    length = (f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+              if seconds < 3 * 86400 else f"{seconds / 86400:.1f} days")
+    return f"{length} ({first.isoformat()} to {last.isoformat()})"
+
+
 def classify_bars(
     bars: pl.DataFrame, config: RegimesConfig, train_fraction: float,
-    truth: pl.DataFrame | None = None,
+    truth: pl.DataFrame | None = None, *, timeframe: str = "bar",
+    windows: dict[str, tuple[int, int]] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
     """(regimes table, fitted model params, metrics) for base `bars` (step 2).
 
     Thresholds are fitted on the first `train_fraction` of bars — the same bars step 3 puts in
     the train window — so validation and test labels use nothing learned from their own period.
-    When `truth` (true regimes of a synthetic market) is given, agreement is measured.
+    When `truth` (true regimes of a synthetic market) is given, agreement is measured per window
+    of `windows` (name -> [start, end) bar indices; the caller leaves out the test window).
+    Metrics come as {"data": ..., "<window>": {"vs_true_regimes": ...}}.
     """
     close = bars["close"].to_numpy()
     n_fit = int(np.floor(len(close) * train_fraction))
+    warmup = max(config.trend_window, config.vol_window) + 1
+    need = warmup + config.min_fit_bars
+    if n_fit < need:
+        raise DataError(
+            f"the data covers {data_span(bars['timestamp'])}, {len(close)} bars of {timeframe}: "
+            f"regime-classify fits on the first {train_fraction:.0%} ({n_fit} bars) and needs "
+            f"at least {need} there (a {warmup}-bar warm-up plus regimes.min_fit_bars = "
+            f"{config.min_fit_bars}), i.e. {int(np.ceil(need / train_fraction))} bars in all: "
+            "collect more data or use a shorter bars.base"
+        )
     classifier = RegimeClassifier(config)
     try:
         classifier.fit(close[:n_fit])
@@ -210,20 +234,20 @@ def classify_bars(
         raise DataError(f"cannot fit the regime classifier on {n_fit} bars: {exc}") from None
     labelled = classifier.predict(close)
     table = pl.concat([bars.select("timestamp"), labelled], how="horizontal")
-    shares = table["regime"].drop_nulls().value_counts(normalize=True).sort("regime")
+    shares = table["regime"][:n_fit].drop_nulls().value_counts(normalize=True).sort("regime")
     metrics: dict[str, Any] = {
-        "fit_bars": n_fit,
-        "warmup_bars": int(table["regime"].null_count()),
-        "regime_share": {r: round(float(s), 4) for r, s in shares.iter_rows()},
-        "thresholds": {
-            "volatility": classifier.vol_threshold_, "trend": classifier.trend_threshold_,
+        "data": {
+            "fit_bars": n_fit,
+            "warmup_bars": int(table["regime"].null_count()),
+            "thresholds": {"volatility": classifier.vol_threshold_,
+                           "trend": classifier.trend_threshold_},
         },
+        "train": {"regime_share": {r: round(float(x), 4) for r, x in shares.iter_rows()}},
     }
     if truth is not None:
         true = bars.select("timestamp").join(truth, on="timestamp", how="left")["regime"]
         predicted = table["regime"].to_numpy()
-        metrics["vs_true_regimes"] = {
-            "all": agreement(true.to_numpy(), predicted),
-            "out_of_sample": agreement(true.to_numpy()[n_fit:], predicted[n_fit:]),
-        }
+        for name, (start, end) in (windows or {"train": (0, n_fit)}).items():
+            metrics.setdefault(name, {})["vs_true_regimes"] = agreement(
+                true.to_numpy()[start:end], predicted[start:end])
     return table, classifier.params(), metrics

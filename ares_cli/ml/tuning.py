@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import field_validator
 
-from ares_cli.ml.booster import CVResult, PurgedBooster
+from ares_cli.ml.booster import CVResult, PurgedBooster, total_gain
 from ares_cli.ml.study import (
     complete_trials,
     count_complete,
@@ -40,10 +40,12 @@ from ares_cli.section import Field, Section
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["SEARCH_SPACE", "EnhanceConfig", "TuneResult", "tune_model"]
+__all__ = ["SEARCH_SPACE", "EnhanceConfig", "TuneResult", "search_space", "tune_model"]
 
+Space = dict[str, tuple[float, float, bool]]
 # name -> (low, high, log scale); ints are sampled with suggest_int, the rest with suggest_float.
-SEARCH_SPACE: dict[str, tuple[float, float, bool]] = {
+# `min_child_weight` is replaced by a range fitted to the data's weights (see `search_space`).
+SEARCH_SPACE: Space = {
     "max_depth": (2, 8, False),
     "learning_rate": (0.01, 0.3, True),
     "min_child_weight": (1.0, 50.0, True),
@@ -52,6 +54,24 @@ SEARCH_SPACE: dict[str, tuple[float, float, bool]] = {
     "reg_lambda": (1e-3, 100.0, True),
 }
 _INT_PARAMS = frozenset({"max_depth"})
+# A leaf may need the hessian of at least one average row, and at most that of this share of a
+# fold's training rows.
+_MAX_LEAF_SHARE = 0.05
+
+
+def search_space(weight: np.ndarray | None, n_rows: int, n_splits: int) -> Space:
+    """`SEARCH_SPACE` with `min_child_weight` measured in weighted rows.
+
+    XGBoost compares `min_child_weight` with a leaf's summed hessian, p(1-p)·w ≈ 0.25·w per row.
+    With uniqueness weights of ~0.2 a fixed range of 1..50 asks for up to ~1,000 rows per leaf,
+    so every split is refused and the model predicts one value. The range here runs from one
+    average row to `_MAX_LEAF_SHARE` of a fold's training rows.
+    """
+    mean_w = float(np.mean(weight)) if weight is not None and len(weight) else 1.0
+    per_row = 0.25 * max(mean_w, 1e-9)
+    train_rows = n_rows * (n_splits - 1) / n_splits
+    high = per_row * max(2.0, _MAX_LEAF_SHARE * train_rows)
+    return {**SEARCH_SPACE, "min_child_weight": (per_row, high, True)}
 
 
 class EnhanceConfig(Section):
@@ -95,7 +115,7 @@ class TuneResult:
     feature_names: list[str]
     baseline: CVResult  # base params, all features
     enhanced: CVResult  # tuned params, selected features
-    accepted: bool  # baseline.logloss - enhanced.logloss >= margin
+    accepted: bool  # beats the untuned recipe by the margin and the prior, and is not constant
     improvement: float  # baseline.logloss - enhanced.logloss
     n_trials: int
     n_new_trials: int  # trials run by this call
@@ -103,6 +123,7 @@ class TuneResult:
     selection: list[dict[str, Any]]  # one entry per feature-selection step
     study_name: str
     notes: list[str] = field(default_factory=list)
+    rejected_because: list[str] = field(default_factory=list)
 
     @property
     def n_selection_evals(self) -> int:
@@ -176,12 +197,13 @@ def tune_model(
         raise ValueError("study_name must not be empty")
     name = study_name
     notes: list[str] = []
+    space = search_space(weight, n_rows=len(y), n_splits=base.config.n_splits)
 
     def cv(booster: PurgedBooster, features: list[int] | None = None) -> CVResult:
         return _with_features(booster, features).cross_validate(X, y, t0, t1, weight)
 
     def objective(trial: optuna.Trial) -> float:
-        result = cv(base.with_hyper_parameters(**_suggest(trial)))
+        result = cv(base.with_hyper_parameters(**_suggest(trial, space)))
         trial.set_user_attr("rounds", int(result.rounds))
         trial.set_user_attr("auc", _num(result.auc))
         return float(result.logloss)
@@ -195,8 +217,8 @@ def tune_model(
         if failed:
             notes.append(f"marked {failed} trial(s) left RUNNING by a dead process as FAIL")
         if not study.get_trials(deepcopy=False):
-            start = {k: getattr(base.config, k) for k in SEARCH_SPACE}
-            if all(_in_space(k, v) for k, v in start.items()):
+            start = {k: getattr(base.config, k) for k in space}
+            if all(_in_space(k, v, space) for k, v in start.items()):
                 study.enqueue_trial(start)  # trial 0 scores the untuned recipe
         done = count_complete(study)
         run_until_complete(study, objective, tune.n_trials, sampler_factory=tpe, seed=seed)
@@ -218,9 +240,17 @@ def tune_model(
     tuned = base.with_hyper_parameters(**best_values)
 
     min_features = min(tune.min_features, n_features)
-    features, enhanced, selection = _select_features(X, y, tuned, min_features,
-                                                     tune.drop_fraction, weight, cv)
+    features, enhanced, selection = _select_features(X, y, t0, t1, tuned, min_features,
+                                                     tune.drop_fraction, weight)
     improvement = float(baseline.logloss - enhanced.logloss)
+    rejected = []
+    if not improvement >= tune.margin:
+        rejected.append(f"CV log-loss gain {improvement:+.4f} is below the margin {tune.margin}")
+    if not enhanced.logloss < enhanced.baseline_logloss:
+        rejected.append(f"CV log-loss {enhanced.logloss:.4f} does not beat the class prior "
+                        f"{enhanced.baseline_logloss:.4f}")
+    if enhanced.constant:
+        rejected.append("it predicts a single value in every fold (learns nothing)")
     return TuneResult(
         booster=tuned,
         best_values=best_values,
@@ -228,7 +258,8 @@ def tune_model(
         feature_names=[feature_names[i] for i in features],
         baseline=baseline,
         enhanced=enhanced,
-        accepted=bool(improvement >= tune.margin),
+        accepted=not rejected,
+        rejected_because=rejected,
         improvement=improvement,
         n_trials=len(complete),
         n_new_trials=len(complete) - done,
@@ -242,61 +273,59 @@ def tune_model(
 def _select_features(
     X: np.ndarray,
     y: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
     tuned: PurgedBooster,
     min_features: int,
     drop_fraction: float,
     weight: np.ndarray | None,
-    cv: Any,
 ) -> tuple[list[int], CVResult, list[dict[str, Any]]]:
-    """Backward elimination by gain: drop the least important `drop_fraction` while CV holds.
+    """Backward elimination by gain, chosen inside each fold and scored out of fold.
 
-    Each step fits the current recipe on all rows, ranks the current features by total gain
-    (features never split on rank lowest; ties go by column order), drops the lowest
-    `max(1, floor(drop_fraction * n))` without going under `min_features`, and keeps the smaller
-    set if its CV log-loss is not worse. Total gain rather than mean gain: a feature used once
-    with a lucky split should not outrank one the model relies on everywhere.
+    Each round drops the least important `max(1, floor(drop_fraction * n))` features without
+    going under `min_features`. Which ones: in every CV fold, those with the lowest total split
+    gain in that fold's own model (trained on the fold's training rows only), so the score of a
+    round — the out-of-fold log-loss of models on their fold's subsets — never rests on a
+    choice that saw the rows it is scored on. A round is kept if that score is not worse. The
+    shipped subset applies the same kept rounds to gains of models trained on all rows. Total
+    gain rather than mean gain: a feature used once with a lucky split should not outrank one
+    the model relies on everywhere.
     """
     n_features = np.asarray(X).shape[1]
-    current = list(range(n_features))
-    current_cv: CVResult = cv(tuned, None)
+    every = list(range(n_features))
+    fold_sets = [every] * tuned.config.n_splits
+    everything = _with_features(tuned, None)
+    current_cv = everything.cross_validate(X, y, t0, t1, weight, fold_features=fold_sets)
+    shipped = every
     path: list[dict[str, Any]] = [
-        {"n_features": len(current), "logloss": float(current_cv.logloss), "kept": True}
+        {"n_features": n_features, "logloss": float(current_cv.logloss), "kept": True}
     ]
-    while len(current) > min_features:
-        k = max(1, math.floor(drop_fraction * len(current)))
-        k = min(k, len(current) - min_features)
-        model = _with_features(tuned, current).fit_final(X, y, weight, rounds=current_cv.rounds)
-        gain = _total_gain(model.model_, len(current))
-        order = np.lexsort((np.arange(len(current)), gain))  # ascending gain, then position
-        dropped = {int(i) for i in order[:k]}
-        candidate = [f for i, f in enumerate(current) if i not in dropped]
-        candidate_cv: CVResult = cv(tuned, candidate)
+    while len(shipped) > min_features:
+        k = min(max(1, math.floor(drop_fraction * len(shipped))), len(shipped) - min_features)
+        candidate_sets = [
+            _drop_lowest(fold_set, gain if gain is not None else np.zeros(len(fold_set)), k)
+            for fold_set, gain in zip(fold_sets, current_cv.fold_gain, strict=True)
+        ]
+        candidate_cv = everything.cross_validate(X, y, t0, t1, weight,
+                                                 fold_features=candidate_sets)
         kept = bool(candidate_cv.logloss <= current_cv.logloss)
-        path.append(
-            {
-                "n_features": len(candidate),
-                "logloss": float(candidate_cv.logloss),
-                "dropped": sorted(current[i] for i in dropped),
-                "kept": kept,
-            }
-        )
+        step: dict[str, Any] = {"n_features": len(shipped) - k,
+                                "logloss": float(candidate_cv.logloss), "kept": kept}
+        path.append(step)
         if not kept:
             break
-        current, current_cv = candidate, candidate_cv
-    return current, current_cv, path
+        full = _with_features(tuned, shipped).fit_final(X, y, weight, rounds=current_cv.rounds)
+        smaller = _drop_lowest(shipped, total_gain(full.model_, len(shipped)), k)
+        step["dropped"] = sorted(set(shipped) - set(smaller))
+        shipped, fold_sets, current_cv = smaller, candidate_sets, candidate_cv
+    return shipped, current_cv, path
 
 
-def _total_gain(model: bytes, n_features: int) -> np.ndarray:
-    """Total split gain per model column (0 for columns never split on)."""
-    import xgboost as xgb
-
-    booster = xgb.Booster()
-    booster.load_model(bytearray(model))
-    scores = booster.get_score(importance_type="total_gain")
-    gain = np.zeros(n_features)
-    for key, value in scores.items():
-        gain[int(key.removeprefix("f"))] = float(np.sum(value))  # a scalar for tree models
-    return gain
+def _drop_lowest(features: list[int], gain: np.ndarray, k: int) -> list[int]:
+    """`features` without the `k` of lowest gain (ties: the earlier column goes first)."""
+    order = np.lexsort((np.arange(len(features)), gain))
+    dropped = {int(i) for i in order[:k]}
+    return [f for i, f in enumerate(features) if i not in dropped]
 
 
 def _with_features(booster: PurgedBooster, features: list[int] | None) -> PurgedBooster:
@@ -304,10 +333,10 @@ def _with_features(booster: PurgedBooster, features: list[int] | None) -> Purged
                          random_state=booster.random_state, features=features)
 
 
-def _suggest(trial: optuna.Trial) -> dict[str, float | int]:
-    """Draw one point of `SEARCH_SPACE`."""
+def _suggest(trial: optuna.Trial, space: Space) -> dict[str, float | int]:
+    """Draw one point of `space`."""
     out: dict[str, float | int] = {}
-    for key, (low, high, log) in SEARCH_SPACE.items():
+    for key, (low, high, log) in space.items():
         if key in _INT_PARAMS:
             out[key] = trial.suggest_int(key, int(low), int(high), log=log)
         else:
@@ -315,9 +344,9 @@ def _suggest(trial: optuna.Trial) -> dict[str, float | int]:
     return out
 
 
-def _in_space(key: str, value: float) -> bool:
+def _in_space(key: str, value: float, space: Space) -> bool:
     """Whether `value` lies inside the search range of `key` (so it can be enqueued)."""
-    low, high, _ = SEARCH_SPACE[key]
+    low, high, _ = space[key]
     return low <= value <= high and (key not in _INT_PARAMS or int(value) == value)
 
 

@@ -62,7 +62,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         raise DataError(f"source '{source}' produced no trades or candles")
     metrics["first"] = market["timestamp"].min().isoformat()
     metrics["last"] = market["timestamp"].max().isoformat()
-    return StepResult(outputs, metrics, collected.warnings)
+    return StepResult(outputs, {"data": metrics}, collected.warnings)
 
 
 STEP = Step(

@@ -16,6 +16,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.data.bars import market_bars
     from ares_cli.errors import DataError
     from ares_cli.ml.regimes import classify_bars
+    from ares_cli.ml.splits import plan_windows
 
     bars_cfg = cfg.bars
     env.progress(0.1, f"building {bars_cfg.base} and {bars_cfg.fine} bars")
@@ -25,9 +26,17 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     except ValueError as exc:
         raise DataError(f"cannot build bars: {exc}") from None
     env.progress(0.6, "classifying regimes")
-    regimes, model, metrics = classify_bars(base, cfg.regimes, cfg.split.train,
-                                            inputs.get("true_regimes"))
-    metrics.update(
+    split = cfg.split
+    try:
+        plan = plan_windows(base.height, split.train, split.validation, split.purge_bars,
+                            split.embargo_bars)
+        windows = {name: plan.bounds[name] for name in ("train", "validation")}
+    except ValueError:
+        windows = None  # step 3 will say the data is too short to split
+    regimes, model, metrics = classify_bars(base, cfg.regimes, split.train,
+                                            inputs.get("true_regimes"),
+                                            timeframe=bars_cfg.base, windows=windows)
+    metrics["data"].update(
         base_bars=base.height, fine_bars=fine.height,
         empty_base_bars=int(base["filled"].sum()), empty_fine_bars=int(fine["filled"].sum()),
         **notes,
@@ -48,6 +57,8 @@ STEP = Step(
     inputs=(),
     optional_inputs=("trades", "candles", "true_regimes"),
     outputs=("bars", "bars_fine", "regimes", "regime_model"),
-    config=("bars", "regimes", "split.train"),
+    # The window bounds only say where agreement with true regimes is measured (never test).
+    config=("bars", "regimes", "split.train", "split.validation", "split.purge_bars",
+            "split.embargo_bars"),
     run=run,
 )

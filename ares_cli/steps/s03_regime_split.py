@@ -21,8 +21,12 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                 f"{summary['fallback_regimes']} (step 5 decides on labelled rows)")
     return StepResult(
         {"splits": Artifact.table(table), "split_summary": Artifact.json(summary)},
-        metrics={"windows": summary["windows"], "counts": summary["counts"],
-                 "fallback_regimes": summary["fallback_regimes"]},
+        metrics={
+            "data": {"windows": summary["windows"], "gap_bars": summary["gap_bars"],
+                     "fallback_regimes": summary["fallback_regimes"]},
+            "train": {"regime_bars": summary["counts"]["train"]},
+            "validation": {"regime_bars": summary["counts"]["validation"]},
+        },
     )
 
 

@@ -20,7 +20,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         inputs["analyst_dataset"], cfg.analyst, embargo=cfg.split.embargo_bars,
         seed=cfg.data.seed, min_rows=cfg.split.min_regime_rows,
     )
-    fallback = metrics["fallback_regimes"]
+    fallback = metrics["data"]["fallback_regimes"]
     summary = ("global model serves " + "; ".join(f"{r} ({why})" for r, why in fallback.items())
                if fallback else "every regime has its own specialist")
     return StepResult({"analyst_models": Artifact.modelset(models)}, metrics, summary=summary)

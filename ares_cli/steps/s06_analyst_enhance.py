@@ -21,9 +21,13 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         study_name=f"ares-{safe_name(env.exchange)}-{safe_name(env.symbol)}",
         study_key=env.state_key[:16], progress=env.progress,
     )
-    accepted = [m for m, v in metrics["per_member"].items() if v["accepted"]]
-    summary = (f"enhanced: {', '.join(accepted) or 'none'} of {len(metrics['per_member'])}; "
-               f"{metrics['trials_total']} trials")
+    per_member = metrics["train_cv"]["per_member"]
+    accepted = [m for m, v in per_member.items() if v["accepted"]]
+    constant = [m for m, v in per_member.items() if v["baseline_constant"]]
+    summary = (f"enhanced: {', '.join(accepted) or 'none'} of {len(per_member)}; "
+               f"{metrics['data']['trials_total']} trials")
+    if constant:
+        summary += f"; untuned {', '.join(constant)} predicted one value (learned nothing)"
     return StepResult({"analyst_models_enhanced": Artifact.modelset(models)}, metrics,
                       summary=summary)
 

@@ -16,18 +16,13 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.ml.analyst import ensemble_analyst
 
     env.progress(0.05, "out-of-fold member predictions")
-    frame, model, metrics = ensemble_analyst(
+    frame, model, metrics, summary, warnings = ensemble_analyst(
         inputs["analyst_dataset"], inputs["analyst_models_enhanced"], cfg.ensemble,
         n_splits=cfg.analyst.n_splits, embargo=cfg.split.embargo_bars, seed=cfg.data.seed,
     )
-    validation = metrics["validation"]
-    ens, prior = validation["ensemble"], validation["class_prior"]
-    auc = "n/a" if ens["auc"] is None else f"{ens['auc']:.3f}"
-    summary = (f"validation log-loss {ens['log_loss']:.4f} vs prior {prior['log_loss']:.4f}, "
-               f"AUC {auc}")
     return StepResult(
         {"analyst_ensemble": Artifact.table(frame), "analyst_ensemble_model": Artifact.json(model)},
-        metrics, summary=summary,
+        metrics, warnings, summary=summary,
     )
 
 
