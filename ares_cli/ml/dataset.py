@@ -72,10 +72,9 @@ def build_dataset(
         how="horizontal",
     )
     table = table.filter(pl.col("window").is_in(WINDOWS) & pl.col("regime").is_not_null())
-    table, purged = _purge_across_windows(table, splits)
-    table = hide_test_outcomes(table)
+    table = hide_test_outcomes(_purge_across_windows(table, splits))
     table = _with_weights(table, bars.height, labels_cfg.uniqueness_weights)
-    metrics = _metrics(table, purged, feature_columns(table), bars)
+    metrics = _metrics(table, feature_columns(table), bars)
     for window in ("train", "validation"):
         if metrics[window]["labelled"] == 0:
             raise DataError(
@@ -86,17 +85,15 @@ def build_dataset(
     return table, metrics
 
 
-def _purge_across_windows(table: pl.DataFrame, splits: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def _purge_across_windows(table: pl.DataFrame, splits: pl.DataFrame) -> pl.DataFrame:
     """Blank the target of rows whose label window ends inside a later window or gap."""
     ends = splits.group_by("window").agg(pl.col("bar_index").max().alias("end"))
     table = table.join(ends, on="window", how="left", maintain_order="left")
     leaks = pl.col("y").is_not_null() & (pl.col("t1_index") > pl.col("end"))
-    purged = int(table.select(leaks.sum()).item())
-    table = table.with_columns(
+    return table.with_columns(
         y=pl.when(leaks).then(None).otherwise(pl.col("y")),
         purged=leaks.fill_null(False),
     ).drop("end")
-    return table, purged
 
 
 def hide_test_outcomes(table: pl.DataFrame) -> pl.DataFrame:
@@ -127,8 +124,7 @@ def _with_weights(table: pl.DataFrame, n_bars: int, enabled: bool) -> pl.DataFra
     return table.with_columns(weight=pl.Series(weight).fill_nan(None))
 
 
-def _metrics(table: pl.DataFrame, purged: int, features: list[str],
-             bars: pl.DataFrame) -> dict[str, Any]:
+def _metrics(table: pl.DataFrame, features: list[str], bars: pl.DataFrame) -> dict[str, Any]:
     """{"data": facts about the inputs, "train"/"validation": label statistics of each window}.
 
     Nothing about test-window outcomes: its labels are blanked before this is computed.
@@ -137,7 +133,7 @@ def _metrics(table: pl.DataFrame, purged: int, features: list[str],
     data: dict[str, Any] = {
         "features": len(features),
         "rows": {name: table.filter(pl.col("window") == name).height for name in WINDOWS},
-        "purged_rows": purged,
+        "purged_rows": int(table["purged"].sum()),  # train and validation rows
         "all_missing_features": missing,
     }
     if bars["taker_buy_volume"].null_count() == bars.height:

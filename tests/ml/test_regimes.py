@@ -40,12 +40,34 @@ def test_training_labels_use_no_later_bar_even_when_the_fit_window_grows(market)
 
 
 def test_thresholds_come_from_training_bars_only(market):
+    """Changing bars after the fit window changes no threshold."""
     bars, _ = market
     close = bars["close"].to_numpy().copy()
     a = RegimeClassifier().fit(close[:1000])
     close[1000:] *= np.exp(np.random.default_rng(0).normal(0, 0.05, len(close) - 1000)).cumprod()
     b = RegimeClassifier().fit(close[:1000])
     assert a.params() == b.params()
+
+
+def test_a_training_bars_label_ignores_later_training_bars(market):
+    """Inside the fit window a bar is labelled with thresholds fitted on bars up to it.
+
+    Make the second half of the training window wildly volatile: the final thresholds change
+    a lot, yet the labels and scores of the first half must not move. Applying the final
+    thresholds to every training bar (a lookahead) moves them.
+    """
+    bars, _ = market
+    close = bars["close"].to_numpy().copy()
+    n_fit, half = 1200, 600
+    calm = RegimeClassifier().fit(close[:n_fit])
+    shocked = close.copy()
+    noise = np.random.default_rng(1).normal(0, 0.04, n_fit - half)
+    shocked[half:n_fit] = close[half:n_fit] * np.exp(noise.cumsum())
+    wild = RegimeClassifier().fit(shocked[:n_fit])
+    assert wild.vol_threshold_ > 1.5 * calm.vol_threshold_  # the shock is visible to the fit
+    before, after = calm.predict(close[:half]), wild.predict(shocked[:half])
+    assert before["regime"].null_count() < 200 and before.equals(after)
+    assert calm.predict(close).head(half).equals(wild.predict(shocked).head(half))
 
 
 def test_scores_are_probabilities_and_warmup_is_unlabelled(market):
@@ -60,8 +82,11 @@ def test_scores_are_probabilities_and_warmup_is_unlabelled(market):
 
 def test_agreement_with_true_regimes_beats_chance_out_of_sample(market):
     bars, truth = market
-    _, _, metrics = classify_bars(bars, RegimesConfig(), 0.6, truth)
-    oos = metrics["vs_true_regimes"]["out_of_sample"]
+    n = bars.height
+    windows = {"train": (0, int(0.6 * n)), "validation": (int(0.6 * n) + 36, int(0.8 * n))}
+    _, _, metrics = classify_bars(bars, RegimesConfig(), 0.6, truth, windows=windows)
+    assert set(metrics) == {"data", "train", "validation"}  # never the test window
+    oos = metrics["validation"]["vs_true_regimes"]
     assert oos["balanced_accuracy"] > 0.35  # chance is 0.25 over four regimes
     assert np.array(oos["confusion"]).sum() == oos["bars"]
 

@@ -20,7 +20,9 @@ from ares_cli.ml.booster import BoostConfig, PurgedBooster
 from ares_cli.ml.tuning import EnhanceConfig, tune_model
 
 FAST = PurgedBooster(
-    BoostConfig(n_splits=3, num_boost_round=40, early_stopping_rounds=8, n_threads=1), embargo=4
+    BoostConfig(n_splits=3, num_boost_round=40, early_stopping_rounds=8, n_threads=1,
+                min_child_weight=1.0),  # inside the weighted search range, so trial 0 = base
+    embargo=4,
 )
 P = 10
 NAMES = [f"f{i}" for i in range(P)]
@@ -123,3 +125,28 @@ def test_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="feature_names"):
         tune_model(X, y, t0, t1, FAST, EnhanceConfig(), seed=0, study_name="x",
                    feature_names=["a"])
+
+
+def test_min_child_weight_range_is_measured_in_weighted_rows() -> None:
+    """Uniqueness weights of ~0.2 make a row's hessian ~0.05: the range follows, so a tuned
+    leaf never needs hundreds of rows (which left specialists predicting one value)."""
+    unweighted = tuning.search_space(None, n_rows=3000, n_splits=5)["min_child_weight"]
+    weighted = tuning.search_space(np.full(3000, 0.2), n_rows=3000, n_splits=5)[
+        "min_child_weight"]
+    assert unweighted[0] == pytest.approx(0.25) and weighted[0] == pytest.approx(0.05)
+    assert weighted[1] == pytest.approx(0.05 * 0.05 * 2400)  # 5 % of a fold's rows
+    assert weighted[2] is True
+
+
+def test_a_model_that_cannot_beat_the_prior_or_learns_nothing_is_rejected() -> None:
+    """Pure noise: whatever the search finds does not beat the class prior out of fold."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, P))
+    y = (rng.random(400) < 0.5).astype(np.int8)
+    t0 = np.arange(400, dtype=np.int64)
+    result = tune_model(X, y, t0, np.minimum(t0 + 4, 399), FAST,
+                        EnhanceConfig(n_trials=3, margin=0.0, min_features=P), seed=0,
+                        study_name="noise", feature_names=NAMES)
+    assert not result.accepted
+    assert any("class prior" in reason or "single value" in reason
+               for reason in result.rejected_because)
