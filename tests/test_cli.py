@@ -53,7 +53,8 @@ def test_run_all_then_cached(env):
     assert all(statuses(first)[n] == "not-run" for n in range(4, LAST + 1))
     assert first["status"] == "ok" and first["resume_command"] is None
     assert set(first["steps"][1]["outputs"]) == {"bars", "bars_fine", "regimes", "regime_model"}
-    assert "vs_true_regimes" in first["steps"][1]["metrics"]
+    assert set(first["steps"][2]["metrics"]["validation"]) >= {"vs_true_regimes"}
+    assert "test" not in first["steps"][2]["metrics"]
     code, second = ares("run-all", *SMALL, "--to", "3", "--json")
     assert code == 0
     assert [statuses(second)[n] for n in (1, 2, 3)] == ["cached"] * 3
@@ -80,18 +81,22 @@ def test_analyst_steps_run_and_say_what_they_did(store_copy):
     steps = {s["number"]: s for s in summary["steps"]}
     assert all(steps[n]["status"] == "cached" for n in range(1, TINY_LAST_STEP + 1))
     train = steps[5]
-    fallback = train["metrics"]["fallback_regimes"]
+    fallback = train["metrics"]["data"]["fallback_regimes"]
     assert set(fallback) < {"BULL", "BEAR", "SIDEWAYS", "VOLATILE"}  # some have specialists
     assert ("global model serves" in train["message"]) == bool(fallback)
-    for member, scores in train["metrics"]["per_member"].items():
-        assert {"logloss", "auc", "baseline_logloss"} <= set(scores), member
+    for member, scores in train["metrics"]["train_cv"]["per_member"].items():
+        assert {"logloss", "auc", "baseline_logloss", "edge"} <= set(scores), member
     assert set(train["outputs"]) == {"analyst_models"}
     enhance = steps[6]["metrics"]
-    assert enhance["trials_total"] == 2 * len(enhance["per_member"])
+    per_member = enhance["train_cv"]["per_member"]
+    assert enhance["data"]["trials_total"] == 2 * len(per_member)
     ensemble = steps[7]["metrics"]
     assert ensemble["validation"]["ensemble"]["rows"] > 0
-    assert {"ensemble", "members", "baseline"} <= set(ensemble["train_cv"])
-    assert steps[7]["message"].startswith("validation log-loss")
+    edge = ensemble["validation"]["edge"]["log_loss"]
+    assert edge["verdict"] in ("edge", "no edge") and len(edge["ci95"]) == 2
+    assert {"ensemble", "members", "baseline", "edge"} <= set(ensemble["train_cv"])
+    assert steps[7]["message"].startswith(("edge on validation", "no edge on validation"))
+    assert (edge["verdict"] == "no edge") == any("no edge" in w for w in summary["warnings"])
 
 
 @pytest.mark.slow
@@ -141,7 +146,7 @@ def test_synthetic_market_in_the_future_is_not_truncated(env):
     code, summary = ares("run-all", *SMALL, "--set", "data.start=2090-01-01", "--to", "1",
                          "--json")
     assert code == 0
-    assert summary["steps"][0]["metrics"]["last"].startswith("2090-01-20")
+    assert summary["steps"][0]["metrics"]["data"]["last"].startswith("2090-01-20")
     assert summary["warnings"] == []
 
 
@@ -276,11 +281,11 @@ def test_enhance_study_in_a_journal_continues_instead_of_starting_over(store_cop
     code, first = ares("run-all", *args, "--to", "6", "--json")
     assert code == 0, first
     assert [s["status"] for s in first["steps"][:6]] == ["cached"] * 5 + ["ok"]
-    per_member = first["steps"][5]["metrics"]["per_member"]
+    per_member = first["steps"][5]["metrics"]["train_cv"]["per_member"]
     assert all(m["trials"] == 3 and m["new_trials"] == 3 for m in per_member.values())
     assert journal.is_file()
     code, again = ares("step", "analyst-enhance", *args, "--force", "--json")
     assert code == 0, again
-    per_member = again["steps"][5]["metrics"]["per_member"]
+    per_member = again["steps"][5]["metrics"]["train_cv"]["per_member"]
     assert all(m["trials"] == 3 and m["new_trials"] == 0 for m in per_member.values())
     assert again["steps"][5]["outputs"] == first["steps"][5]["outputs"]

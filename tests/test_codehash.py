@@ -19,7 +19,8 @@ def test_closures_follow_imports_but_not_the_step_registry():
     assert "ares_cli.steps.s02_regime_classify" not in collect  # the registry is not followed
     assert "ares_cli.steps.base" in collect and "ares_cli.steps" in collect
     assert "ares_cli.ml.splits" in closure_of(3)
-    assert "ares_cli.ml.splits" not in closure_of(2)
+    assert "ares_cli.ml.dataset" in closure_of(4)
+    assert "ares_cli.ml.dataset" not in closure_of(3)
     assert {"ares_cli.ml.booster", "ares_cli.ml.members"} <= closure_of(5)
     assert "ares_cli.config" not in set().union(*(closure_of(s.number) for s in STEPS
                                                    if s.implemented))
@@ -33,15 +34,15 @@ def _edited(module: str, source: str):
 
 
 def test_comments_docstrings_and_layout_do_not_count_but_code_does():
-    module = "ares_cli.ml.splits"
+    module = "ares_cli.ml.dataset"
     original = read_source(module)
     assert original is not None
-    step3 = STEPS[2].run.__module__
-    before = code_digest(step3)
+    step4 = STEPS[3].run.__module__
+    before = code_digest(step4)
     cosmetic = original.replace('"""', '"""Reworded. ', 1) + "\n# a comment\n\n"
-    assert code_digest(step3, _edited(module, cosmetic)) == before
+    assert code_digest(step4, _edited(module, cosmetic)) == before
     changed = original + "\n\ndef _new_helper() -> int:\n    return 1\n"
-    assert code_digest(step3, _edited(module, changed)) != before
-    # Step 2 does not import ml/splits, so its digest is untouched by the same edit.
-    step2 = STEPS[1].run.__module__
-    assert code_digest(step2, _edited(module, changed)) == code_digest(step2)
+    assert code_digest(step4, _edited(module, changed)) != before
+    # Step 3 does not import ml/dataset, so its digest is untouched by the same edit.
+    step3 = STEPS[2].run.__module__
+    assert code_digest(step3, _edited(module, changed)) == code_digest(step3)

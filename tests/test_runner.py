@@ -38,23 +38,23 @@ def test_unchanged_code_and_config_are_all_cached(store_copy):
 
 
 def test_editing_an_ml_module_reruns_exactly_the_steps_that_import_it(store_copy, monkeypatch):
-    """ml/splits.py is imported by steps 3 (splits) and 4 (the dataset's window names) only.
+    """ml/dataset.py is imported by step 4 (analyst-features) alone.
 
-    Both re-execute; their outputs are byte-identical (the edit adds an unused function), so
-    every later step's inputs are unchanged and it stays cached.
+    It re-executes; its output is byte-identical (the edit adds an unused function), so every
+    later step's inputs are unchanged and it stays cached.
     """
     original = codehash.read_source
 
     def edited(module: str) -> str | None:
         source = original(module)
-        if module == "ares_cli.ml.splits" and source is not None:
+        if module == "ares_cli.ml.dataset" and source is not None:
             source += "\n\ndef _added_by_a_test() -> int:\n    return 42\n"
         return source
 
     monkeypatch.setattr(codehash, "read_source", edited)
     importers = {s.number for s in STEPS[:TINY_LAST_STEP]
-                 if "ares_cli.ml.splits" in codehash.module_closure(s.run.__module__)}
-    assert importers == {3, 4}
+                 if "ares_cli.ml.dataset" in codehash.module_closure(s.run.__module__)}
+    assert importers == {4}
     summary = run_all()
     assert summary["exit_code"] == 0
     expected = ["ok" if n in importers else "cached" for n in range(1, TINY_LAST_STEP + 1)]

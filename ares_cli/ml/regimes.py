@@ -203,17 +203,13 @@ def data_span(timestamps: pl.Series) -> str:
 
 
 def classify_bars(
-    bars: pl.DataFrame, config: RegimesConfig, train_fraction: float,
-    truth: pl.DataFrame | None = None, *, timeframe: str = "bar",
-    windows: dict[str, tuple[int, int]] | None = None,
+    bars: pl.DataFrame, config: RegimesConfig, train_fraction: float, *, timeframe: str = "bar",
 ) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
     """(regimes table, fitted model params, metrics) for base `bars` (step 2).
 
     Thresholds are fitted on the first `train_fraction` of bars — the same bars step 3 puts in
     the train window — so validation and test labels use nothing learned from their own period.
-    When `truth` (true regimes of a synthetic market) is given, agreement is measured per window
-    of `windows` (name -> [start, end) bar indices; the caller leaves out the test window).
-    Metrics come as {"data": ..., "<window>": {"vs_true_regimes": ...}}.
+    Metrics come as {"data": ..., "train": ...}.
     """
     close = bars["close"].to_numpy()
     n_fit = int(np.floor(len(close) * train_fraction))
@@ -244,10 +240,17 @@ def classify_bars(
         },
         "train": {"regime_share": {r: round(float(x), 4) for r, x in shares.iter_rows()}},
     }
-    if truth is not None:
-        true = bars.select("timestamp").join(truth, on="timestamp", how="left")["regime"]
-        predicted = table["regime"].to_numpy()
-        for name, (start, end) in (windows or {"train": (0, n_fit)}).items():
-            metrics.setdefault(name, {})["vs_true_regimes"] = agreement(
-                true.to_numpy()[start:end], predicted[start:end])
     return table, classifier.params(), metrics
+
+
+def agreement_by_window(splits: pl.DataFrame, truth: pl.DataFrame,
+                        windows: tuple[str, ...] = ("train", "validation")) -> dict[str, Any]:
+    """{window: {"vs_true_regimes": agreement}} of the labels in `splits` (one row per bar with
+    `timestamp`, `window`, `regime`) with the true regimes of a synthetic market."""
+    true = splits.select("timestamp").join(truth, on="timestamp", how="left")["regime"]
+    joined = splits.with_columns(true=true)
+    return {
+        name: {"vs_true_regimes": agreement(rows["true"].to_numpy(), rows["regime"].to_numpy())}
+        for name in windows
+        for rows in [joined.filter(pl.col("window") == name)]
+    }

@@ -16,7 +16,6 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.data.bars import market_bars
     from ares_cli.errors import DataError
     from ares_cli.ml.regimes import classify_bars
-    from ares_cli.ml.splits import plan_windows
 
     bars_cfg = cfg.bars
     env.progress(0.1, f"building {bars_cfg.base} and {bars_cfg.fine} bars")
@@ -26,16 +25,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     except ValueError as exc:
         raise DataError(f"cannot build bars: {exc}") from None
     env.progress(0.6, "classifying regimes")
-    split = cfg.split
-    try:
-        plan = plan_windows(base.height, split.train, split.validation, split.purge_bars,
-                            split.embargo_bars)
-        windows = {name: plan.bounds[name] for name in ("train", "validation")}
-    except ValueError:
-        windows = None  # step 3 will say the data is too short to split
-    regimes, model, metrics = classify_bars(base, cfg.regimes, split.train,
-                                            inputs.get("true_regimes"),
-                                            timeframe=bars_cfg.base, windows=windows)
+    regimes, model, metrics = classify_bars(base, cfg.regimes, cfg.split.train,
+                                            timeframe=bars_cfg.base)
     metrics["data"].update(
         base_bars=base.height, fine_bars=fine.height,
         empty_base_bars=int(base["filled"].sum()), empty_fine_bars=int(fine["filled"].sum()),
@@ -55,10 +46,8 @@ STEP = Step(
     name="regime-classify",
     summary="trades -> OHLCV bars (base and fine); causal regime label per bar",
     inputs=(),
-    optional_inputs=("trades", "candles", "true_regimes"),
+    optional_inputs=("trades", "candles"),
     outputs=("bars", "bars_fine", "regimes", "regime_model"),
-    # The window bounds only say where agreement with true regimes is measured (never test).
-    config=("bars", "regimes", "split.train", "split.validation", "split.purge_bars",
-            "split.embargo_bars"),
+    config=("bars", "regimes", "split.train"),
     run=run,
 )

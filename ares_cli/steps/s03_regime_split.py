@@ -13,20 +13,24 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    from ares_cli.ml.regimes import agreement_by_window
     from ares_cli.ml.splits import split_bars
 
     table, summary = split_bars(inputs["regimes"], cfg.split)
     if summary["fallback_regimes"]:
         env.log(f"regimes below {cfg.split.min_regime_rows} training bars: "
                 f"{summary['fallback_regimes']} (step 5 decides on labelled rows)")
+    metrics = {
+        "data": {"windows": summary["windows"], "gap_bars": summary["gap_bars"],
+                 "fallback_regimes": summary["fallback_regimes"]},
+        "train": {"regime_bars": summary["counts"]["train"]},
+        "validation": {"regime_bars": summary["counts"]["validation"]},
+    }
+    if "true_regimes" in inputs:  # a synthetic market: how well the causal labels track truth
+        for window, agreement in agreement_by_window(table, inputs["true_regimes"]).items():
+            metrics[window].update(agreement)
     return StepResult(
-        {"splits": Artifact.table(table), "split_summary": Artifact.json(summary)},
-        metrics={
-            "data": {"windows": summary["windows"], "gap_bars": summary["gap_bars"],
-                     "fallback_regimes": summary["fallback_regimes"]},
-            "train": {"regime_bars": summary["counts"]["train"]},
-            "validation": {"regime_bars": summary["counts"]["validation"]},
-        },
+        {"splits": Artifact.table(table), "split_summary": Artifact.json(summary)}, metrics
     )
 
 
@@ -35,6 +39,7 @@ STEP = Step(
     name="regime-split",
     summary="chronological train/validation/test windows with purge + embargo",
     inputs=("regimes",),
+    optional_inputs=("true_regimes",),
     outputs=("splits", "split_summary"),
     config=("split",),
     run=run,

@@ -8,7 +8,15 @@ import pytest
 
 from ares_cli.data.bars import bars_from_trades
 from ares_cli.data.synthetic import generate
-from ares_cli.ml.regimes import REGIMES, RegimeClassifier, RegimesConfig, agreement, classify_bars
+from ares_cli.ml.regimes import (
+    REGIMES,
+    RegimeClassifier,
+    RegimesConfig,
+    agreement,
+    agreement_by_window,
+    classify_bars,
+)
+from ares_cli.ml.splits import assign, plan_windows
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +90,12 @@ def test_scores_are_probabilities_and_warmup_is_unlabelled(market):
 
 def test_agreement_with_true_regimes_beats_chance_out_of_sample(market):
     bars, truth = market
-    n = bars.height
-    windows = {"train": (0, int(0.6 * n)), "validation": (int(0.6 * n) + 36, int(0.8 * n))}
-    _, _, metrics = classify_bars(bars, RegimesConfig(), 0.6, truth, windows=windows)
-    assert set(metrics) == {"data", "train", "validation"}  # never the test window
-    oos = metrics["validation"]["vs_true_regimes"]
+    regimes, _, _ = classify_bars(bars, RegimesConfig(), 0.6)
+    splits = assign(regimes["timestamp"], regimes["regime"],
+                    plan_windows(bars.height, 0.6, 0.2, purge=24, embargo=12))
+    by_window = agreement_by_window(splits, truth)
+    assert set(by_window) == {"train", "validation"}  # never the test window
+    oos = by_window["validation"]["vs_true_regimes"]
     assert oos["balanced_accuracy"] > 0.35  # chance is 0.25 over four regimes
     assert np.array(oos["confusion"]).sum() == oos["bars"]
 

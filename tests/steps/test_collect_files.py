@@ -32,11 +32,11 @@ def test_real_binance_aggtrades_csv_through_step_3(env):
     code, summary = run("--path", str(path), "--symbol", "XRPETH", "--set", "bars.base=5m",
                         "--to", "3")
     assert code == 0, summary
-    collect = summary["steps"][0]["metrics"]
+    collect = summary["steps"][0]["metrics"]["data"]
     assert collect["trades_rows"] == 12_477
     assert collect["files"][0]["layout"] == "binance-spot-aggTrades"
     assert collect["validation"]["rows_out"] == 12_477
-    bars = summary["steps"][1]["metrics"]
+    bars = summary["steps"][1]["metrics"]["data"]
     assert bars["built_from"] == "trades"
     assert bars["base_bars"] - bars["empty_base_bars"] == 706  # as freqtrade's XRP_ETH-5m
 
@@ -45,9 +45,9 @@ def test_freqtrade_candles_drive_the_bars(env):
     path = shared_file("real/freqtrade/ETH_BTC-5m.feather")
     code, summary = run("--path", str(path), "--symbol", "ETHBTC", "--to", "3")
     assert code == 0, summary
-    assert summary["steps"][0]["metrics"]["candles_rows"] == 5760
-    assert "candle-only" in summary["steps"][0]["metrics"]["note"]
-    bars = summary["steps"][1]["metrics"]
+    assert summary["steps"][0]["metrics"]["data"]["candles_rows"] == 5760
+    assert "candle-only" in summary["steps"][0]["metrics"]["data"]["note"]
+    bars = summary["steps"][1]["metrics"]["data"]
     assert bars["built_from"] == "candles" and bars["candle_ms"] == 300_000
     assert bars["base_bars"] == 481  # 20 days of 5m candles starting at 04:55 -> 1h bars
 
@@ -95,4 +95,4 @@ def test_folder_of_several_files_is_merged(env):
     shutil.copy(shared_file("real/binance/ADABTC-1m-2021-11-28.csv"), folder)
     code, summary = run("--path", str(folder), "--symbol", "ADABTC", "--to", "1")
     assert code == 0, summary
-    assert summary["steps"][0]["metrics"]["candles_rows"] == 21
+    assert summary["steps"][0]["metrics"]["data"]["candles_rows"] == 21
