@@ -408,8 +408,8 @@ def _cross_validate(
     """Purged CV on validated arrays (Xs already restricted to the model's columns).
 
     `fold_features[k]`, when given, is the column subset fold k's model sees (a selection made
-    inside that fold's training rows); `fold_gain[k]` of the result then holds that model's
-    total split gain per column of the subset (None for a fold without a model).
+    inside that fold's training rows). `fold_gain[k]` of the result holds fold k's model's total
+    split gain per column it saw (None for a fold without a model).
     """
     n = y.size
     oof = np.full(n, np.nan)
@@ -439,8 +439,7 @@ def _cross_validate(
             notes.append(f"fold {k}: {note}")
         oof[test] = predict_booster(booster, cols[test])
         constant += int(np.unique(oof[test]).size <= 1)
-        if fold_features is not None:
-            gains[k] = total_gain(booster, cols.shape[1])
+        gains[k] = total_gain(booster, cols.shape[1])
         best_rounds.append(best)
     if not (fold >= 0).any():
         raise InsufficientData(

@@ -199,8 +199,18 @@ def tune_model(
     notes: list[str] = []
     space = search_space(weight, n_rows=len(y), n_splits=base.config.n_splits)
 
-    def cv(booster: PurgedBooster, features: list[int] | None = None) -> CVResult:
-        return _with_features(booster, features).cross_validate(X, y, t0, t1, weight)
+    scored: dict[tuple[Any, ...], CVResult] = {}
+
+    def cv(booster: PurgedBooster, fold_features: list[list[int]] | None = None) -> CVResult:
+        """Purged CV of `booster`, each recipe and feature layout computed once (the enqueued
+        untuned trial is the baseline; the first selection round is the best trial)."""
+        layout = None if fold_features is None or all(
+            len(f) == n_features for f in fold_features) else tuple(map(tuple, fold_features))
+        key = (tuple(sorted(booster.config.model_dump().items())), layout)
+        if key not in scored:
+            scored[key] = _with_features(booster, None).cross_validate(
+                X, y, t0, t1, weight, fold_features=None if layout is None else fold_features)
+        return scored[key]
 
     def objective(trial: optuna.Trial) -> float:
         result = cv(base.with_hyper_parameters(**_suggest(trial, space)))
@@ -240,8 +250,8 @@ def tune_model(
     tuned = base.with_hyper_parameters(**best_values)
 
     min_features = min(tune.min_features, n_features)
-    features, enhanced, selection = _select_features(X, y, t0, t1, tuned, min_features,
-                                                     tune.drop_fraction, weight)
+    features, enhanced, selection = _select_features(X, y, tuned, min_features,
+                                                     tune.drop_fraction, weight, cv)
     improvement = float(baseline.logloss - enhanced.logloss)
     rejected = []
     if not improvement >= tune.margin:
@@ -273,12 +283,11 @@ def tune_model(
 def _select_features(
     X: np.ndarray,
     y: np.ndarray,
-    t0: np.ndarray,
-    t1: np.ndarray,
     tuned: PurgedBooster,
     min_features: int,
     drop_fraction: float,
     weight: np.ndarray | None,
+    cv: Any,
 ) -> tuple[list[int], CVResult, list[dict[str, Any]]]:
     """Backward elimination by gain, chosen inside each fold and scored out of fold.
 
@@ -294,8 +303,7 @@ def _select_features(
     n_features = np.asarray(X).shape[1]
     every = list(range(n_features))
     fold_sets = [every] * tuned.config.n_splits
-    everything = _with_features(tuned, None)
-    current_cv = everything.cross_validate(X, y, t0, t1, weight, fold_features=fold_sets)
+    current_cv = cv(tuned, fold_sets)
     shipped = every
     path: list[dict[str, Any]] = [
         {"n_features": n_features, "logloss": float(current_cv.logloss), "kept": True}
@@ -306,8 +314,7 @@ def _select_features(
             _drop_lowest(fold_set, gain if gain is not None else np.zeros(len(fold_set)), k)
             for fold_set, gain in zip(fold_sets, current_cv.fold_gain, strict=True)
         ]
-        candidate_cv = everything.cross_validate(X, y, t0, t1, weight,
-                                                 fold_features=candidate_sets)
+        candidate_cv = cv(tuned, candidate_sets)
         kept = bool(candidate_cv.logloss <= current_cv.logloss)
         step: dict[str, Any] = {"n_features": len(shipped) - k,
                                 "logloss": float(candidate_cv.logloss), "kept": kept}
