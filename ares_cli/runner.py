@@ -12,6 +12,7 @@ from __future__ import annotations
 import platform
 import time
 import traceback
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -291,7 +292,12 @@ class Runner:
             else:
                 assert step.run is not None
                 inputs = StoredInputs(self.store, refs, self.options)
-                result = step.run(inputs, view, self.env(step, manifest, key))
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    result = step.run(inputs, view, self.env(step, manifest, key))
+                for warning in caught:  # library chatter goes to the run log, not the user
+                    self.log(manifest, "library-warning", step=step.name,
+                             message=f"{warning.category.__name__}: {warning.message}")
                 check_outputs(step, result)
                 self._store_result(step, key, result, record, time.perf_counter() - began)
                 record.status = "ok"

@@ -289,3 +289,30 @@ def test_enhance_study_in_a_journal_continues_instead_of_starting_over(store_cop
     per_member = again["steps"][5]["metrics"]["train_cv"]["per_member"]
     assert all(m["trials"] == 3 and m["new_trials"] == 0 for m in per_member.values())
     assert again["steps"][5]["outputs"] == first["steps"][5]["outputs"]
+
+
+def _strict_json(text: str) -> dict:
+    """Parse as a strict parser would: NaN and Infinity are not JSON."""
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_too_little_data_is_a_data_error_naming_the_span(env):
+    """Two days of 1h bars cannot fit the regime thresholds: exit 3, the span and the need."""
+    result = CliRunner().invoke(app, ["run-all", "--set", "data.days=2", "--to", "7", "--json"])
+    summary = _strict_json(result.stdout)
+    assert result.exit_code == 3 and summary["exit_code"] == 3
+    message = summary["steps"][1]["message"]
+    assert "the data covers" in message and "2024-01-01" in message
+    assert "regime-classify" in message and "needs at least" in message and "bars of 1h" in message
+    assert "crashed" not in message and "RuntimeWarning" not in result.output
+
+
+def test_json_output_is_strict_json(store_copy):
+    result = CliRunner().invoke(app, ["run-all", *TINY, "--to", str(TINY_LAST_STEP), "--json"])
+    summary = _strict_json(result.stdout)
+    assert summary["exit_code"] == 0
+    manifest = Store(store_copy).list_runs()[-1]
+    _strict_json((store_copy / "runs" / manifest.run_id / "manifest.json").read_text())
