@@ -35,6 +35,8 @@ __all__ = ["MEMBERS", "enhance_analyst", "ensemble_analyst", "train_analyst", "t
 # The analyst's members, in column order: the four regime specialists, then the global model.
 MEMBERS: tuple[str, ...] = (*REGIMES, "GLOBAL")
 SCORE_FEATURES = [f"f_regime_{c}" for c in SCORE_COLUMNS]
+# Fewer labelled training rows per CV fold than this leave nothing to learn or to score.
+MIN_ROWS_PER_FOLD = 20
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,16 @@ def train_analyst(
     whether it falls back to the global model.
     """
     rows = training_rows(dataset)
-    if rows.y.size < 2 * cfg.n_splits:
+    need = MIN_ROWS_PER_FOLD * cfg.n_splits
+    if rows.y.size < need:
+        from ares_cli.ml.regimes import data_span
+
+        window = dataset.filter(pl.col("window") == "train")["timestamp"]
         raise DataError(
-            f"analyst-train has {rows.y.size} labelled training rows; purged {cfg.n_splits}-fold "
-            f"CV needs at least {2 * cfg.n_splits}: collect more data or widen split.train"
+            f"the train window covers {data_span(window)} and holds {rows.y.size} labelled "
+            f"rows: analyst-train's purged {cfg.n_splits}-fold CV needs at least {need} "
+            f"({MIN_ROWS_PER_FOLD} a fold); collect more data, widen split.train or narrow the "
+            "label barriers"
         )
     base = PurgedBooster(cfg, embargo=embargo, random_state=seed)
     fitted = fit_members(rows.X, rows.y, rows.t0, rows.t1, rows.regime, base, names=MEMBERS,
