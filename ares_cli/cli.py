@@ -45,37 +45,84 @@ Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as failur
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")]
 
 
-def _fail(exc: AresError, json_mode: bool = False) -> typer.Exit:
+def failure_summary(exit_code: int, message: str, exchange: str | None = None,
+                    symbol: str | None = None) -> dict[str, Any]:
+    """The `--json` object of an invocation that never reached a run (same schema, nulls)."""
+    return {"status": "failed", "exit_code": exit_code, "run_id": None, "exchange": exchange,
+            "symbol": symbol, "steps": [], "warnings": [], "resume_command": None,
+            "message": message}
+
+
+def _fail(exc: AresError, json_mode: bool = False, exchange: str | None = None,
+          symbol: str | None = None) -> typer.Exit:
     """Report an error raised before or around a run; with --json also as JSON on stdout."""
     typer.echo(f"error: {exc}", err=True)
     if json_mode:
-        sys.stdout.write(json.dumps(
-            {"status": "failed", "exit_code": exc.exit_code, "message": str(exc), "steps": []}
-        ) + "\n")
+        summary = failure_summary(exc.exit_code, str(exc), exchange, symbol)
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     return typer.Exit(exc.exit_code)
+
+
+def _overrides(sets: list[str] | None, source: str | None, paths: list[str] | None) -> list[str]:
+    overrides = list(sets or [])
+    if source is not None:
+        overrides.append(f"data.source={source}")
+    if paths:
+        overrides.append("data.paths=" + json.dumps(list(paths)))
+    return overrides
+
+
+def _config_args(sets: list[str] | None, source: str | None, paths: list[str] | None,
+                 config: Path | None) -> tuple[str, ...]:
+    """The config options of this invocation as command-line words (for pasteable hints)."""
+    words: list[str] = []
+    if config is not None:
+        words += ["--config", str(config)]
+    if source is not None:
+        words += ["--source", source]
+    for item in paths or []:
+        words += ["--path", item]
+    for item in sets or []:
+        words += ["--set", item]
+    return tuple(words)
 
 
 def _load(config: Path | None, sets: list[str] | None, source: str | None = None,
           paths: list[str] | None = None) -> Any:
     from ares_cli.config import load_config
 
-    overrides = list(sets or [])
-    if source is not None:
-        overrides.append(f"data.source={source}")
-    if paths:
-        overrides.append("data.paths=" + json.dumps(list(paths)))
-    return load_config(config, overrides)
+    return load_config(config, _overrides(sets, source, paths))
 
 
-def _context(exchange: str, symbol: str, cfg: Any, json_mode: bool, strict: bool) -> Any:
+def _context(exchange: str, symbol: str, cfg: Any, json_mode: bool, strict: bool,
+             config_args: tuple[str, ...] = ()) -> Any:
     from ares_cli.console import make_reporter
     from ares_cli.runner import Runner, RunOptions
     from ares_cli.store import Store
 
     if not exchange.strip() or not symbol.strip():
         raise ConfigError("--exchange and --symbol must not be empty")
-    options = RunOptions(exchange=exchange, symbol=symbol)
+    options = RunOptions(exchange=exchange, symbol=symbol, config_args=config_args)
     return Runner(Store(cfg.store_root()), cfg, options, make_reporter(json_mode), strict=strict)
+
+
+def _on_latest_run(exchange: str, symbol: str, config: Path | None, sets: list[str] | None,
+                   source: str | None, paths: list[str] | None, json_mode: bool,
+                   strict: bool) -> Any:
+    """A runner whose config is the pair's latest run's config with this invocation's options
+    on top (`--config` starts from that file instead), so `ares step 4` after a run on files
+    keeps reading those files; without a run, the usual config."""
+    from ares_cli.config import load_config
+
+    args = _config_args(sets, source, paths, config)
+    first = _context(exchange, symbol, _load(config, sets, source, paths), json_mode, strict,
+                     args)
+    latest = first.latest_manifest()
+    if latest is None or config is not None:
+        return first
+    cfg = load_config(None, _overrides(sets, source, paths), base=latest.config,
+                      base_origin=f"run {latest.run_id}")
+    return _context(exchange, symbol, cfg, json_mode, strict, args)
 
 
 def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
@@ -94,12 +141,21 @@ def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
             typer.echo(f"warning: {warning}")
     if outcome.failed_step is not None:
         record = outcome.manifest.step(outcome.failed_step.number)
-        typer.echo(
-            f"error: step {outcome.failed_step.number} {outcome.failed_step.name} failed: "
-            f"{record.message}\n  resume with: {summary['resume_command']}",
-            err=True,
-        )
+        text = (f"error: step {outcome.failed_step.number} {outcome.failed_step.name} failed: "
+                f"{record.message}")
+        if summary["resume_command"]:
+            text += f"\n  resume with: {summary['resume_command']}"
+        typer.echo(text, err=True)
     raise typer.Exit(outcome.exit_code)
+
+
+def _check_range(first: int, last: int) -> None:
+    from ares_cli.steps import LAST
+
+    if first > LAST or last > LAST:
+        raise ConfigError(f"steps are numbered 1 to {LAST}; got --from {first} --to {last}")
+    if first > last:
+        raise ConfigError(f"--from {first} is after --to {last}")
 
 
 @app.command("run-all")
@@ -117,17 +173,21 @@ def run_all(
     strict: Strict = False,
     json_: JsonOut = False,
 ) -> None:
-    """Run the pipeline (steps --from..--to) in a new run; cached steps do no work."""
+    """Run the pipeline (steps --from..--to) in a new run; cached steps do no work.
+
+    With --from N the steps before N are taken from the pair's latest run, and so is its
+    config (source, paths, overrides); options given here apply on top.
+    """
     from ares_cli.steps import LAST
 
     try:
         to = LAST if to is None else to
-        if from_ > LAST or to > LAST:
-            raise ConfigError(f"steps are numbered 1 to {LAST}; got --from {from_} --to {to}")
-        if from_ > to:
-            raise ConfigError(f"--from {from_} is after --to {to}")
-        cfg = _load(config, set_, source, path)
-        runner = _context(exchange, symbol, cfg, json_, strict)
+        _check_range(from_, to)
+        if from_ > 1:
+            runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict)
+        else:
+            runner = _context(exchange, symbol, _load(config, set_, source, path), json_,
+                              strict, _config_args(set_, source, path, config))
         with runner.store.lock(exchange, symbol):
             manifest = runner.new_manifest(["run-all", *sys.argv[1:]])
             manifest.to = to
@@ -140,7 +200,7 @@ def run_all(
             numbers = list(range(from_, to + 1))
             outcome = runner.execute(manifest, numbers, force=set(numbers) if force else None)
     except AresError as exc:
-        raise _fail(exc, json_) from None
+        raise _fail(exc, json_, exchange, symbol) from None
     _finish(runner, outcome, json_)
 
 
@@ -157,13 +217,13 @@ def step(
     strict: Strict = False,
     json_: JsonOut = False,
 ) -> None:
-    """Run one step; its inputs come from the latest run of this exchange/symbol."""
+    """Run one step inside the pair's latest run, with that run's config (source, paths,
+    overrides) and any options given here on top."""
     from ares_cli.steps import LAST, resolve
 
     try:
         target = resolve(name)
-        cfg = _load(config, set_, source, path)
-        runner = _context(exchange, symbol, cfg, json_, strict)
+        runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict)
         with runner.store.lock(exchange, symbol):
             manifest = runner.latest_manifest()
             if manifest is None:
@@ -172,13 +232,13 @@ def step(
                 runner.require_current(manifest, range(1, target.number))
                 runner.reset_stale(manifest, range(target.number + 1, LAST + 1))
                 manifest.commands.append(["step", *sys.argv[1:]])
-                manifest.config = cfg.to_dict()
+                manifest.config = runner.config.to_dict()
             outcome = runner.execute(
                 manifest, [target.number], force={target.number} if force else None,
                 invalidate_after=True,
             )
     except AresError as exc:
-        raise _fail(exc, json_) from None
+        raise _fail(exc, json_, exchange, symbol) from None
     _finish(runner, outcome, json_)
 
 
@@ -208,16 +268,22 @@ def resume(
             if manifest is None:
                 raise ConfigError(
                     f"no run to resume for {exchange}/{symbol}",
-                    hint=f"start one with: ares run-all --exchange {exchange} --symbol {symbol}",
+                    hint=f"start one with: {probe.options.command('run-all')}",
                 )
             runner = _context(exchange, symbol, config_of(manifest), json_, strict)
-            if from_ is not None and from_ > LAST:
-                raise ConfigError(f"steps are numbered 1 to {LAST}; got --from {from_}")
+            if from_ is not None:
+                _check_range(from_, LAST)
             pending = [r.number for r in manifest.steps if not r.done]
             last = LAST if from_ is not None else (manifest.to or LAST)
             start = from_ if from_ is not None else (pending[0] if pending else LAST + 1)
             if start > last:
-                typer.echo(f"run {manifest.run_id}: every step is done; nothing to resume")
+                typer.echo(f"run {manifest.run_id}: every step is done; nothing to resume",
+                           err=json_)
+                if json_:
+                    sys.stdout.write(json.dumps(
+                        {**failure_summary(0, "every step is done; nothing to resume",
+                                           exchange, symbol),
+                         "status": "ok", "run_id": manifest.run_id}, indent=2) + "\n")
                 raise typer.Exit(0)
             manifest.commands.append(["resume", *sys.argv[1:]])
             numbers = list(range(start, last + 1))
@@ -225,7 +291,7 @@ def resume(
                 manifest, numbers, force=set(numbers) if from_ is not None else None
             )
     except AresError as exc:
-        raise _fail(exc, json_) from None
+        raise _fail(exc, json_, exchange, symbol) from None
     _finish(runner, outcome, json_)
 
 
@@ -264,17 +330,24 @@ def runs(
 @app.command("show")
 def show(
     ref: Annotated[str, typer.Argument(help="Run id (or prefix), 'latest', step, or digest.")],
-    exchange: Exchange = "binance",
-    symbol: Symbol = "ETHUSDT",
+    exchange: Annotated[str | None, typer.Option(
+        "--exchange", help="Pair of 'latest' or a step (default: the most recent run).")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Symbol of that pair.")] = None,
     config: ConfigPath = None,
 ) -> None:
-    """Show a run manifest, one step of the latest run, or what an object holds."""
+    """Show a run manifest, one step of a latest run, or what a stored object holds.
+
+    `latest` and a step name or number refer to the most recent run of any pair unless
+    --exchange/--symbol name one; the first line on stderr says which run it is.
+    """
     from ares_cli.report.listing import show_ref
 
     try:
-        typer.echo(json.dumps(show_ref(_store(config), ref, exchange, symbol), indent=2))
+        title, content = show_ref(_store(config), ref, exchange, symbol)
     except AresError as exc:
         raise _fail(exc) from None
+    typer.echo(title, err=True)
+    typer.echo(json.dumps(content, indent=2, default=str))
 
 
 @app.command("verify")
@@ -301,14 +374,30 @@ def verify(config: ConfigPath = None) -> None:
 
 
 @app.command("gc")
-def gc(config: ConfigPath = None) -> None:
-    """Remove objects that no run or ref reaches."""
+def gc(
+    config: ConfigPath = None,
+    failed: Annotated[bool, typer.Option(
+        "--failed", help="Also delete failed and interrupted runs (not a pair's latest run).")
+    ] = False,
+) -> None:
+    """Remove objects that no run or ref reaches (with --failed, failed attempts first)."""
+    from ares_cli.report.listing import run_state
+
     try:
         store = _store(config)
         with store.exclusive():
+            latest = {v for _, _, n, v in store.iter_refs() if n == "latest"}
+            dropped_runs = [m.run_id for m in store.list_runs()
+                            if failed and run_state(store, m) in ("failed", "interrupted")
+                            and m.run_id not in latest]
+            for run_id in dropped_runs:
+                store.delete_run(run_id)
             removed, freed, dropped = store.gc()
     except AresError as exc:
         raise _fail(exc) from None
+    if failed:
+        typer.echo(f"deleted {len(dropped_runs)} failed or interrupted runs "
+                   "(a pair's latest run is kept: resume it or start a new one)")
     typer.echo(f"removed {removed} objects ({freed / 1e6:.1f} MB), {dropped} stale cache records")
 
 
@@ -341,9 +430,27 @@ def _print_rows(rows: list[dict[str, Any]], json_mode: bool, empty: str) -> None
     Console().print(table)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: with `--json`, even a usage error (an unknown option, a value
+    out of range) prints the one JSON object, with exit code 2."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="ares", standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        code = 130
+    except Exception as exc:
+        # A usage error: the parser's exception carries exit code 2 and can show itself.
+        if getattr(exc, "exit_code", None) != 2 or not callable(getattr(exc, "show", None)):
+            raise
+        exc.show()
+        if "--json" in args:
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            sys.stdout.write(json.dumps(failure_summary(2, message), indent=2) + "\n")
+        code = 2
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

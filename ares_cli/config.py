@@ -33,8 +33,8 @@ from ares_cli.ml.tuning import EnhanceConfig
 from ares_cli.store import StoreConfig
 from ares_cli.timeutil import parse_utc, timeframe_ms
 
-__all__ = ["Config", "build_config", "load_config", "parse_override", "parse_utc",
-           "timeframe_ms"]
+__all__ = ["Config", "apply_overrides", "build_config", "load_config", "parse_override",
+           "parse_utc", "timeframe_ms"]
 
 
 class Config(BaseModel):
@@ -169,26 +169,40 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     return section, key, value
 
 
-def load_config(path: Path | None = None, overrides: typing.Sequence[str] = ()) -> Config:
-    """Load `path` (else ./config.toml if present, else built-in defaults), apply overrides."""
-    raw: dict[str, Any] = {}
-    origin = "built-in defaults"
-    if path is None and Path("config.toml").is_file():
-        path = Path("config.toml")
-    if path is not None:
-        origin = str(path)
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+def apply_overrides(raw: dict[str, Any], overrides: typing.Sequence[str],
+                    origin: str = "config") -> dict[str, Any]:
+    """A copy of the nested dict `raw` with each `section.key=value` override set."""
+    out = {section: dict(values) if isinstance(values, dict) else values
+           for section, values in raw.items()}
     for text in overrides:
         section, key, value = parse_override(text)
-        raw.setdefault(section, {})
-        if not isinstance(raw[section], dict):
+        out.setdefault(section, {})
+        if not isinstance(out[section], dict):
             raise ConfigError(f"[{section}] in {origin} must be a table of keys")
-        raw[section][key] = value
+        out[section][key] = value
+    return out
+
+
+def load_config(path: Path | None = None, overrides: typing.Sequence[str] = (),
+                base: dict[str, Any] | None = None, base_origin: str = "") -> Config:
+    """Load `path` (else `base`, e.g. a run's config snapshot, else ./config.toml if present,
+    else built-in defaults) and apply `overrides`."""
+    raw: dict[str, Any] = {}
+    origin = "built-in defaults"
+    if path is None and base is not None:
+        raw, origin = base, base_origin or "the run's config"
+    else:
+        if path is None and Path("config.toml").is_file():
+            path = Path("config.toml")
+        if path is not None:
+            origin = str(path)
+            try:
+                raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                raise ConfigError(f"config file not found: {path}") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    raw = apply_overrides(raw, overrides, origin)
     if overrides:
         origin += " with --set overrides"
     return build_config(raw, origin)

@@ -38,6 +38,9 @@ class StepRecord(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     message: str = ""
     exit_code: int | None = None
+    # A failure that `ares resume` can get past unchanged (a crash, an external service);
+    # other failures need a change first (their message says which).
+    resumable: bool = False
     started: str | None = None
     finished: str | None = None
     action_key: str | None = None

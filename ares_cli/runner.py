@@ -10,6 +10,7 @@ stores, its config slice and its input digests; a recorded key is a cache hit.
 from __future__ import annotations
 
 import platform
+import shlex
 import time
 import traceback
 import warnings
@@ -27,6 +28,7 @@ from ares_cli.console import Reporter
 from ares_cli.errors import (
     AresError,
     ConfigError,
+    ExternalServiceError,
     IntegrityError,
     NotImplementedStep,
     StepFailed,
@@ -43,10 +45,21 @@ LIBRARIES = ("polars", "numpy", "xgboost-cpu", "optuna", "scikit-learn", "ccxt",
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Per-invocation choices that are not config: the pair."""
+    """Per-invocation choices that are not config: the pair, and the config options the user
+    gave (`--set`, `--source`, `--path` as arguments), so every hint is a command to paste."""
 
     exchange: str = "binance"
     symbol: str = "ETHUSDT"
+    config_args: tuple[str, ...] = ()
+
+    @property
+    def pair_args(self) -> str:
+        return f"--exchange {shlex.quote(self.exchange)} --symbol {shlex.quote(self.symbol)}"
+
+    def command(self, *words: str, with_config: bool = False) -> str:
+        """`ares <words> --exchange E --symbol S` (plus this invocation's config options)."""
+        extra = [shlex.quote(a) for a in self.config_args] if with_config else []
+        return " ".join(["ares", *words, self.pair_args, *extra])
 
 
 def library_version(name: str) -> str:
@@ -67,7 +80,7 @@ def empty_record(step: Step) -> StepRecord:
 
 
 def resume_command(options: RunOptions) -> str:
-    return f"ares resume --exchange {options.exchange} --symbol {options.symbol}"
+    return options.command("resume")
 
 
 def step_view(step: Step, config: Config) -> ConfigView:
@@ -97,6 +110,12 @@ class RunOutcome:
     failed_step: Step | None = None
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def resumable(self) -> bool:
+        """Whether `ares resume` can get past the failure unchanged."""
+        return bool(self.exit_code and self.failed_step is not None
+                    and self.manifest.step(self.failed_step.number).resumable)
+
     def summary(self, options: RunOptions) -> dict[str, Any]:
         steps = [
             {
@@ -118,7 +137,9 @@ class RunOutcome:
             "symbol": options.symbol,
             "steps": steps,
             "warnings": self.warnings,
-            "resume_command": resume_command(options) if self.exit_code else None,
+            "resume_command": resume_command(options) if self.resumable else None,
+            "message": (self.manifest.step(self.failed_step.number).message
+                        if self.failed_step is not None else None),
         })
 
 
@@ -140,8 +161,8 @@ class StoredInputs(Mapping[str, Any]):
             except IntegrityError as exc:
                 raise IntegrityError(
                     exc.message,
-                    hint=f"repair it with: ares step {producer.name} --force "
-                    f"--exchange {self._options.exchange} --symbol {self._options.symbol}",
+                    hint="repair it with: "
+                    + self._options.command("step", producer.name, "--force"),
                 ) from None
             self._values[name] = decode(data, kind)  # type: ignore[arg-type]
         return self._values[name]
@@ -256,8 +277,7 @@ class Runner:
                 raise StepFailed(
                     f"input '{name}' is missing: step {producer.number} {producer.name} has not "
                     f"produced it in run {manifest.run_id}",
-                    hint=f"make it with: ares step {producer.name} "
-                    f"--exchange {self.options.exchange} --symbol {self.options.symbol}",
+                    hint=f"make it with: {self.options.command('step', producer.name)}",
                 )
             refs[name] = (digest, record.kinds[name], producer)
         return refs
@@ -307,8 +327,9 @@ class Runner:
                 )
         except AresError as exc:
             record.status, record.message, record.exit_code = "failed", str(exc), exc.exit_code
+            record.resumable = isinstance(exc, ExternalServiceError)
         except Exception as exc:  # a bug or library failure: fail loudly with the cause
-            record.status, record.exit_code = "failed", 1
+            record.status, record.exit_code, record.resumable = "failed", 1, True
             record.message = f"step {step.name} crashed: {type(exc).__name__}: {exc}"
             self.log(manifest, "step-traceback", step=step.name,
                      traceback=traceback.format_exc())
@@ -370,9 +391,8 @@ class Runner:
                 raise ConfigError(
                     f"step {number} {record.name} of run {manifest.run_id} was made with "
                     + "; ".join(changes),
-                    hint="re-run from that step so every step shares one config: ares run-all "
-                    f"--from {number} --exchange {self.options.exchange} "
-                    f"--symbol {self.options.symbol} (with the same --set options)",
+                    hint="re-run from that step so every step shares one config: "
+                    + self.options.command("run-all", "--from", str(number), with_config=True),
                 )
 
     def reset_stale(self, manifest: Manifest, numbers: range) -> None:

@@ -211,6 +211,27 @@ class Store:
             with self._flock(self.locks / name, fcntl.LOCK_EX, f"{exchange}/{symbol}") as path:
                 yield path
 
+    def is_locked(self, exchange: str, symbol: str) -> bool:
+        """Whether a live process holds the pair's run lock right now (probes, never waits)."""
+        path = self.locks / f"{safe_name(exchange)}__{safe_name(symbol)}.lock"
+        if not path.is_file():
+            return False
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)  # closing releases the probe's lock
+        return False
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove one run's folder (manifest and log); its objects go with the next `gc`."""
+        folder = self.runs / run_id
+        for path in sorted(folder.glob("*")):
+            path.unlink()
+        folder.rmdir()
+
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[Path]:
         """Hold the whole store alone (for gc): fails at once while any run is in flight."""

@@ -18,7 +18,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     env.progress(0.2, "features and labels")
     dataset, metrics = build_dataset(inputs["bars"], inputs["bars_fine"], inputs["regimes"],
                                      inputs["splits"], cfg.features, cfg.labels, cfg.bars)
-    return StepResult({"analyst_dataset": Artifact.table(dataset)}, metrics)
+    warnings = [f"analyst-features: {metrics['data']['note']}"] if "note" in metrics["data"] else []
+    return StepResult({"analyst_dataset": Artifact.table(dataset)}, metrics, warnings)
 
 
 STEP = Step(
