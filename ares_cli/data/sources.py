@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,6 +19,7 @@ from ares_cli.timeutil import parse_utc
 if TYPE_CHECKING:
     from ares_cli.data.ccxt_source import CcxtConfig, Credentials
     from ares_cli.data.files import FilesConfig
+    from ares_cli.data.validate import Locate
 
 
 class DataConfig(Section):
@@ -156,8 +158,14 @@ def input_file_digests(paths: tuple[str, ...]) -> dict[str, str]:
     return {str(path): sha256_file(path) for path in expand_paths(paths)}
 
 
-def validate(collected: Collected, policy: str, source: str) -> None:
-    """Apply the shared validation to whatever a source produced; record what was dropped."""
+def validate(
+    collected: Collected, policy: str, source: str, locate: Locate | None = None
+) -> None:
+    """Apply the shared validation to whatever a source produced; record what was dropped.
+
+    `locate` lets a rejection name the file and line a bad row was read from (sources whose
+    rows come from files); without it the message names the source and the row.
+    """
     from ares_cli.data.validate import validate_candles, validate_trades
 
     # A synthetic market's clock is made up, so only observed data is checked against now.
@@ -166,7 +174,7 @@ def validate(collected: Collected, policy: str, source: str) -> None:
         frame = getattr(collected, name)
         if frame is None:
             continue
-        cleaned, counts = check(frame, policy=policy, now=now, source=source)
+        cleaned, counts = check(frame, policy=policy, now=now, source=source, locate=locate)
         setattr(collected, name, cleaned)
         collected.metrics["validation"] = counts
         dropped = {k: v for k, v in counts.items() if k.startswith("dropped_") and v}
@@ -184,6 +192,8 @@ def collect(
     """Dispatch to the configured source, then validate its output the same way for all.
 
     `files` and `ccxt` are needed only by their own source; `downloads` is the ccxt cache.
+    Validation runs on the merged rows (so "drop" counts and overlap handling are the same for
+    every source); for the files source a rejected row is then looked up in its file.
     """
     if data.source == "synthetic":
         collected = collect_synthetic(data, progress)
@@ -198,6 +208,11 @@ def collect(
     else:
         assert files is not None, "the files source needs the [files] section"
         collected = collect_files(data.paths, files, progress)
+    locate: Locate | None = None
+    if data.source == "files" and files is not None:
+        from ares_cli.data.files import locate_row
+
+        locate = partial(locate_row, data.paths, files)
     progress(0.9, "validating")
-    validate(collected, data.invalid_policy, data.source)
+    validate(collected, data.invalid_policy, data.source, locate)
     return collected

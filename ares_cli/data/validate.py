@@ -1,9 +1,11 @@
 """Checks applied to the trades or candles of every source before they enter the store.
 
 Each row is checked against a fixed list of reasons, in order; the first that applies is the
-row's reason. Policy "reject" turns the first offending row into a `DataError` (exit 3) naming the
-source, the 1-based row, its trade id or timestamp and what is wrong; policy "drop" removes such
-rows and counts them per reason. Repeated trade ids (or candle timestamps) are never an error:
+row's reason. Policy "reject" turns the first offending row (in time order) into a `DataError`
+(exit 3) naming where it came from, its trade id or timestamp and what is wrong; policy "drop"
+removes such rows and counts them per reason. Where a row came from is the caller's `locate`
+answer when it has one (the `files` source names the file and its line or row), else the source
+and the 1-based row of the frame. Repeated trade ids (or candle timestamps) are never an error:
 they are what overlapping downloads produce, so the later copies are always dropped and counted.
 The result is sorted by timestamp (then trade id).
 """
@@ -19,21 +21,26 @@ from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP, TRADES_SCHEMA, conform
 from ares_cli.errors import ConfigError, DataError
 from ares_cli.timeutil import as_utc
 
-__all__ = ["EARLIEST", "POLICIES", "validate_candles", "validate_trades"]
+__all__ = ["EARLIEST", "POLICIES", "Locate", "validate_candles", "validate_trades"]
 
 POLICIES = ("reject", "drop")
 EARLIEST = datetime(2009, 1, 1, tzinfo=UTC)  # no crypto market traded before this
 
 _Check = tuple[str, pl.Expr, Callable[[dict], str]]
 
+# Where a row was read, given that row as a one-row frame of the checked schema: for example
+# "<file>, line 17", or None when it cannot be told.
+Locate = Callable[[pl.DataFrame], str | None]
+
 
 def validate_trades(
-    df: pl.DataFrame, *, policy: str, now: datetime, source: str
+    df: pl.DataFrame, *, policy: str, now: datetime, source: str, locate: Locate | None = None
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Check trades; return the kept rows sorted by (timestamp, trade_id) and counts per reason.
 
     Counts: rows_in, rows_out and dropped_<reason> for missing, nonpositive_price,
     nonpositive_qty, before_2009, after_now and duplicate_id (all keys present, zeros included).
+    `locate` names where a rejected row was read (see `Locate`); it plays no part in "drop".
     """
     checks = [
         _missing_check(["trade_id", "timestamp", "price", "qty", "is_buyer_maker"]),
@@ -41,17 +48,17 @@ def validate_trades(
         _positive_check("nonpositive_qty", ["qty"]),
         *_time_checks(now),
     ]
-    return _validate(df, TRADES_SCHEMA, checks, "trade_id", policy, source)
+    return _validate(df, TRADES_SCHEMA, checks, "trade_id", policy, source, locate)
 
 
 def validate_candles(
-    df: pl.DataFrame, *, policy: str, now: datetime, source: str
+    df: pl.DataFrame, *, policy: str, now: datetime, source: str, locate: Locate | None = None
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Check candles; return the kept rows sorted by timestamp and counts per reason.
 
     Counts: rows_in, rows_out and dropped_<reason> for missing, nonpositive_price,
     negative_volume, high_below_open_close, low_above_open_close, before_2009, after_now and
-    duplicate_timestamp (all keys present, zeros included).
+    duplicate_timestamp (all keys present, zeros included). `locate` as for validate_trades.
     """
     checks = [
         _missing_check(["timestamp", "open", "high", "low", "close", "volume", "filled"]),
@@ -60,7 +67,7 @@ def validate_candles(
         *_range_checks(),
         *_time_checks(now),
     ]
-    return _validate(df, BARS_SCHEMA, checks, "timestamp", policy, source)
+    return _validate(df, BARS_SCHEMA, checks, "timestamp", policy, source, locate)
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,6 +155,7 @@ def _validate(
     key: str,
     policy: str,
     source: str,
+    locate: Locate | None,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Run `checks`, apply the policy, drop repeated `key`s, sort; return rows and counts."""
     if policy not in POLICIES:
@@ -158,7 +166,7 @@ def _validate(
     counts = {"rows_in": df.height}
     counts.update({f"dropped_{name}": 0 for name, _, _ in checks})
     if policy == "reject":
-        _reject_first(flagged, checks, key, source)
+        _reject_first(flagged, checks, key, source, locate)
     else:
         for name, count in _reason_counts(flagged).items():
             counts[f"dropped_{name}"] = count
@@ -193,17 +201,22 @@ def _reason_counts(flagged: pl.DataFrame) -> dict[str, int]:
     return dict(zip(counts["_reason"].to_list(), counts["count"].to_list(), strict=True))
 
 
-def _reject_first(flagged: pl.DataFrame, checks: list[_Check], key: str, source: str) -> None:
-    """Raise a DataError describing the first offending row, if there is one."""
+def _reject_first(
+    flagged: pl.DataFrame, checks: list[_Check], key: str, source: str, locate: Locate | None
+) -> None:
+    """Raise a DataError describing the first offending row, if there is one.
+
+    The row is named by `locate` (called only here, on the failure path, so a source may afford
+    to look it up in its files) and otherwise by the source and its 1-based row in `flagged`.
+    """
     offending = flagged.with_row_index("_row").filter(pl.col("_reason").is_not_null()).head(1)
     if offending.height == 0:
         return
     row = offending.row(0, named=True)
+    place = locate(offending.drop("_row", "_reason")) if locate is not None else None
+    where = place or f"{source}: row {row['_row'] + 1}"
     messages = {name: message for name, _, message in checks}
-    raise DataError(
-        f"{source}: row {row['_row'] + 1} ({_identify(row, key)}): "
-        f"{messages[row['_reason']](row)}"
-    )
+    raise DataError(f"{where} ({_identify(row, key)}): {messages[row['_reason']](row)}")
 
 
 def _identify(row: dict, key: str) -> str:
