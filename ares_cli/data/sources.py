@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,7 +18,6 @@ from ares_cli.timeutil import parse_utc
 if TYPE_CHECKING:
     from ares_cli.data.ccxt_source import CcxtConfig, Credentials
     from ares_cli.data.files import FilesConfig
-    from ares_cli.data.validate import Locate
 
 
 class DataConfig(Section):
@@ -89,12 +87,8 @@ def collect_synthetic(data: DataConfig, progress: Progress) -> Collected:
         seed=data.seed, days=days, trades_per_day=data.trades_per_day,
         regimes=data.regimes, start=start, start_price=data.start_price,
     )
+    # The true regimes are kept for step 3, which measures agreement per window (never test).
     metrics: dict[str, Any] = {"source": "synthetic", "days": days}
-    if market.true_regimes is not None:
-        shares = market.true_regimes["regime"].value_counts(normalize=True)
-        metrics["true_regime_share"] = {
-            r: round(float(s), 4) for r, s in shares.sort("regime").iter_rows()
-        }
     return Collected(trades=market.trades, true_regimes=market.true_regimes, metrics=metrics)
 
 
@@ -159,7 +153,8 @@ def input_file_digests(paths: tuple[str, ...]) -> dict[str, str]:
 
 
 def validate(
-    collected: Collected, policy: str, source: str, locate: Locate | None = None
+    collected: Collected, policy: str, source: str,
+    locate: Callable[[pl.DataFrame], str | None] | None = None,
 ) -> None:
     """Apply the shared validation to whatever a source produced; record what was dropped.
 
@@ -208,8 +203,10 @@ def collect(
     else:
         assert files is not None, "the files source needs the [files] section"
         collected = collect_files(data.paths, files, progress)
-    locate: Locate | None = None
+    locate: Callable[[pl.DataFrame], str | None] | None = None
     if data.source == "files" and files is not None:
+        from functools import partial
+
         from ares_cli.data.files import locate_row
 
         locate = partial(locate_row, data.paths, files)

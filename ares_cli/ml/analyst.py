@@ -158,8 +158,11 @@ def enhance_analyst(
             tuned.fit_final(rows.X[mask], rows.y[mask], rows.weight[mask],
                             rounds=result.enhanced.rounds)
             enhanced_models[name] = tuned.model_
+            schedule = [len(step["dropped"]) for step in result.selection[1:]
+                        if step["kept"] and "dropped" in step]
             members[name] = Member(name, False, "", tuned.recipe(), result.feature_names,
-                                   result.features, int(result.enhanced.rounds), enhanced=True)
+                                   result.features, int(result.enhanced.rounds), enhanced=True,
+                                   selection=schedule or None)
         else:
             enhanced_models[name] = models.models[name]
             members[name] = Member(name, False, "", member.recipe, member.features,
@@ -174,6 +177,9 @@ def enhance_analyst(
             "baseline_constant": result.baseline.constant,
             "enhanced_constant": result.enhanced.constant,
             "features_kept": len(result.features),
+            # The enhanced score is the best of this many configurations scored on the same
+            # folds: optimistic by construction (step 14 deflates by the trial count).
+            "chosen_among": result.n_trials + result.n_selection_evals,
             "trials": result.n_trials,
             "new_trials": result.n_new_trials,
             "best_values": result.best_values,
@@ -225,6 +231,11 @@ def ensemble_analyst(
                                 weight=rows.weight,
                                 inner_splits=cfg.inner_splits if cfg.method == "stacked" else None)
     member_oof = nested.outer
+    # Rows of an outer fold with no training rows hold placeholders, not predictions.
+    predicted = np.ones(rows.y.size, bool)
+    for fold_train, fold_test, _ in nested.folds:
+        if fold_train.size == 0:
+            predicted[fold_test] = False
     train_scores = _scores(train_frame)
     labels = rows.y.astype(int)
     oof = combine_oof(member_oof, train_scores, labels, rows.t0, rows.t1, method=cfg.method,
@@ -237,8 +248,10 @@ def ensemble_analyst(
     stacker = None
     if cfg.method == "stacked":
         stacker = StackedEnsemble(C=cfg.C, random_state=seed, members=MEMBERS,
-                                  context=REGIMES).fit(member_oof, train_scores, labels,
-                                                       weight=rows.weight)
+                                  context=REGIMES).fit(member_oof[predicted],
+                                                       train_scores[predicted],
+                                                       labels[predicted],
+                                                       weight=rows.weight[predicted])
         model["stacker"] = stacker.to_dict()
 
     def combine(members: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -256,8 +269,9 @@ def ensemble_analyst(
     member_cols = [f"p_{m.lower()}" for m in MEMBERS]
     out = pl.concat([
         train_frame.select(columns).with_columns(
-            p_up=pl.Series(oof.ensemble), source=pl.lit("oof"),
-            **{c: pl.Series(member_oof[:, j]) for j, c in enumerate(member_cols)},
+            p_up=pl.Series(oof.ensemble).fill_nan(None), source=pl.lit("oof"),
+            **{c: pl.Series(np.where(predicted, member_oof[:, j], np.nan)).fill_nan(None)
+               for j, c in enumerate(member_cols)},
         ),
         later.select(columns).with_columns(
             p_up=pl.Series(later_p), source=pl.lit("model"),

@@ -41,11 +41,13 @@ __all__ = [
     "BoostConfig",
     "CVResult",
     "PurgedBooster",
+    "drop_lowest_gain",
     "fit_booster",
     "fit_fold",
     "predict_booster",
     "predict_model",
     "scores",
+    "select_by_schedule",
     "total_gain",
 ]
 
@@ -156,9 +158,10 @@ class CVResult:
 class PurgedBooster:
     """XGBoost P(y = 1) with purged, embargoed K-fold CV and out-of-fold predictions.
 
-    Parameters: `config` (layout and hyper-parameters), `embargo` (rows dropped after each test
-    block), `random_state` (XGBoost's seed), `features` (column indices of X the model sees, in
-    order; None for all), `rounds` (boosting rounds of the shipped model; None: from the CV).
+    Parameters: `config` (layout and hyper-parameters), `embargo` (bars after the latest label
+    end of each test fold whose rows are dropped from training), `random_state` (XGBoost's
+    seed), `features` (column indices of X the model sees, in order; None for all), `rounds`
+    (boosting rounds of the shipped model; None: from the CV).
     After `fit`: `cv_` (CVResult), `oof_`, `rounds_`, `model_` (UBJSON bytes).
     """
 
@@ -475,6 +478,28 @@ def total_gain(model: bytes | xgb.Booster, n_features: int) -> np.ndarray:
     for key, value in booster.get_score(importance_type="total_gain").items():
         gain[int(key.removeprefix("f"))] = float(np.sum(value))  # a scalar for tree models
     return gain
+
+
+def drop_lowest_gain(features: list[int], gain: np.ndarray, k: int) -> list[int]:
+    """`features` without the `k` of lowest gain (ties: the earlier column goes first)."""
+    order = np.lexsort((np.arange(len(features)), gain))
+    dropped = {int(i) for i in order[:k]}
+    return [f for i, f in enumerate(features) if i not in dropped]
+
+
+def select_by_schedule(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, rows: np.ndarray, config: BoostConfig,
+    seed: int, rounds: int, schedule: Sequence[int],
+) -> list[int]:
+    """Replay a backward-elimination schedule (features dropped per round) on `rows` alone:
+    each round trains on those rows and drops the lowest-gain features. Lets an out-of-fold
+    prediction use a subset chosen without the rows it predicts."""
+    subset = list(range(X.shape[1]))
+    for k in schedule:
+        model = fit_booster(config.xgb_params(seed), X[np.ix_(rows, subset)], y[rows], w[rows],
+                            rounds)
+        subset = drop_lowest_gain(subset, total_gain(model, len(subset)), k)
+    return subset
 
 
 def _load(model: bytes) -> xgb.Booster:

@@ -1,10 +1,12 @@
 """Does a model beat its baseline? A gain, a block-bootstrap interval and a plain verdict.
 
 Rows of a labelled series are not independent: a triple-barrier label spans many bars, so
-neighbouring labels share most of their outcome. With mean label uniqueness u (the share of a
-label's bars no other label covers), n rows carry about n·u independent outcomes. The interval
-therefore comes from a circular block bootstrap whose block length is the mean number of labels
-alive at once (1/u): whole stretches of overlapping labels are resampled together.
+neighbouring labels share most of their outcome (with mean label uniqueness u, n rows carry about
+n·u independent outcomes), and predictions and regimes persist beyond a label's span. The
+interval therefore comes from a circular block bootstrap whose block length is the larger of the
+mean number of labels alive at once (1/u) and the Politis-White length of the per-row gain
+series itself. With fewer than `MIN_BLOCKS` blocks there is too little data to tell: the verdict
+is "no edge", and the result says why.
 
 `edge` compares per-row losses (or the AUC) of a model with a baseline on the same rows and
 says "edge" only when the 95 % interval of the gain excludes no gain. Pure NumPy.
@@ -17,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from ares_cli.ml.bootstrap import block_indices, optimal_block_length
 from ares_cli.ml.labels import average_uniqueness
 
-__all__ = ["EPS", "auc_replicates", "block_indices", "edge", "overlap_block_length"]
+__all__ = ["EPS", "auc_replicates", "describe", "edge", "overlap_block_length"]
 
 EPS = 1e-6
 N_BOOT = 2000
+MIN_BLOCKS = 10  # fewer independent blocks than this: no interval worth stating
 
 
 def overlap_block_length(t0: np.ndarray, t1: np.ndarray) -> tuple[int, float]:
@@ -34,14 +38,6 @@ def overlap_block_length(t0: np.ndarray, t1: np.ndarray) -> tuple[int, float]:
     uniqueness = average_uniqueness(t0a - origin, t1a - origin, int(t1a.max()) - origin + 1)
     mean_u = float(np.clip(np.mean(uniqueness), 1e-9, 1.0))
     return max(1, min(t0a.size, round(1.0 / mean_u))), mean_u
-
-
-def block_indices(n: int, block: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot, n) row indices of circular block-bootstrap samples with blocks of `block` rows."""
-    blocks = math.ceil(n / block)
-    starts = rng.integers(0, n, size=(n_boot, blocks))
-    idx = (starts[:, :, None] + np.arange(block)[None, None, :]) % n
-    return idx.reshape(n_boot, blocks * block)[:, :n]
 
 
 def auc_replicates(p: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -99,19 +95,21 @@ def edge(
     p, b = np.asarray(model, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
     labels = np.asarray(y, dtype=np.float64)
     n = labels.size
-    block, uniqueness = overlap_block_length(t0, t1)
+    overlap, uniqueness = overlap_block_length(t0, t1)
     out: dict[str, Any] = {
         "metric": metric, "model_name": model_name, "baseline_name": baseline_name,
-        "rows": int(n), "effective_n": round(n * uniqueness, 1), "block_length": block,
+        "rows": int(n), "effective_n": round(n * uniqueness, 1), "block_length": overlap,
         "model": None, "baseline": None, "gain": None, "ci95": None, "model_ci95": None,
         "verdict": "no edge",
     }
     if n < 2 or np.unique(labels).size < 2:
         out["reason"] = "fewer than two rows or a single class: nothing to compare"
         return out
+    lm, lb = _log_loss_rows(p, labels), _log_loss_rows(b, labels)
+    block = max(overlap, math.ceil(optimal_block_length(lb - lm)[1]))
+    out["block_length"] = block
     rng = np.random.default_rng(seed)
     if metric == "log_loss":
-        lm, lb = _log_loss_rows(p, labels), _log_loss_rows(b, labels)
         model_value, base_value = float(lm.mean()), float(lb.mean())
         starts = rng.integers(0, n, size=(n_boot, math.ceil(n / block)))
         gains = _block_means(lb - lm, starts, block)
@@ -129,11 +127,15 @@ def edge(
         gain = model_value - base_value
     else:
         raise ValueError(f"metric must be 'log_loss' or 'auc', got {metric!r}")
+    out.update(model=model_value, baseline=base_value, gain=gain)
+    if n / block < MIN_BLOCKS:
+        out["reason"] = (f"{n} rows hold only {n / block:.1f} blocks of {block} dependent rows "
+                         f"(< {MIN_BLOCKS}): too little data for an interval")
+        return out
     finite = np.isfinite(gains)
     lo, hi = np.quantile(gains[finite], [0.025, 0.975])
     mlo, mhi = np.quantile(model_reps[np.isfinite(model_reps)], [0.025, 0.975])
-    out.update(model=model_value, baseline=base_value, gain=gain,
-               ci95=[float(lo), float(hi)], model_ci95=[float(mlo), float(mhi)],
+    out.update(ci95=[float(lo), float(hi)], model_ci95=[float(mlo), float(mhi)],
                verdict="edge" if lo > 0 else "no edge")
     return out
 
@@ -141,7 +143,7 @@ def edge(
 def describe(result: dict[str, Any]) -> str:
     """One line: 'log-loss 0.6565 vs class prior 0.6879 (lower is better), gain 0.031
     [0.012, 0.050]' or 'AUC 0.62 [0.51, 0.72]'."""
-    if result["model"] is None:
+    if result["model"] is None or result["ci95"] is None:
         return f"{result['metric']}: {result.get('reason', 'not computed')}"
     if result["metric"] == "auc":
         lo, hi = result["model_ci95"]

@@ -26,6 +26,7 @@ from ares_cli.ml.booster import (
     predict_booster,
     predict_model,
     scores,
+    select_by_schedule,
 )
 from ares_cli.ml.cv import PurgedKFold
 from ares_cli.ml.edge import edge
@@ -46,6 +47,8 @@ class Member:
     feature_index: list[int] | None  # their columns in the dataset's feature list
     rounds: int
     enhanced: bool | None = None  # step 6: whether a tuned recipe replaced the baseline
+    # Step 6: features dropped per kept selection round (replayed inside each CV fold).
+    selection: list[int] | None = None
 
     def booster(self) -> PurgedBooster:
         """The estimator this member's recipe describes (its features and rounds included)."""
@@ -60,6 +63,8 @@ class Member:
         }
         if self.enhanced is not None:
             out["enhanced"] = self.enhanced
+        if self.selection:
+            out["selection"] = list(self.selection)
         return out
 
     @classmethod
@@ -67,7 +72,7 @@ class Member:
         return cls(name=name, fallback=bool(data["fallback"]), reason=str(data["reason"]),
                    recipe=dict(data["params"]), features=data["features"],
                    feature_index=data["feature_index"], rounds=int(data["rounds"]),
-                   enhanced=data.get("enhanced"))
+                   enhanced=data.get("enhanced"), selection=data.get("selection"))
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,7 @@ def fit_members(
     A member with fewer than `min_rows` rows, a single class, or rows too few for a purged CV
     gets no model of its own: the `fallback_to` model serves its rows, and its metrics are that
     model's out-of-fold scores on them. Each member's CV runs on its own rows only, purged by
-    their own `[t0, t1]`, so its embargo counts its rows (spanning at least as many bars).
+    their own `[t0, t1]`, with the embargo in bars as for every purged CV.
     """
     Xs, yv, w = _check_xy(X, y, weight, None)
     t0a, t1a = _check_windows(t0, t1, yv.size)
@@ -336,7 +341,12 @@ def member_fit_predict(
                            "predicted the class rate")
                 continue
             booster = member.booster()
-            Xs = Xall[:, member.feature_index]
+            columns = member.feature_index
+            if member.selection:  # choose the subset on these fit rows, as step 6 did on all
+                columns = select_by_schedule(Xall, yv, w, tr, booster.config,
+                                             booster.random_state, member.rounds,
+                                             member.selection)
+            Xs = Xall[:, columns]
             fitted, _, note = fit_fold(Xs, yv, w, t0a, t1a, tr, booster.config,
                                        booster.random_state)
             if note:

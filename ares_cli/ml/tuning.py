@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import field_validator
 
-from ares_cli.ml.booster import CVResult, PurgedBooster, total_gain
+from ares_cli.ml.booster import CVResult, PurgedBooster, drop_lowest_gain, total_gain
 from ares_cli.ml.study import (
     complete_trials,
     count_complete,
@@ -198,6 +198,9 @@ def tune_model(
     name = study_name
     notes: list[str] = []
     space = search_space(weight, n_rows=len(y), n_splits=base.config.n_splits)
+    low, high, log = space["min_child_weight"]  # keep the untuned recipe inside, as trial 0
+    space["min_child_weight"] = (min(low, base.config.min_child_weight),
+                                 max(high, base.config.min_child_weight), log)
 
     scored: dict[tuple[Any, ...], CVResult] = {}
 
@@ -311,7 +314,7 @@ def _select_features(
     while len(shipped) > min_features:
         k = min(max(1, math.floor(drop_fraction * len(shipped))), len(shipped) - min_features)
         candidate_sets = [
-            _drop_lowest(fold_set, gain if gain is not None else np.zeros(len(fold_set)), k)
+            drop_lowest_gain(fold_set, gain if gain is not None else np.zeros(len(fold_set)), k)
             for fold_set, gain in zip(fold_sets, current_cv.fold_gain, strict=True)
         ]
         candidate_cv = cv(tuned, candidate_sets)
@@ -322,17 +325,10 @@ def _select_features(
         if not kept:
             break
         full = _with_features(tuned, shipped).fit_final(X, y, weight, rounds=current_cv.rounds)
-        smaller = _drop_lowest(shipped, total_gain(full.model_, len(shipped)), k)
+        smaller = drop_lowest_gain(shipped, total_gain(full.model_, len(shipped)), k)
         step["dropped"] = sorted(set(shipped) - set(smaller))
         shipped, fold_sets, current_cv = smaller, candidate_sets, candidate_cv
     return shipped, current_cv, path
-
-
-def _drop_lowest(features: list[int], gain: np.ndarray, k: int) -> list[int]:
-    """`features` without the `k` of lowest gain (ties: the earlier column goes first)."""
-    order = np.lexsort((np.arange(len(features)), gain))
-    dropped = {int(i) for i in order[:k]}
-    return [f for i, f in enumerate(features) if i not in dropped]
 
 
 def _with_features(booster: PurgedBooster, features: list[int] | None) -> PurgedBooster:
