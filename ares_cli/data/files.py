@@ -11,7 +11,10 @@ the content cannot, such as USD-M versus COIN-M aggTrades):
 
 Everything is parsed in bulk by polars with explicit dtypes (no per-row Python) and normalised to
 `TRADES_SCHEMA` or `BARS_SCHEMA`. Bad input raises `DataError` (exit 3) naming the file and, where
-it applies, the 1-based line (CSV) or row (other formats).
+it applies, the 1-based line (CSV) or row (other formats); `locate_row` does the same for a row
+that the shared validation rejects after the files are merged. A `[files]` setting that the file
+contradicts (an explicit `timestamp_unit` on ISO text or datetimes, or one that makes the file's
+dates absurd where another unit would not) raises `ConfigError` (exit 2).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import glob
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -29,6 +33,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -36,10 +41,14 @@ import polars as pl
 from pydantic import field_validator
 
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP, TRADES_SCHEMA, conform
-from ares_cli.errors import DataError
+from ares_cli.data.validate import EARLIEST
+from ares_cli.errors import ConfigError, DataError
 from ares_cli.section import Field, Section
 
-__all__ = ["KNOWN_SUFFIXES", "FilesConfig", "LoadedFiles", "expand_paths", "load_files"]
+__all__ = [
+    "JSON_SHAPES", "KNOWN_SUFFIXES", "FilesConfig", "LoadedFiles", "expand_paths", "load_files",
+    "locate_row",
+]
 
 KNOWN_SUFFIXES = (
     ".csv", ".csv.gz", ".zip", ".parquet", ".feather", ".arrow", ".ipc", ".json", ".json.gz",
@@ -149,6 +158,27 @@ def load_files(paths: Sequence[str], options: FilesConfig = FilesConfig()) -> Lo
     )
 
 
+def locate_row(paths: Sequence[str], options: FilesConfig, row: pl.DataFrame) -> str | None:
+    """Where a row of `load_files(paths, options).frame` was read: `<file>, line N` or `, row N`.
+
+    `row` is that row as a one-row frame (TRADES_SCHEMA or BARS_SCHEMA). load_files keeps no
+    per-row origin, which would cost every load (a 17 M-row month) memory for the sake of one
+    error message; instead the files are read again, one at a time and only when a row is
+    rejected, and the first row in file order with exactly this content is named. The merge keeps
+    the first copy of a repeated row, so that is the row that was loaded. None when no file
+    holds it (the files changed since they were loaded).
+    """
+    same = pl.all_horizontal([pl.col(c).eq_missing(row.get_column(c)) for c in row.columns])
+    for path in expand_paths(paths):
+        parsed = _load_one(path, options)
+        if parsed.frame.columns != row.columns:
+            continue
+        hits = parsed.frame.select(same).to_series().arg_true()
+        if hits.len():
+            return parsed.where.at(int(hits[0]))
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 # Paths
 # --------------------------------------------------------------------------------------------
@@ -190,6 +220,7 @@ class _Parsed:
     layout: str
     time_unit: str
     header: bool
+    where: _Where
     checksum: str = "absent"
 
     def summary(self) -> dict:
@@ -335,10 +366,10 @@ def _parse_bytes(path: Path, raw: bytes, options: FilesConfig) -> _Parsed:
         return _load_frame(path, _read_binary_table(path, raw, pl.read_ipc), "feather", options)
     if raw.startswith(b"\x1f\x8b"):
         payload = _gzip_payload(path, raw)
-        if ".json" in name or payload.head.lstrip().startswith(b"["):
+        if ".json" in name or payload.head.lstrip().startswith((b"[", b"{")):
             return _load_json(path, payload.plain(), options)
         return _load_csv(payload, path, options)
-    if name.endswith(".json") or raw[:256].lstrip().startswith(b"["):
+    if name.endswith(".json") or raw[:256].lstrip().startswith((b"[", b"{")):
         return _load_json(path, raw, options)
     return _load_csv(_plain_payload(path, raw), path, options)
 
@@ -702,7 +733,7 @@ def _load_binance(
     df = _read_csv_strict(payload, layout.columns, header)
     where = _Where(payload.label, first_line=2 if header else 1)
     frame, unit = _canonical(df, layout.kind, layout.mapping, options.timestamp_unit, where)
-    return _Parsed(path, layout.kind, frame, layout.name, unit, header)
+    return _Parsed(path, layout.kind, frame, layout.name, unit, header, where)
 
 
 def _read_csv_strict(payload: _CsvPayload, columns: _Columns, header: bool) -> pl.DataFrame:
@@ -859,7 +890,7 @@ def _from_frame(
         kind, mapping = _resolve_columns(frame.columns, options, where.label)
         layout = f"table-{kind}-{ext}"
     canonical, unit = _canonical(frame, kind, mapping, options.timestamp_unit, where)
-    return _Parsed(path, kind, canonical, layout, unit, header)
+    return _Parsed(path, kind, canonical, layout, unit, header, where)
 
 
 _FREQTRADE_TRADES = {
@@ -919,14 +950,27 @@ def _guess_kind(mapping: Mapping[str, str]) -> str | None:
     return "trades" if "price" in mapping else None
 
 
-# JSON: freqtrade lists of lists, or ccxt trade dicts.
+# JSON: freqtrade lists of lists, ccxt trade dicts, and pandas `DataFrame.to_json` orients.
 _JSON_TRADE_NAMES = ("timestamp", "id", "type", "side", "price", "amount", "cost")
 _JSON_OHLCV_NAMES = ("date", "open", "high", "low", "close", "volume")
+_CCXT_TRADE_KEYS = ("timestamp", "id", "side", "price", "amount")
+
+# The JSON layouts read (pandas' DataFrame.to_json orients), listed when a file has another.
+JSON_SHAPES = (
+    "a list of rows [[ts, open, high, low, close, volume], ...] or "
+    "[[ts, id, type, side, price, amount, cost], ...] (freqtrade; pandas orient='values')",
+    "a list of records [{column: value}, ...] (pandas orient='records'; ccxt trade dicts)",
+    "{column: {index: value}} (pandas orient='columns')",
+    "{index: {column: value}} (pandas orient='index')",
+    "{'columns': [...], 'index': [...], 'data': [[...]]} (pandas orient='split')",
+    "{'schema': {...}, 'data': [{column: value}, ...]} (pandas orient='table')",
+)
 
 
 def _load_json(path: Path, text: bytes, options: FilesConfig) -> _Parsed:
-    """A freqtrade JSON file: trades `[ts, id, type, side, price, amount, cost]` rows, OHLCV
-    `[ms, o, h, l, c, v]` rows, or a list of ccxt trade dicts."""
+    """A JSON table in any of JSON_SHAPES: freqtrade's trades `[ts, id, type, side, price,
+    amount, cost]` or OHLCV `[ms, o, h, l, c, v]` rows, ccxt trade dicts, or a pandas frame
+    written with any orient. Rows are named by their 1-based position in messages."""
     if options.format not in ("auto", "freqtrade"):
         raise DataError(f"{path}: format {options.format!r} does not read JSON files")
     if _blank(text):
@@ -937,38 +981,157 @@ def _load_json(path: Path, text: bytes, options: FilesConfig) -> _Parsed:
         line = getattr(exc, "lineno", None)
         where = f"{path}, line {line}" if line else str(path)
         raise DataError(f"{where}: not valid JSON ({getattr(exc, 'msg', exc)})") from exc
-    if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of rows, found {type(data).__name__}")
-    if not data:
+    frame, index = _json_table(path, data, options)
+    if frame.height == 0:
         raise DataError(f"{path}: no data rows")
-    frame = _json_dicts(path, data) if isinstance(data[0], dict) else _json_rows(path, data)
+    frame = _with_index(path, frame, index, options)
     return _from_frame(path, frame, "json", False, _Where(str(path)), options)
 
 
-def _json_rows(path: Path, data: list) -> pl.DataFrame:
-    """freqtrade's list-of-lists JSON as a frame with freqtrade's column names."""
+def _json_table(
+    path: Path, data: object, options: FilesConfig
+) -> tuple[pl.DataFrame, list | None]:
+    """The frame held by parsed JSON, and its index labels when the shape carries them."""
+    if isinstance(data, list):
+        if not data:
+            raise DataError(f"{path}: no data rows")
+        if isinstance(data[0], dict):
+            return _json_records(path, data), None
+        if isinstance(data[0], list):
+            return _json_rows(path, data), None
+        raise _shape_error(path, f"a list of {type(data[0]).__name__}s ({data[0]!r:.40})")
+    if not isinstance(data, dict):
+        raise _shape_error(path, type(data).__name__)
+    if not data:
+        raise DataError(f"{path}: no data rows")
+    if isinstance(data.get("columns"), list) and isinstance(data.get("data"), list):
+        index = data.get("index")
+        names = [str(name) for name in data["columns"]]
+        frame = _json_rows(path, data["data"], names) if data["data"] else pl.DataFrame()
+        return frame, (index if isinstance(index, list) else None)
+    if isinstance(data.get("schema"), dict) and isinstance(data.get("data"), list):
+        return (_json_records(path, data["data"]) if data["data"] else pl.DataFrame()), None
+    if all(isinstance(value, dict) for value in data.values()):
+        if _dict_orient(path, data, options) == "columns":
+            return _json_columns(path, data)
+        return _json_records(path, list(data.values())), list(data)
+    keys = ", ".join(repr(k) for k in list(data)[:6])
+    raise _shape_error(path, f"an object with keys {keys}")
+
+
+def _shape_error(path: Path, found: str) -> DataError:
+    """The error for JSON of a shape that is not a table, listing the shapes that are read."""
+    shapes = "; ".join(JSON_SHAPES)
+    return DataError(f"{path}: not a JSON table: found {found}; expected one of: {shapes}")
+
+
+def _json_rows(path: Path, data: list, names: Sequence[str] | None = None) -> pl.DataFrame:
+    """Lists of values as a frame: named by `names` (orient='split'), else by the row width:
+    freqtrade's 7-value trades or 6-value OHLCV rows."""
     width = len(data[0]) if isinstance(data[0], list) else -1
-    names = {7: _JSON_TRADE_NAMES, 6: _JSON_OHLCV_NAMES}.get(width)
     if names is None:
-        raise DataError(f"{path}, row 1: expected 7 (trades) or 6 (OHLCV) values per row")
+        names = {7: _JSON_TRADE_NAMES, 6: _JSON_OHLCV_NAMES}.get(width)
+        if names is None:
+            raise DataError(f"{path}, row 1: expected 7 (trades) or 6 (OHLCV) values per row")
+    else:
+        width = len(names)
     for index, row in enumerate(data):
         if not isinstance(row, list) or len(row) != width:
             raise DataError(f"{path}, row {index + 1}: expected {width} values, found {row!r:.80}")
     columns = zip(*data, strict=True)
     return pl.DataFrame(
-        [pl.Series(name, values, strict=False) for name, values in zip(names, columns, strict=True)]
+        [_json_column(path, name, list(values))
+         for name, values in zip(names, columns, strict=True)]
     )
 
 
-def _json_dicts(path: Path, data: list) -> pl.DataFrame:
-    """A list of ccxt trade dicts (freqtrade's older trades format) as a frame."""
-    for index, row in enumerate(data):
+def _json_records(path: Path, rows: list) -> pl.DataFrame:
+    """A list of objects (orient='records', the values of orient='index', ccxt trade dicts).
+
+    Columns are every key seen, in first-seen order; a key a row lacks is null there. ccxt
+    trade dicts keep only the trade fields (their nested `info`/`fee` are not table columns).
+    """
+    for index, row in enumerate(rows):
         if not isinstance(row, dict):
-            raise DataError(f"{path}, row {index + 1}: expected a trade object, found {row!r:.80}")
-    keys = ("timestamp", "id", "side", "price", "amount")
-    return pl.DataFrame(
-        [pl.Series(key, [row.get(key) for row in data], strict=False) for key in keys]
+            raise DataError(f"{path}, row {index + 1}: expected an object like row 1, found "
+                            f"{row!r:.80}")
+    if set(_CCXT_TRADE_KEYS) <= rows[0].keys():
+        keys: Sequence[str] = _CCXT_TRADE_KEYS
+    else:
+        keys = list(dict.fromkeys(itertools.chain.from_iterable(rows)))
+    return pl.DataFrame([_json_column(path, str(k), [row.get(k) for row in rows]) for k in keys])
+
+
+def _json_columns(path: Path, data: dict) -> tuple[pl.DataFrame, list]:
+    """orient='columns': {column: {index: value}}, rows in the order of the first column."""
+    index = list(next(iter(data.values())))
+    columns = []
+    for name, cells in data.items():
+        ordered = list(cells) == index  # pandas writes every column in the same order
+        values = list(cells.values()) if ordered else [cells.get(label) for label in index]
+        columns.append(_json_column(path, str(name), values))
+    return pl.DataFrame(columns), index
+
+
+def _json_column(path: Path, name: str, values: list) -> pl.Series:
+    """One column of JSON values, typed by their common supertype (mixed ones become text)."""
+    try:
+        return pl.Series(name, values, strict=False)
+    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: column {name!r}: cannot read its values ({detail})") from exc
+
+
+def _known_names(options: FilesConfig) -> set[str]:
+    """Lower-case column names the loader recognises: aliases, freqtrade's, the caller's."""
+    names = {alias for aliases in _ALIASES.values() for alias in aliases}
+    names.update(_JSON_TRADE_NAMES, _JSON_OHLCV_NAMES)
+    names.update(column.lower() for column in options.columns.values())
+    return names
+
+
+def _dict_orient(path: Path, data: dict, options: FilesConfig) -> str:
+    """"columns" or "index" for an object of objects: the level whose keys name columns."""
+    known = _known_names(options)
+    outer = list(itertools.islice(data, 64))
+    inner = list(itertools.islice(next(iter(data.values())), 64))
+    outer_score = sum(str(key).lower() in known for key in outer)
+    inner_score = sum(str(key).lower() in known for key in inner)
+    if outer_score != inner_score:
+        return "columns" if outer_score > inner_score else "index"
+    raise DataError(
+        f"{path}: a JSON object of objects, but neither its keys ({', '.join(outer[:6])}) nor "
+        f"those of its first value ({', '.join(inner[:6])}) name known columns, so "
+        "orient='columns' cannot be told from orient='index' (name the columns with "
+        "[files] columns)"
     )
+
+
+def _with_index(
+    path: Path, frame: pl.DataFrame, index: list | None, options: FilesConfig
+) -> pl.DataFrame:
+    """Add the index labels of orient 'split', 'columns' or 'index' as a column.
+
+    pandas writes a DatetimeIndex as epoch milliseconds (or ISO text), so when no column holds
+    the time and the index is not the default 0, 1, 2, ... the index becomes the timestamp;
+    otherwise it is the column "index" (which [files] columns can map).
+    """
+    if index is None or len(index) != frame.height:
+        return frame
+    labels = _json_column(path, "index", index)
+    lower = {column.lower() for column in frame.columns}
+    has_time = "timestamp" in options.columns or any(a in lower for a in _ALIASES["timestamp"])
+    if not has_time and not _default_range(labels):
+        return frame.with_columns(labels.alias("timestamp"))
+    return frame if "index" in lower else frame.with_columns(labels)
+
+
+def _default_range(labels: pl.Series) -> bool:
+    """True for pandas' default RangeIndex labels 0, 1, 2, ... (numbers or their text)."""
+    numbers = labels.cast(pl.Int64, strict=False)
+    if numbers.null_count():
+        return False
+    return bool((numbers == pl.int_range(0, labels.len(), eager=True)).all())
 
 
 # --------------------------------------------------------------------------------------------
@@ -1082,22 +1245,102 @@ _UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns":
 
 
 def _timestamps(series: pl.Series, unit: str, where: _Where) -> tuple[pl.Series, str]:
-    """UTC µs timestamps from epoch numbers (unit by magnitude), datetimes or ISO strings."""
+    """UTC µs timestamps from epoch numbers (unit by magnitude), datetimes or ISO strings.
+
+    An explicit `unit` (not "auto") is a statement about the file that is checked, not trusted:
+    see `_unit_not_applicable` and `_check_explicit_unit`.
+    """
     dtype = series.dtype
     if isinstance(dtype, pl.Datetime):
+        _unit_not_applicable(unit, series, where, f"datetimes ({dtype})", series.drop_nulls())
         return _datetime_utc(series), dtype.time_unit
     if dtype == pl.Date:
+        _unit_not_applicable(unit, series, where, "dates", series.drop_nulls())
         return _datetime_utc(series.cast(pl.Datetime("us"))), "date"
     if dtype == pl.String:
         as_int = series.cast(pl.Int64, strict=False)
         if as_int.null_count() != series.null_count():
+            _unit_not_applicable(unit, series, where, "ISO text",
+                                 series.filter(series.is_not_null() & as_int.is_null()))
             return _parse_iso(series, where), "iso"
         series = as_int
     if not (dtype.is_numeric() or dtype == pl.String):
         raise DataError(f"{where.label}: timestamp column {series.name!r} has type {dtype}; "
                         "expected epoch numbers, datetimes or ISO strings")
-    unit = unit if unit != "auto" else _detect_unit(series, where)
+    if unit == "auto":
+        unit = _detect_unit(series, where)
+    else:
+        _check_explicit_unit(series, unit, where)
     return _from_epoch(series, unit, where), unit
+
+
+def _unit_not_applicable(
+    unit: str, series: pl.Series, where: _Where, holds: str, examples: pl.Series
+) -> None:
+    """An explicit epoch unit on a column that holds no epoch numbers is a ConfigError (exit 2).
+
+    Ignoring the unit would hide a wrong belief about the files. It is a configuration error
+    rather than a data error because the file is fine (it loads with timestamp_unit = "auto") and
+    the fix is in the settings; the message names the file, the column, the unit and a value.
+    """
+    if unit == "auto":
+        return
+    example = f" ({examples[0]})" if examples.len() else ""
+    raise ConfigError(
+        f"{where.label}: files.timestamp_unit = {unit!r} but column {series.name!r} holds "
+        f"{holds}{example}; leave timestamp_unit = 'auto'"
+    )
+
+
+# Epoch values that fall in [2009, 2100) in each unit: these ranges do not overlap, so a
+# plausible market timestamp says its own unit.
+_PLAUSIBLE_YEARS = (EARLIEST, datetime(2100, 1, 1, tzinfo=UTC))
+_MICROS_PER = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _plausible_units(value: float) -> list[str]:
+    """The units in which the epoch number `value` is a date in 2009..2099 (at most one)."""
+    low, high = (moment.timestamp() * 1e6 for moment in _PLAUSIBLE_YEARS)
+    return [unit for unit, per in _MICROS_PER.items() if low <= value * per < high]
+
+
+def _reading(value: float, unit: str) -> str:
+    """The date `value` stands for in `unit`, for messages."""
+    try:
+        moment = _EPOCH + timedelta(microseconds=value * _MICROS_PER[unit])
+    except OverflowError:
+        return "beyond the year 9999" if value > 0 else "before the year 1"
+    return moment.isoformat(timespec="seconds").removesuffix("+00:00")
+
+
+def _check_explicit_unit(series: pl.Series, unit: str, where: _Where) -> None:
+    """A ConfigError (exit 2) when the file's typical value is a plausible date in another unit.
+
+    Magnitudes of timestamps since 2009 tell their unit apart, so a stated unit that turns the
+    file's median value into a date outside 2009..2099 while another unit makes it one is a
+    mistake in the settings (for example 'ns' on milliseconds, which would put every row in
+    1970). Values that are plausible in no unit are left to the shared validation, which rejects
+    or drops each out-of-range row naming it.
+    """
+    values = series.drop_nulls()
+    if values.dtype.is_float():
+        values = values.filter(values.is_finite())
+    if values.len() == 0:
+        return
+    median = values.median()
+    assert isinstance(median, (int, float))
+    plausible = _plausible_units(median)
+    if not plausible or unit in plausible:
+        return
+    typical = values[int((values - median).abs().arg_min() or 0)]
+    other = plausible[0]
+    raise ConfigError(
+        f"{where.label}: files.timestamp_unit = {unit!r} but column {series.name!r} holds values "
+        f"like {typical}, which in {_UNIT_WORDS[unit]} is {_reading(typical, unit)} and in "
+        f"{_UNIT_WORDS[other]} {_reading(typical, other)}; set timestamp_unit = {other!r} or "
+        "'auto'"
+    )
 
 
 def _datetime_utc(series: pl.Series) -> pl.Series:
@@ -1156,13 +1399,26 @@ def _first_other_unit(series: pl.Series, unit: str) -> int:
 
 
 def _from_epoch(series: pl.Series, unit: str, where: _Where) -> pl.Series:
-    """Epoch numbers in `unit` as UTC µs timestamps."""
+    """Epoch numbers in `unit` as UTC µs timestamps; one that overflows is a DataError.
+
+    Overflow only happens with an explicit unit (detection never picks a unit that overflows),
+    e.g. 's' on a stray millisecond value: integer multiplication would wrap around silently.
+    """
     if series.dtype.is_float():
         micros = (series * {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}[unit]).round(0)
         as_int = micros.cast(pl.Int64, strict=False)
-        _raise_on_new_nulls(series, as_int, where, "timestamp {value!r} is not a number")
+        _raise_on_new_nulls(series, as_int, where, "timestamp {value!r} is not a valid number "
+                            f"of {_UNIT_WORDS[unit]}")
     elif unit == "ns":
         as_int = series.cast(pl.Int64) // 1000
     else:
-        as_int = series.cast(pl.Int64) * {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]
+        factor = {"s": 1_000_000, "ms": 1_000, "us": 1}[unit]
+        as_int = series.cast(pl.Int64)
+        limit = (2**63 - 1) // factor
+        low, high = as_int.min(), as_int.max()
+        if high is not None and (high > limit or low < -limit):
+            index = int(((as_int > limit) | (as_int < -limit)).arg_true()[0])
+            raise DataError(f"{where.at(index)}: timestamp {as_int[index]} is out of range in "
+                            f"{_UNIT_WORDS[unit]}")
+        as_int = as_int * factor
     return as_int.cast(TIMESTAMP).alias("timestamp")

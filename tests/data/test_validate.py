@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -10,11 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from ares_cli.data.files import load_files
+from ares_cli.data.files import FilesConfig, load_files, locate_row
 from ares_cli.data.schema import BARS_SCHEMA, TRADES_SCHEMA
 from ares_cli.data.validate import validate_candles, validate_trades
 from ares_cli.errors import ConfigError, DataError
 from tests.conftest import shared_file
+from tests.data.binance_files import csv_bytes, generate, write_zip
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -220,3 +224,103 @@ def test_trade_counts_add_up(rows: list[tuple]) -> None:
     assert out.select((pl.col("price") > 0).all() & (pl.col("qty") > 0).all()).item() is not False
     assert out.equals(out.sort("timestamp", "trade_id"))
     assert out.filter(pl.col("timestamp") > NOW).height == 0
+
+
+# -- rejected rows named by file and line (the files source) --------------------------------------
+
+
+def reject_files(*paths: Path, **options: object) -> str:
+    """The message of the DataError that validating the loaded files under "reject" raises."""
+    names = [str(p) for p in paths]
+    config = FilesConfig(**options)
+    loaded = load_files(names, config)
+    check = validate_trades if loaded.kind == "trades" else validate_candles
+    with pytest.raises(DataError) as caught:
+        check(loaded.frame, policy="reject", now=NOW, source="files",
+              locate=partial(locate_row, names, config))
+    assert caught.value.exit_code == 3
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_reject_names_csv_file_and_line(tmp_path: Path, header: bool) -> None:
+    gen = generate("spot-aggTrades", n=6)
+    gen.rows[3][1] = "-0.5"  # data row 4
+    path = tmp_path / "BTCUSDT-aggTrades-2024-01-01.csv"
+    path.write_bytes(csv_bytes(gen, header=header))
+    stamp = datetime.fromtimestamp(int(gen.rows[3][5]) / 1000, UTC).isoformat()
+    assert reject_files(path) == (
+        f"{path}, line {4 + header} (trade_id 1003, {stamp}): "
+        "price must be positive and finite (price -0.5)"
+    )
+
+
+def test_reject_names_the_member_of_a_zip_and_the_file_among_several(tmp_path: Path) -> None:
+    first = generate("spot-aggTrades", n=5, first_id=1000)
+    second = generate("spot-aggTrades", n=5, first_id=1003)  # ids 1003, 1004 repeat
+    second.rows[4][2] = "0"  # qty of id 1007, line 5 of the second file
+    a = write_zip(tmp_path / "BTCUSDT-aggTrades-2024-01-01.zip", csv_bytes(first))
+    b = write_zip(tmp_path / "BTCUSDT-aggTrades-2024-01-02.zip", csv_bytes(second))
+    message = reject_files(a, b)
+    assert message.startswith(f"{b} (BTCUSDT-aggTrades-2024-01-02.csv), line 5 (trade_id 1007, ")
+    assert message.endswith("qty must be positive and finite (qty 0.0)")
+
+
+def test_reject_names_the_first_copy_of_a_repeated_bad_row(tmp_path: Path) -> None:
+    gen = generate("spot-aggTrades", n=4)
+    gen.rows[2][1] = "0"
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    b.write_bytes(csv_bytes(gen))
+    a.write_bytes(csv_bytes(generate("spot-aggTrades", n=2, first_id=990)) + csv_bytes(gen))
+    assert reject_files(a, b).startswith(f"{a}, line 5 (trade_id 1002, ")
+
+
+def test_reject_names_the_file_row_of_an_unsorted_table(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pl.DataFrame({"trade_id": [3, 1, 2], "timestamp": [1_704_067_200_002, 1_704_067_200_000,
+                  1_704_067_200_001], "price": [1.0, 1.0, float("nan")], "qty": [1.0] * 3,
+                  "side": ["buy", "sell", "buy"]}).write_parquet(path)
+    assert reject_files(path) == (
+        f"{path}, row 3 (trade_id 2, 2024-01-01T00:00:00.001000+00:00): "
+        "price must be positive and finite (price nan)"
+    )
+
+
+def test_reject_names_candle_line_and_json_row(tmp_path: Path) -> None:
+    gen = generate("um-klines", n=5)
+    gen.rows[1][2] = gen.rows[1][3]  # high = low, below the close
+    path = tmp_path / "k.csv"
+    path.write_bytes(csv_bytes(gen, header=True))
+    assert reject_files(path).startswith(f"{path}, line 3 (timestamp ")
+    rows = [[1_704_067_200_000 + 60_000 * i, 1.0, 2.0, 0.5, 1.5, 1.0] for i in range(3)]
+    rows[2][5] = -1.0
+    json_path = tmp_path / "X-1m.json"
+    json_path.write_text(json.dumps(rows))
+    assert reject_files(json_path) == (
+        f"{json_path}, row 3 (timestamp 2024-01-01T00:02:00+00:00): "
+        "volume must be zero or more and finite (-1.0)"
+    )
+
+
+def test_reject_without_a_location_names_the_row(tmp_path: Path) -> None:
+    gen = generate("spot-aggTrades", n=3)
+    gen.rows[1][1] = "0"
+    path = tmp_path / "a.csv"
+    path.write_bytes(csv_bytes(gen))
+    loaded = load_files([str(path)])
+    path.write_bytes(csv_bytes(generate("spot-aggTrades", n=3)))  # changed since it was loaded
+    with pytest.raises(DataError, match=r"^files: row 2 \(trade_id 1001, "):
+        validate_trades(loaded.frame, policy="reject", now=NOW, source="files",
+                        locate=partial(locate_row, [str(path)], FilesConfig()))
+
+
+def test_drop_is_unchanged_by_a_locator() -> None:
+    def never(row: pl.DataFrame) -> str:
+        raise AssertionError("locate is for rejections only")
+
+    frame = trades([*clean_trades(), (7, at(7), -2.5, 1.0, False), (1, at(1), 2.0, 1.0, True)])
+    plain = validate_trades(frame, policy="drop", now=NOW, source="s")
+    located = validate_trades(frame, policy="drop", now=NOW, source="s", locate=never)
+    assert_frame_equal(located[0], plain[0])
+    assert located[1] == plain[1] and plain[1]["dropped_nonpositive_price"] == 1
+    assert plain[1]["dropped_duplicate_id"] == 1

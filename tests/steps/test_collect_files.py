@@ -96,3 +96,113 @@ def test_folder_of_several_files_is_merged(env):
     code, summary = run("--path", str(folder), "--symbol", "ADABTC", "--to", "1")
     assert code == 0, summary
     assert summary["steps"][0]["metrics"]["data"]["candles_rows"] == 21
+
+
+# -- messages about input files, as a user or cron sees them ----------------------------------
+
+REJECT = ("--set", 'data.invalid_policy="reject"')
+
+
+def test_reject_names_the_file_and_line(env):
+    gen = generate("spot-aggTrades", n=30)
+    gen.rows[16][1] = "0"  # trade 1016, line 17
+    path = binance_path(env, "spot-aggTrades")
+    path.write_bytes(csv_bytes(gen))
+    code, summary = run("--path", str(path), "--to", "1", *REJECT)
+    assert code == 3 and summary["exit_code"] == 3
+    message = summary["steps"][0]["message"]
+    assert message.startswith(f"{path}, line 17 (trade_id 1016, ")
+    assert message.endswith("price must be positive and finite (price 0.0)")
+    code, summary = run("--path", str(path), "--to", "1")  # "drop": counted, warned, goes on
+    assert code == 0
+    assert summary["steps"][0]["metrics"]["data"]["validation"]["dropped_nonpositive_price"] == 1
+    assert any("dropped 1 trades rows (1 nonpositive_price)" in w for w in summary["warnings"])
+
+
+def test_reject_names_the_file_among_a_folder_and_the_row_of_a_table(env):
+    folder = env / "days"
+    folder.mkdir()
+    for day, first_id in (("2024-01-01", 1000), ("2024-01-02", 1005)):
+        gen = generate("spot-aggTrades", n=5, first_id=first_id)
+        if day == "2024-01-02":
+            gen.rows[2][2] = "-1"  # qty of trade 1007, line 3
+        write_zip(folder / f"BTCUSDT-aggTrades-{day}.zip", csv_bytes(gen))
+    code, summary = run("--path", str(folder), "--to", "1", *REJECT)
+    assert code == 3
+    bad = folder / "BTCUSDT-aggTrades-2024-01-02.zip"
+    assert summary["steps"][0]["message"].startswith(
+        f"{bad} (BTCUSDT-aggTrades-2024-01-02.csv), line 3 (trade_id 1007, ")
+    rows = [[1_704_067_200_000 + 60_000 * i, 1.0, 2.0, 0.5, 1.5, 1.0] for i in range(4)]
+    rows[1][2] = 1.2  # high below the close
+    table = env / "ETH_BTC-1m.json"
+    table.write_text(json.dumps({"columns": ["date", "open", "high", "low", "close", "volume"],
+                                 "index": [0, 1, 2, 3], "data": rows}))
+    code, summary = run("--path", str(table), "--to", "1", *REJECT)
+    assert code == 3
+    assert summary["steps"][0]["message"] == (
+        f"{table}, row 2 (timestamp 2024-01-01T00:01:00+00:00): "
+        "high 1.2 is below max(open, close) 1.5"
+    )
+
+
+def test_explicit_timestamp_unit_on_iso_text_is_a_usage_error(env):
+    path = env / "x.csv"
+    path.write_text("time,price,qty,id,side\n2024-01-01T00:00:00,1.5,2,1,buy\n"
+                    "2024-01-01T00:00:01,1.6,1,2,sell\n")
+    code, summary = run("--path", str(path), "--to", "1", "--set", 'files.timestamp_unit="ms"')
+    assert code == 2 and summary["exit_code"] == 2
+    assert summary["steps"][0]["message"] == (
+        f"{path}: files.timestamp_unit = 'ms' but column 'time' holds ISO text "
+        "(2024-01-01T00:00:00); leave timestamp_unit = 'auto'"
+    )
+
+
+def test_explicit_unit_against_the_magnitudes_is_a_usage_error(env):
+    path = binance_path(env, "um-aggTrades")
+    path.write_bytes(csv_bytes(generate("um-aggTrades", n=10)))
+    code, summary = run("--path", str(path), "--to", "1", "--set", 'files.timestamp_unit="ns"')
+    assert code == 2
+    message = summary["steps"][0]["message"]
+    assert message.startswith(f"{path}: files.timestamp_unit = 'ns' but column 'transact_time'")
+    assert "in nanoseconds is 1970-01-01" in message
+    assert message.endswith("set timestamp_unit = 'ms' or 'auto'")
+
+
+def test_json_candles_in_pandas_orientations(env):
+    minutes = [1_704_067_200_000 + 60_000 * i for i in range(5)]
+    body = {"open": [1.0] * 5, "high": [2.0] * 5, "low": [0.5] * 5, "close": [1.5] * 5,
+            "volume": [3.0] * 5}
+    by_index = {  # orient="index" of a frame indexed by time (epoch ms labels)
+        str(ms): {name: values[i] for name, values in body.items()}
+        for i, ms in enumerate(minutes)
+    }
+    by_column = {  # orient="columns" of a frame with a "date" column
+        name: dict(enumerate(values)) for name, values in {"date": minutes, **body}.items()
+    }
+    for name, data in (("index", by_index), ("columns", by_column)):
+        path = env / f"{name}.json"
+        path.write_text(json.dumps(data))
+        code, summary = run("--path", str(path), "--to", "1", *REJECT)
+        assert code == 0, summary
+        metrics = summary["steps"][0]["metrics"]["data"]
+        assert metrics["candles_rows"] == 5 and metrics["candle_ms"] == 60_000
+        assert metrics["first"] == "2024-01-01T00:00:00+00:00"
+
+
+def test_json_of_another_shape_names_the_accepted_ones(env):
+    path = env / "x.json"
+    path.write_text('{"result": "ok"}')
+    code, summary = run("--path", str(path), "--to", "1")
+    assert code == 3
+    message = summary["steps"][0]["message"]
+    assert message.startswith(f"{path}: not a JSON table: found an object with keys 'result'")
+    assert all(f"orient='{o}'" in message for o in ("records", "columns", "index", "split"))
+
+
+def test_fine_bars_must_divide_the_base(env):
+    path = binance_path(env, "spot-klines")
+    path.write_bytes(csv_bytes(generate("spot-klines", n=10)))
+    code, summary = run("--path", str(path), "--to", "1", "--set", "bars.base=5m",
+                        "--set", "bars.fine=2m")
+    assert code == 2
+    assert "bars.fine (2m) must be shorter than bars.base (5m) and divide it" in summary["message"]
