@@ -93,7 +93,8 @@ def test_analyst_steps_run_and_say_what_they_did(store_copy):
     ensemble = steps[7]["metrics"]
     assert ensemble["validation"]["ensemble"]["rows"] > 0
     edge = ensemble["validation"]["edge"]["log_loss"]
-    assert edge["verdict"] in ("edge", "no edge") and len(edge["ci95"]) == 2
+    assert edge["verdict"] in ("edge", "no edge")
+    assert edge["ci95"] is not None or "too little data" in edge["reason"]
     assert {"ensemble", "members", "baseline", "edge"} <= set(ensemble["train_cv"])
     assert steps[7]["message"].startswith(("edge on validation", "no edge on validation"))
     assert (edge["verdict"] == "no edge") == any("no edge" in w for w in summary["warnings"])

@@ -141,10 +141,16 @@ def edge(
 
 
 def describe(result: dict[str, Any]) -> str:
-    """One line: 'log-loss 0.6565 vs class prior 0.6879 (lower is better), gain 0.031
-    [0.012, 0.050]' or 'AUC 0.62 [0.51, 0.72]'."""
-    if result["model"] is None or result["ci95"] is None:
+    """One line: 'log-loss 0.6565 vs class prior 0.6879 (lower is better; gain +0.0313
+    [+0.0089, +0.0545])' or 'AUC 0.62 [0.51, 0.72]', saying so when there is no interval."""
+    if result["model"] is None:
         return f"{result['metric']}: {result.get('reason', 'not computed')}"
+    if result["ci95"] is None:
+        interval = f"no interval: {result.get('reason', 'not computed')}"
+        if result["metric"] == "auc":
+            return f"AUC {result['model']:.3f} ({interval})"
+        return (f"log-loss {result['model']:.4f} vs {result['baseline_name']} "
+                f"{result['baseline']:.4f} (lower is better; {interval})")
     if result["metric"] == "auc":
         lo, hi = result["model_ci95"]
         return f"AUC {result['model']:.3f} [{lo:.3f}, {hi:.3f}]"
