@@ -172,7 +172,7 @@ class Store:
             with contextlib.suppress(FileNotFoundError, json.JSONDecodeError,
                                      ValidationError):
                 manifests.append(self.read_manifest(folder.name))
-        return manifests
+        return sorted(manifests, key=lambda m: (m.created, m.run_id))  # ids share a second
 
     # -- refs ----------------------------------------------------------------------------
     def ref_path(self, exchange: str, symbol: str, name: str) -> Path:

@@ -437,7 +437,7 @@ def test_combine_oof_rejects_unknown_method_and_bad_layout() -> None:
                     context_names=REGIMES[:-1])
 
 
-def _stacker_beats_prior_share(nested: bool, datasets: int = 40, n: int = 600) -> float:
+def _stacker_beats_prior_share(nested: bool, datasets: int = 30, n: int = 600) -> float:
     """Pure noise: iid coin-flip labels, five members that predict their training rows' class
     rate, four random context scores. Share of datasets where the stacker's out-of-fold
     log-loss beats the class prior's."""
@@ -469,6 +469,6 @@ def test_nested_stacker_does_not_beat_the_prior_on_pure_noise() -> None:
     """Stacking on plain out-of-fold member values lets the stacker of fold j learn fold j's
     base rate (the members' values on its training rows came from models fitted on fold j);
     on pure noise that "beats" the prior far more often than chance. Nested, it cannot: here
-    it wins in 9 of these 40 datasets (extra noise features cost more than they find); plain
-    stacking (nested=False) wins in 22."""
+    it wins in about a fifth of these datasets (extra noise features cost more than they
+    find); plain stacking (nested=False) in about half."""
     assert _stacker_beats_prior_share(nested=True) < 0.4
