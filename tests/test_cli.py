@@ -23,6 +23,9 @@ SMALL = [
     "--set", "data.days=20", "--set", "data.trades_per_day=2000",
     "--set", "enhance.n_trials=2", "--set", "analyst.num_boost_round=60",
 ]
+# For tests about resuming, whose runs go on through the analyst steps: the least model work.
+QUICK = [*SMALL, "--set", "enhance.n_trials=1", "--set", "enhance.min_features=100",
+         "--set", "ensemble.method=gated", "--set", "analyst.num_boost_round=30"]
 # The session's tiny market (tests/conftest.py): `store_copy` already holds steps 1-7 of it.
 TINY = [arg for item in TINY_SETS for arg in ("--set", item)]
 
@@ -125,10 +128,10 @@ def test_config_change_reruns_its_step_and_later_ones_only(env):
 
 
 def test_step_by_name_and_number_and_resume_from(env):
-    assert ares("run-all", *SMALL, "--to", "3", "--json")[0] == 0
-    code, by_name = ares("step", "regime-classify", *SMALL, "--json")
+    assert ares("run-all", *QUICK, "--to", "3", "--json")[0] == 0
+    code, by_name = ares("step", "regime-classify", *QUICK, "--json")
     assert code == 0 and statuses(by_name)[2] == "cached"
-    code, by_number = ares("step", "2", *SMALL, "--force", "--json")
+    code, by_number = ares("step", "2", *QUICK, "--force", "--json")
     assert code == 0 and statuses(by_number)[2] == "ok"
     assert statuses(by_number)[3] == "ok"  # same outputs, so step 3's record is still current
     code, resumed = ares("resume", "--from", "2", "--json")
@@ -137,7 +140,7 @@ def test_step_by_name_and_number_and_resume_from(env):
 
 
 def test_resume_from_beyond_the_runs_last_step_runs_it(env):
-    assert ares("run-all", *SMALL, "--to", "2", "--json")[0] == 0
+    assert ares("run-all", *QUICK, "--to", "2", "--json")[0] == 0
     _, resumed = ares("resume", "--from", "3", "--json")
     assert statuses(resumed)[3] == "ok"
     assert statuses(resumed)[4] == "ok"  # --from N goes on to the end
