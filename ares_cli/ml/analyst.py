@@ -210,7 +210,7 @@ def _scores(frame: pl.DataFrame) -> np.ndarray:
 
 def ensemble_analyst(
     dataset: pl.DataFrame, models: ModelSet, cfg: EnsembleConfig,
-    *, n_splits: int, embargo: int, seed: int,
+    *, n_splits: int, embargo: int, seed: int, horizon: int,
 ) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any], str, list[str]]:
     """(per-bar analyst probabilities, ensemble model, metrics, summary, warnings).
 
@@ -219,17 +219,27 @@ def ensemble_analyst(
 
     Train rows get out-of-fold probabilities (members by purged CV, the ensemble by the same
     purged folds, fitted with the same weights as the shipped stacker); validation and test rows
-    get the final models' predictions. Only the validation window is scored here.
+    get the final models' predictions. Train-window bars without a label (purged, or timed out
+    under labels.vertical = "drop") get theirs from a fold none of whose training labels touches
+    the `horizon` bars after them (nor starts within the embargo after those); a bar no fold is
+    clean for has none (`source` "none"). Only the validation window is scored here.
     """
     from ares_cli.ml.ensemble import StackedEnsemble, combine_oof, compare, evaluate, gated
 
     rows = training_rows(dataset)
     table = MemberTable.from_dict(models.table)
     train_frame = _training_frame(dataset)
+    unlabelled = dataset.filter(
+        (pl.col("window") == "train") & (pl.col("y").is_null() | pl.col("purged"))
+    ).sort("bar_index")
+    u_bar = unlabelled["bar_index"].to_numpy().astype(np.int64)
     nested, notes = members_oof(rows.X, rows.y, rows.t0, rows.t1, rows.regime, table,
                                 names=MEMBERS, n_splits=n_splits, embargo=embargo,
                                 weight=rows.weight,
-                                inner_splits=cfg.inner_splits if cfg.method == "stacked" else None)
+                                inner_splits=cfg.inner_splits if cfg.method == "stacked" else None,
+                                extra=(unlabelled.select(rows.features).to_numpy(),
+                                       unlabelled["regime"].to_numpy().astype(str),
+                                       u_bar, u_bar + horizon))
     member_oof = nested.outer
     # Rows of an outer fold with no training rows hold placeholders, not predictions.
     predicted = np.ones(rows.y.size, bool)
@@ -238,10 +248,14 @@ def ensemble_analyst(
             predicted[fold_test] = False
     train_scores = _scores(train_frame)
     labels = rows.y.astype(int)
+    assert nested.extra is not None and nested.extra_fold is not None
     oof = combine_oof(member_oof, train_scores, labels, rows.t0, rows.t1, method=cfg.method,
                       members=MEMBERS, context_names=REGIMES, n_splits=n_splits,
                       embargo=embargo, seed=seed, weight=rows.weight, C=cfg.C,
-                      folds=nested.folds)
+                      folds=nested.folds,
+                      extra=(np.nan_to_num(nested.extra, nan=0.5), _scores(unlabelled),
+                             nested.extra_fold))
+    u_ok = nested.extra_fold >= 0
     comparison = {"n_splits": n_splits, "embargo": embargo, "seed": seed, "weighted": True,
                   **compare(member_oof, labels, oof, MEMBERS, method=cfg.method)}
     model: dict[str, Any] = {"method": cfg.method, "members": list(MEMBERS)}
@@ -271,6 +285,12 @@ def ensemble_analyst(
         train_frame.select(columns).with_columns(
             p_up=pl.Series(oof.ensemble).fill_nan(None), source=pl.lit("oof"),
             **{c: pl.Series(np.where(predicted, member_oof[:, j], np.nan)).fill_nan(None)
+               for j, c in enumerate(member_cols)},
+        ),
+        unlabelled.select(columns).with_columns(
+            p_up=pl.Series(np.where(u_ok, oof.extra, np.nan)).fill_nan(None),
+            source=pl.Series(np.where(u_ok, "oof", "none")),
+            **{c: pl.Series(np.where(u_ok, nested.extra[:, j], np.nan)).fill_nan(None)
                for j, c in enumerate(member_cols)},
         ),
         later.select(columns).with_columns(
@@ -306,7 +326,9 @@ def ensemble_analyst(
     summary = f"{verdict} on validation: {describe(edges['log_loss'])}, {describe(edges['auc'])}"
     warnings = [] if verdict == "edge" else [f"analyst-ensemble: {summary}"]
     metrics = {
-        "data": {"method": cfg.method, "notes": notes},
+        "data": {"method": cfg.method, "notes": notes,
+                 "unlabelled_train_bars": int(u_bar.size),
+                 "unlabelled_train_bars_with_probability": int(u_ok.sum())},
         "train": {"prior_up": round(prior, 4)},
         "train_cv": comparison,
         "validation": scored,

@@ -128,8 +128,8 @@ def _check_weight(weight: np.ndarray | None, n: int) -> np.ndarray | None:
 
 def _prior(y: np.ndarray, weight: np.ndarray | None) -> float:
     """(Weighted) share of positives; the unweighted share if the weights sum to zero."""
-    if weight is not None and weight.sum() > 0:
-        return float(np.dot(weight, y) / weight.sum())
+    if weight is not None and weight.sum() > 0:  # rounding may step past 0 or 1
+        return float(np.clip(np.dot(weight, y) / weight.sum(), 0.0, 1.0))
     return float(y.mean())
 
 
@@ -160,7 +160,7 @@ def evaluate(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         "log_loss": float(log_loss(yi, _clip(probs), labels=[0, 1])),
         "auc": float(roc_auc_score(yi, probs)) if both else None,
         "accuracy": float(accuracy_score(yi, (probs >= 0.5).astype(np.int64))),
-        "brier": float(brier_score_loss(yi, probs, labels=[0, 1])),
+        "brier": float(brier_score_loss(yi, np.clip(probs, 0.0, 1.0), labels=[0, 1])),
         "rows": n,
     }
 
@@ -316,11 +316,13 @@ class StackedEnsemble:
 
 @dataclass
 class OofCombination:
-    """Out-of-fold ensemble and class-prior probabilities (NaN on rows of skipped folds)."""
+    """Out-of-fold ensemble and class-prior probabilities (NaN on rows of skipped folds), and
+    the ensemble on extra rows, each from the fold it was assigned to (NaN when none)."""
 
     ensemble: np.ndarray
     baseline: np.ndarray
     folds: list[dict[str, Any]]
+    extra: np.ndarray | None = None
 
 
 Fold = tuple[np.ndarray, np.ndarray, np.ndarray | None]
@@ -342,6 +344,7 @@ def combine_oof(
     weight: np.ndarray | None = None,
     C: float = 1.0,
     folds: Sequence[Fold] | None = None,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> OofCombination:
     """The one out-of-fold loop: per purged fold, fit the combiner on the training rows (with
     the same sample weights as the shipped stacker) and predict the test rows.
@@ -358,6 +361,9 @@ def combine_oof(
     context gates. The baseline predicts the training rows' (weighted) class prior. A fold whose
     purged training part is empty is skipped (NaN); a fold whose training rows hold one class
     gets a constant stacker; a fold whose weights sum to zero is fitted unweighted.
+
+    `extra` = (member probabilities, context, fold) of rows without a label: each is combined by
+    the combiner of its fold (`fold` -1: left NaN).
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {list(_METHODS)}, got {method!r}")
@@ -371,8 +377,10 @@ def combine_oof(
         folds = [(tr, te, None) for tr, te in PurgedKFold(n_splits, embargo).split(t0, t1)]
     ensemble_p = np.full(n, np.nan)
     baseline_p = np.full(n, np.nan)
+    extra_p = None if extra is None else np.full(len(extra[2]), np.nan)
     infos: list[dict[str, Any]] = []
     for k, (train, test, inner) in enumerate(folds):
+        mine = np.zeros(0, dtype=np.int64) if extra is None else np.flatnonzero(extra[2] == k)
         info: dict[str, Any] = {"fold": k, "train_rows": int(train.size),
                                 "test_rows": int(test.size), "skipped": train.size == 0,
                                 "constant_stacker": False, "nested": inner is not None}
@@ -385,6 +393,8 @@ def combine_oof(
         baseline_p[test] = _prior(labels[train], w_train)
         if method == "gated":
             ensemble_p[test] = gated(probs[test, : len(context_names)], s[test])
+            if mine.size and extra is not None and extra_p is not None:
+                extra_p[mine] = gated(extra[0][mine, : len(context_names)], extra[1][mine])
             continue
         rows, features = train, probs[train]
         if inner is not None:
@@ -402,7 +412,9 @@ def combine_oof(
         stacker.fit(features, s[rows], labels[rows], weight=w_fit)
         info["constant_stacker"] = stacker.constant_
         ensemble_p[test] = stacker.predict_proba(probs[test], s[test])
-    return OofCombination(ensemble_p, baseline_p, infos)
+        if mine.size and extra is not None and extra_p is not None:
+            extra_p[mine] = stacker.predict_proba(extra[0][mine], extra[1][mine])
+    return OofCombination(ensemble_p, baseline_p, infos, extra_p)
 
 
 def compare(

@@ -270,30 +270,61 @@ class NestedOof:
     outer training rows by an inner purged CV inside `train` alone (NaN where an inner fold had
     no training rows), so a combiner fitted on `inner` for outer fold k never sees a member
     value that was learned from fold k's own rows (None when not nested).
+
+    Extra rows (bars without a label, each with a window it must not have learned from) get
+    `extra[j]` from the first outer fold none of whose training rows overlaps that window or
+    starts within the embargo after it; `extra_fold[j]` names the fold (-1: no fold is clean).
     """
 
     outer: np.ndarray
     folds: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
     notes: list[str] = field(default_factory=list)
+    extra: np.ndarray | None = None
+    extra_fold: np.ndarray | None = None
+
+
+def clean_for(train_t0: np.ndarray, train_t1: np.ndarray, start: np.ndarray, end: np.ndarray,
+              embargo: int) -> np.ndarray:
+    """Which windows [start, end] no training row touches: no row with t0 <= end + embargo
+    and t1 >= start (training rows sorted by t0)."""
+    if train_t0.size == 0:
+        return np.ones(start.size, bool)
+    reach = np.maximum.accumulate(train_t1)
+    idx = np.searchsorted(train_t0, end + embargo, side="right")
+    return (idx == 0) | (reach[np.maximum(idx - 1, 0)] < start)
 
 
 def nested_oof(
     fit_predict: FitPredict, t0: np.ndarray, t1: np.ndarray, width: int, *, n_splits: int,
-    embargo: int, inner_splits: int | None,
+    embargo: int, inner_splits: int | None, extra_rows: np.ndarray | None = None,
+    extra_window: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> NestedOof:
     """Purged out-of-fold predictions of `fit_predict(fit_rows, predict_rows) -> (rows, width)`,
-    optionally with inner folds inside each outer training set (see `NestedOof`)."""
+    optionally with inner folds inside each outer training set, and for `extra_rows` (row ids
+    `fit_predict` can predict but never fits on) with their `extra_window` (see `NestedOof`)."""
     t0a, t1a = np.asarray(t0), np.asarray(t1)
     outer = np.full((t0a.size, width), np.nan)
     folds: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
     notes: list[str] = []
+    n_extra = 0 if extra_rows is None else len(extra_rows)
+    extra = np.full((n_extra, width), np.nan)
+    extra_fold = np.full(n_extra, -1, dtype=np.int64)
     for k, (train, test) in enumerate(PurgedKFold(n_splits, embargo).split(t0a, t1a)):
         if train.size == 0:
             outer[test] = 0.5
             notes.append(f"fold {k}: no training rows after purge and embargo; predicted 0.5")
             folds.append((train, test, None))
             continue
-        outer[test] = fit_predict(train, test)
+        mine = np.zeros(0, dtype=np.int64)
+        if n_extra and extra_window is not None and extra_rows is not None:
+            free = (extra_fold < 0) & clean_for(t0a[train], t1a[train], extra_window[0],
+                                               extra_window[1], embargo)
+            mine = np.flatnonzero(free)
+            extra_fold[mine] = k
+        predicted = fit_predict(train, np.concatenate([test, np.asarray(extra_rows)[mine]])
+                                if mine.size else test)
+        outer[test] = predicted[: test.size]
+        extra[mine] = predicted[test.size:]
         inner = None
         if inner_splits:
             inner = np.full((train.size, width), np.nan)
@@ -306,7 +337,8 @@ def nested_oof(
                     if fit_rows.size:
                         inner[predict_rows] = fit_predict(train[fit_rows], train[predict_rows])
         folds.append((train, test, inner))
-    return NestedOof(outer, folds, notes)
+    return NestedOof(outer, folds, notes, extra if n_extra else None,
+                     extra_fold if n_extra else None)
 
 
 def member_fit_predict(
@@ -373,15 +405,33 @@ def members_oof(
     embargo: int,
     weight: np.ndarray | None = None,
     inner_splits: int | None = None,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[NestedOof, list[str]]:
     """Out-of-fold P(y = 1) of every member on every row (`names` order), nested when
     `inner_splits` is given (see `NestedOof`; `member_fit_predict` for how members are fitted).
+
+    `extra` = (X, group, window start, window end) of rows without a label to predict out of
+    fold as well: each from a fold none of whose training labels touches its window.
     """
     notes: list[str] = []
-    fit_predict = member_fit_predict(X, y, t0, t1, group, table, names=names, weight=weight,
-                                     notes=notes)
+    n = np.asarray(y).size
+    if extra is not None:
+        X_all = np.vstack([np.asarray(X, dtype=np.float64), np.asarray(extra[0], np.float64)])
+        m = X_all.shape[0] - n
+        y_all = np.concatenate([np.asarray(y, dtype=np.float64), np.zeros(m)])
+        w_all = np.concatenate([np.ones(n) if weight is None else np.asarray(weight), np.ones(m)])
+        g_all = np.concatenate([np.asarray(group, dtype=object), np.asarray(extra[1], object)])
+        t0_all = np.concatenate([np.asarray(t0), np.asarray(extra[2])])
+        t1_all = np.concatenate([np.asarray(t1), np.asarray(extra[3])])
+        fit_predict = member_fit_predict(X_all, y_all, t0_all, t1_all, g_all, table,
+                                         names=names, weight=w_all, notes=notes)
+        rows, window = np.arange(n, n + m), (np.asarray(extra[2]), np.asarray(extra[3]))
+    else:
+        fit_predict = member_fit_predict(X, y, t0, t1, group, table, names=names,
+                                         weight=weight, notes=notes)
+        rows, window = None, None
     nested = nested_oof(fit_predict, t0, t1, len(names), n_splits=n_splits, embargo=embargo,
-                        inner_splits=inner_splits)
+                        inner_splits=inner_splits, extra_rows=rows, extra_window=window)
     counted = Counter(nested.notes + notes)
     return nested, [note if times == 1 else f"{note} ({times} times)"
                     for note, times in sorted(counted.items())]

@@ -19,6 +19,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     frame, model, metrics, summary, warnings = ensemble_analyst(
         inputs["analyst_dataset"], inputs["analyst_models_enhanced"], cfg.ensemble,
         n_splits=cfg.analyst.n_splits, embargo=cfg.split.embargo_bars, seed=cfg.data.seed,
+        horizon=cfg.labels.horizon,
     )
     return StepResult(
         {"analyst_ensemble": Artifact.table(frame), "analyst_ensemble_model": Artifact.json(model)},
@@ -32,7 +33,7 @@ STEP = Step(
     summary="combine specialists (stacked / regime-gated) into one analyst probability",
     inputs=("analyst_dataset", "analyst_models_enhanced"),
     outputs=("analyst_ensemble", "analyst_ensemble_model"),
-    config=("ensemble", "analyst.n_splits", "split.embargo_bars", "data.seed"),
+    config=("ensemble", "analyst.n_splits", "split.embargo_bars", "data.seed", "labels.horizon"),
     libraries=("xgboost-cpu", "scikit-learn"),
     run=run,
 )

@@ -472,3 +472,13 @@ def test_nested_stacker_does_not_beat_the_prior_on_pure_noise() -> None:
     it wins in about a fifth of these datasets (extra noise features cost more than they
     find); plain stacking (nested=False) in about half."""
     assert _stacker_beats_prior_share(nested=True) < 0.4
+
+
+def test_a_prior_rounded_past_one_is_still_a_probability() -> None:
+    """A weighted class rate of all-positive rows can round to 1.0000000000000002."""
+    from ares_cli.ml.ensemble import _prior
+
+    weights = np.array([0.1, 0.7, 0.2, 0.3, 0.9, 0.11, 0.13])
+    assert _prior(np.ones(7), weights) <= 1.0
+    scored = evaluate(np.array([1.0 + 2e-16, 0.5]), np.array([1, 0]))
+    assert scored["brier"] == pytest.approx(0.125)

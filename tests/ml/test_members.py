@@ -362,3 +362,35 @@ def test_nested_inner_predictions_never_learn_from_their_outer_test_fold() -> No
             assert not np.isin(fit_rows, predict_rows).any()
             assert not ((t0[fit_rows] <= span_end) & (t1[fit_rows] >= span_start)).any()
         assert np.isfinite(inner).all()
+
+
+def test_unlabelled_bars_are_predicted_only_by_folds_clean_for_their_future() -> None:
+    """Bars without a label get out-of-fold predictions from a fold none of whose training
+    labels touches the bars after them (horizon plus embargo): recorded fits prove it."""
+    from ares_cli.ml.members import clean_for
+
+    n, horizon, embargo = 300, 6, 3
+    t0 = np.arange(0, 2 * n, 2, dtype=np.int64)  # labelled rows on even bars
+    t1 = t0 + horizon
+    extra_bars = np.arange(1, 2 * n, 2, dtype=np.int64)  # unlabelled odd bars
+    start, end = extra_bars, extra_bars + horizon
+    calls: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
+        calls.append((fit_rows, predict_rows))
+        return np.full((predict_rows.size, 1), 0.5)
+
+    extra_ids = np.arange(n, 2 * n)
+    nested = nested_oof(fit_predict, t0, t1, 1, n_splits=5, embargo=embargo,
+                        inner_splits=None, extra_rows=extra_ids, extra_window=(start, end))
+    assert nested.extra_fold is not None and (nested.extra_fold >= 0).mean() > 0.9
+    for fit_rows, predict_rows in calls:
+        assert (fit_rows < n).all()  # unlabelled rows are never fitted on
+        for row in predict_rows[predict_rows >= n]:
+            j = row - n
+            touching = (t0[fit_rows] <= end[j] + embargo) & (t1[fit_rows] >= start[j])
+            assert not touching.any(), f"bar {extra_bars[j]} predicted by a fit on its future"
+    # clean_for by hand: one training label [10, 16]
+    verdict = clean_for(np.array([10]), np.array([16]), np.array([0, 5, 8, 17, 20]),
+                        np.array([6, 11, 14, 23, 26]), 2)
+    assert verdict.tolist() == [True, False, False, True, True]  # [17, 23]: label ended before
