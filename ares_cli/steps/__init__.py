@@ -18,10 +18,9 @@ from ares_cli.steps.s04_analyst_features import STEP as ANALYST_FEATURES
 from ares_cli.steps.s05_analyst_train import STEP as ANALYST_TRAIN
 from ares_cli.steps.s06_analyst_enhance import STEP as ANALYST_ENHANCE
 from ares_cli.steps.s07_analyst_ensemble import STEP as ANALYST_ENSEMBLE
+from ares_cli.steps.s08_tactician_label import STEP as TACTICIAN_LABEL
 
 _PLANNED = (
-    Step(8, "tactician-label", "meta-labels resolved on the fine-timeframe path",
-         ("analyst_ensemble", "bars_fine"), ("tactician_dataset",)),
     Step(9, "tactician-train", "tactician take/skip models",
          ("tactician_dataset",), ("tactician_models",)),
     Step(10, "tactician-ensemble", "combine tactician models",
@@ -42,7 +41,7 @@ _PLANNED = (
 
 STEPS: tuple[Step, ...] = (
     COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, ANALYST_FEATURES, ANALYST_TRAIN, ANALYST_ENHANCE,
-    ANALYST_ENSEMBLE, *_PLANNED
+    ANALYST_ENSEMBLE, TACTICIAN_LABEL, *_PLANNED
 )
 BY_NAME = {s.name: s for s in STEPS}
 BY_NUMBER = {s.number: s for s in STEPS}
