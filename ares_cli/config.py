@@ -29,6 +29,7 @@ from ares_cli.ml.features import FeaturesConfig
 from ares_cli.ml.labels import LabelsConfig
 from ares_cli.ml.regimes import RegimesConfig
 from ares_cli.ml.splits import SplitConfig
+from ares_cli.ml.tactician import TacticianModelConfig
 from ares_cli.ml.tactician_data import TacticianConfig
 from ares_cli.ml.tuning import EnhanceConfig
 from ares_cli.store import StoreConfig
@@ -55,6 +56,7 @@ class Config(BaseModel):
     enhance: EnhanceConfig = Field(default_factory=EnhanceConfig)
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     tactician: TacticianConfig = Field(default_factory=TacticianConfig)
+    tactician_model: TacticianModelConfig = Field(default_factory=TacticianModelConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")

@@ -26,7 +26,7 @@ __all__ = ["EPS", "auc_replicates", "describe", "edge", "overlap_block_length"]
 
 EPS = 1e-6
 N_BOOT = 2000
-MIN_BLOCKS = 10  # fewer independent blocks than this: no interval worth stating
+MIN_BLOCKS = 20  # fewer independent blocks than this: no interval worth stating
 
 
 def overlap_block_length(t0: np.ndarray, t1: np.ndarray) -> tuple[int, float]:

@@ -20,8 +20,10 @@ from tests.conftest import TINY_LAST_STEP, TINY_SETS
 SMALL_YEAR = {
     "data": {"days": 365, "trades_per_day": 500},
     "split": {"min_regime_rows": 100_000},
-    "analyst": {"n_threads": 2, "num_boost_round": 80, "early_stopping_rounds": 15},
+    "analyst": {"n_threads": 2, "num_boost_round": 60, "early_stopping_rounds": 10,
+                "n_splits": 3},
     "enhance": {"n_trials": 1, "min_features": 40},
+    "ensemble": {"inner_splits": 2},
 }
 
 
@@ -41,7 +43,7 @@ def test_the_regime_market_shows_an_edge_on_validation():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_a_driftless_random_walk_shows_no_edge(seed):
-    raw = {**SMALL_YEAR, "data": {"days": 60, "trades_per_day": 500, "regimes": False,
+    raw = {**SMALL_YEAR, "data": {"days": 120, "trades_per_day": 500, "regimes": False,
                                   "seed": seed}}
     found, edges = verdict(raw)
     assert found == "no edge", edges
