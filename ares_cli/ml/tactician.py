@@ -43,6 +43,7 @@ class TacticianModelConfig(BoostConfig):
     min_child_weight: float = Field(1.0, ge=0)
     bags: int = Field(3, ge=1, le=20)
     logistic_C: float = Field(1.0, gt=0)
+    inner_splits: int = Field(3, ge=2)  # nested folds inside each fold, for step 10's weights
 
     def bag(self, b: int) -> BoostConfig:
         values = {k: getattr(self, k) for k in BoostConfig.model_fields}
@@ -156,8 +157,14 @@ def predict_members(models: ModelSet, X: np.ndarray, names: Sequence[str]) -> np
 
 def train_tactician(
     dataset: pl.DataFrame, cfg: TacticianModelConfig, *, embargo: int, seed: int,
-) -> tuple[ModelSet, pl.DataFrame, dict[str, Any]]:
-    """(model set, out-of-fold and validation/test predictions per proposal, metrics)."""
+) -> tuple[ModelSet, pl.DataFrame, pl.DataFrame, dict[str, Any]]:
+    """(model set, out-of-fold and validation/test predictions per proposal, inner out-of-fold
+    predictions per outer fold, metrics).
+
+    The inner table holds, for each outer fold k, every member's predictions on fold k's
+    training rows from an inner purged CV inside those rows alone: what a combiner for fold k
+    may be fitted on without seeing fold k (step 10).
+    """
     rows = tactician_rows(dataset)
     need = MIN_ROWS_PER_FOLD * cfg.n_splits
     if rows.y.size < need or np.unique(rows.y).size < 2:
@@ -176,7 +183,7 @@ def train_tactician(
         return out
 
     nested = nested_oof(fit_predict, rows.t0, rows.t1, len(names), n_splits=cfg.n_splits,
-                        embargo=embargo, inner_splits=None)
+                        embargo=embargo, inner_splits=cfg.inner_splits)
     shipped: dict[str, bytes] = {}
     table: dict[str, Any] = {"features": rows.features, "members": names, "rounds": {}}
     for name in names:
@@ -210,10 +217,10 @@ def train_tactician(
     keep = ["bar_index", "timestamp", "window", "side", "y", "t1_index", "ret"]
     frame = pl.concat([
         train_frame.select(keep).with_columns(
-            source=pl.lit("oof"),
+            source=pl.lit("oof"), fold=pl.Series(fold),
             **{c: pl.Series(nested.outer[:, j]) for j, c in enumerate(cols)}),
         later.select(keep).with_columns(
-            source=pl.lit("model"),
+            source=pl.lit("model"), fold=pl.lit(-1, dtype=pl.Int64),
             **{c: pl.Series(later_p[:, j]) for j, c in enumerate(cols)}),
     ]).sort("bar_index")
     validation = frame.filter((pl.col("window") == "validation") & pl.col("y").is_not_null())
@@ -231,4 +238,15 @@ def train_tactician(
         "train_cv": {"per_member": per_member},
         "validation": {"per_member": validation_scores, "rows": int(y_val.size)},
     }
-    return models, frame, json_safe(metrics)
+    inner_parts = []
+    for k, (train, _, inner) in enumerate(nested.folds):
+        if inner is None or train.size == 0:
+            continue
+        inner_parts.append(pl.DataFrame({
+            "fold": np.full(train.size, k, dtype=np.int64),
+            "bar_index": rows.t0[train], "t1_index": rows.t1[train], "y": rows.y[train],
+            "weight": rows.weight[train],
+            **{c: inner[:, j] for j, c in enumerate(cols)},
+        }))
+    inner_frame = pl.concat(inner_parts).with_columns(pl.col(cols).fill_nan(None))
+    return models, frame, inner_frame, json_safe(metrics)

@@ -20,10 +20,9 @@ from ares_cli.steps.s06_analyst_enhance import STEP as ANALYST_ENHANCE
 from ares_cli.steps.s07_analyst_ensemble import STEP as ANALYST_ENSEMBLE
 from ares_cli.steps.s08_tactician_label import STEP as TACTICIAN_LABEL
 from ares_cli.steps.s09_tactician_train import STEP as TACTICIAN_TRAIN
+from ares_cli.steps.s10_tactician_ensemble import STEP as TACTICIAN_ENSEMBLE
 
 _PLANNED = (
-    Step(10, "tactician-ensemble", "combine tactician models",
-         ("tactician_dataset", "tactician_models"), ("tactician_ensemble",)),
     Step(11, "calibrate", "isotonic/sigmoid calibration on out-of-fold data",
          ("analyst_ensemble", "tactician_ensemble"), ("calibration",)),
     Step(12, "optimize", "multi-objective parameter optimisation on validation",
@@ -40,7 +39,7 @@ _PLANNED = (
 
 STEPS: tuple[Step, ...] = (
     COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, ANALYST_FEATURES, ANALYST_TRAIN, ANALYST_ENHANCE,
-    ANALYST_ENSEMBLE, TACTICIAN_LABEL, TACTICIAN_TRAIN, *_PLANNED
+    ANALYST_ENSEMBLE, TACTICIAN_LABEL, TACTICIAN_TRAIN, TACTICIAN_ENSEMBLE, *_PLANNED
 )
 BY_NAME = {s.name: s for s in STEPS}
 BY_NUMBER = {s.number: s for s in STEPS}

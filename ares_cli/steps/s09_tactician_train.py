@@ -17,15 +17,16 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.ml.tactician import train_tactician
 
     env.progress(0.05, "purged CV of the tactician members")
-    models, frame, metrics = train_tactician(inputs["tactician_dataset"], cfg.tactician_model,
-                                             embargo=cfg.split.embargo_bars, seed=cfg.data.seed)
+    models, frame, inner, metrics = train_tactician(
+        inputs["tactician_dataset"], cfg.tactician_model, embargo=cfg.split.embargo_bars,
+        seed=cfg.data.seed)
     edges = metrics["train_cv"]["per_member"]
     best = min(edges, key=lambda m: edges[m]["logloss"])
     summary = (f"{metrics['data']['train_proposals']} training proposals; best out of fold: "
                f"{best}, {describe(edges[best]['edge'])}")
     return StepResult({"tactician_models": Artifact.modelset(models),
-                       "tactician_predictions": Artifact.table(frame)}, metrics,
-                      summary=summary)
+                       "tactician_predictions": Artifact.table(frame),
+                       "tactician_inner": Artifact.table(inner)}, metrics, summary=summary)
 
 
 STEP = Step(
@@ -33,7 +34,7 @@ STEP = Step(
     name="tactician-train",
     summary="tactician take/skip models: bagged purged-CV boosters and a linear baseline",
     inputs=("tactician_dataset",),
-    outputs=("tactician_models", "tactician_predictions"),
+    outputs=("tactician_models", "tactician_predictions", "tactician_inner"),
     config=("tactician_model", "split.embargo_bars", "data.seed"),
     libraries=("xgboost-cpu", "scikit-learn"),
     run=run,

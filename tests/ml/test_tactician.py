@@ -21,7 +21,8 @@ FAST = TacticianModelConfig(n_splits=3, num_boost_round=40, n_threads=1, bags=2)
 @pytest.fixture(scope="module")
 def trained(tiny_pipeline):
     dataset = tiny_pipeline.catalog["tactician_dataset"]
-    return dataset, *train_tactician(dataset, FAST, embargo=12, seed=7)
+    models, frame, _, metrics = train_tactician(dataset, FAST, embargo=12, seed=7)
+    return dataset, models, frame, metrics
 
 
 def test_members_are_scored_out_of_fold_beside_the_prior(trained):
