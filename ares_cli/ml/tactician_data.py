@@ -64,11 +64,14 @@ def flow_features(fine: pl.DataFrame, rows: int) -> pl.DataFrame:
         t_flow_realised_vol=logret.rolling_std(rows, min_samples=2),
         t_flow_range=pl.col("high").rolling_max(rows, min_samples=1)
         / pl.col("low").rolling_min(rows, min_samples=1) - 1.0,
-        t_flow_vwap_distance=pl.when(volume > 0).then(
+        t_flow_vwap_distance=pl.when((volume > 0) & (total("quote_volume") > 0)).then(
             pl.col("close") / (total("quote_volume") / volume) - 1.0),
         t_spread_proxy=((pl.col("high") - pl.col("low")) / pl.col("close"))
         .rolling_mean(rows, min_samples=1),
-    ).with_columns(pl.all().exclude("timestamp").fill_nan(None))
+    ).with_columns(  # a column candles do not carry gives null, never NaN or infinity
+        pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c)
+        for c in ("t_flow_imbalance", "t_flow_intensity", "t_flow_realised_vol", "t_flow_range",
+                  "t_flow_vwap_distance", "t_spread_proxy"))
 
 
 def tactician_features(ensemble: pl.DataFrame, regimes: pl.DataFrame, fine: pl.DataFrame,

@@ -75,3 +75,16 @@ def test_too_few_proposals_is_a_data_error_naming_the_threshold(tiny_pipeline):
     message = str(info.value)
     assert info.value.exit_code == 3
     assert "labelled proposed trades" in message and "tactician.entry_quantile" in message
+
+
+def test_candles_without_quote_volume_or_trades_give_null_not_infinite_features(tiny_pipeline):
+    from ares_cli.ml.tactician_data import flow_features
+
+    fine = tiny_pipeline.catalog["bars_fine"].with_columns(
+        quote_volume=pl.lit(None, dtype=pl.Float64), trades=pl.lit(None, dtype=pl.Int64),
+        taker_buy_volume=pl.lit(None, dtype=pl.Float64))
+    flow = flow_features(fine, 60)
+    for column in flow.columns[1:]:
+        values = flow[column].drop_nulls().to_numpy()
+        assert (values.size == 0) or bool(pl.Series(values).is_finite().all()), column
+    assert flow["t_flow_vwap_distance"].null_count() == flow.height
