@@ -24,6 +24,7 @@ from ares_cli.data.files import FilesConfig
 from ares_cli.data.sources import DataConfig
 from ares_cli.errors import ConfigError
 from ares_cli.ml.booster import BoostConfig
+from ares_cli.ml.calibration import CalibrationConfig
 from ares_cli.ml.ensemble import EnsembleConfig
 from ares_cli.ml.features import FeaturesConfig
 from ares_cli.ml.labels import LabelsConfig
@@ -57,6 +58,7 @@ class Config(BaseModel):
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     tactician: TacticianConfig = Field(default_factory=TacticianConfig)
     tactician_model: TacticianModelConfig = Field(default_factory=TacticianModelConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")
