@@ -65,3 +65,14 @@ def test_no_edge_is_a_run_warning_and_strict_fails(store_copy):
     failed = json.loads(strict.stdout)
     assert strict.exit_code == 1 and failed["steps"][6]["status"] == "failed"
     assert "warnings are failures under --strict" in failed["steps"][6]["message"]
+
+
+@pytest.mark.slow
+def test_calibrated_random_walk_stays_within_its_interval_of_the_prior():
+    """A model with nothing to find must not stay confidently wrong after calibration."""
+    raw = {**SMALL_YEAR, "data": {"days": 120, "trades_per_day": 500, "regimes": False,
+                                  "seed": 1}}
+    result = run_steps(range(1, 12), {}, build_config(raw))
+    analyst = result.steps[11].metrics["validation"]["analyst"]["edge_after"]
+    assert analyst["ci95"] is not None and analyst["ci95"][0] <= 0 <= analyst["ci95"][1]
+    assert analyst["verdict"] == "no edge"
