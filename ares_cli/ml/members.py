@@ -337,8 +337,9 @@ def nested_oof(
                     if fit_rows.size:
                         inner[predict_rows] = fit_predict(train[fit_rows], train[predict_rows])
         folds.append((train, test, inner))
-    return NestedOof(outer, folds, notes, extra if n_extra else None,
-                     extra_fold if n_extra else None)
+    asked = extra_rows is not None
+    return NestedOof(outer, folds, notes, extra if asked else None,
+                     extra_fold if asked else None)
 
 
 def member_fit_predict(

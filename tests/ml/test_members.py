@@ -394,3 +394,16 @@ def test_unlabelled_bars_are_predicted_only_by_folds_clean_for_their_future() ->
     verdict = clean_for(np.array([10]), np.array([16]), np.array([0, 5, 8, 17, 20]),
                         np.array([6, 11, 14, 23, 26]), 2)
     assert verdict.tolist() == [True, False, False, True, True]  # [17, 23]: label ended before
+
+
+def test_no_unlabelled_rows_is_an_empty_answer_not_none() -> None:
+    t0 = np.arange(0, 60, dtype=np.int64)
+
+    def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
+        return np.full((predict_rows.size, 1), 0.5)
+
+    empty = np.zeros(0, dtype=np.int64)
+    nested = nested_oof(fit_predict, t0, t0 + 2, 1, n_splits=3, embargo=0, inner_splits=None,
+                        extra_rows=empty, extra_window=(empty, empty))
+    assert nested.extra is not None and nested.extra.shape == (0, 1)
+    assert nested.extra_fold is not None and nested.extra_fold.size == 0
