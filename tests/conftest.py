@@ -1,8 +1,9 @@
 """Shared fixtures: the real market data folder, and a tiny market built once per test session.
 
-Steps 1-7 on the tiny synthetic market run once per session, in memory (`tiny_pipeline`) and
-into a store (`built_store`); a test that needs a store gets its own copy (`store_copy`), so no
-test pays for rebuilding the pipeline and none can disturb another.
+Every implemented step on the tiny synthetic market runs once per session into a store
+(`built_store`), read back as an in-memory catalog (`tiny_pipeline`); a test that needs a store
+gets its own copy (`store_copy`), so no test pays for rebuilding the pipeline and none can
+disturb another.
 """
 
 from __future__ import annotations
@@ -55,11 +56,24 @@ def tiny_config():
 
 
 @pytest.fixture(scope="session")
-def tiny_pipeline(tiny_config):
-    """Steps 1..TINY_LAST_STEP of the tiny market, run in memory (no store)."""
-    from ares_cli.pipeline import run_steps
+def tiny_pipeline(built_store):
+    """Steps 1..TINY_LAST_STEP of the tiny market as an in-memory catalog (values and step
+    outcomes), read from the session's store. `tests/steps/test_contract.py` runs the same
+    steps in memory and checks they give the store's bytes."""
+    from ares_cli.artifacts import decode
+    from ares_cli.pipeline import PipelineResult, StepOutcome
+    from ares_cli.store import Store
 
-    return run_steps(range(1, TINY_LAST_STEP + 1), {}, tiny_config)
+    store = Store(built_store)
+    manifest = store.list_runs()[-1]
+    result = PipelineResult({})
+    for record in manifest.steps[:TINY_LAST_STEP]:
+        for name, digest in record.outputs.items():
+            result.catalog[name] = decode(store.get(digest), record.kinds[name])
+        result.steps[record.number] = StepOutcome(dict(record.outputs), dict(record.kinds),
+                                                  record.metrics, record.warnings,
+                                                  record.message)
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -437,7 +437,7 @@ def test_combine_oof_rejects_unknown_method_and_bad_layout() -> None:
                     context_names=REGIMES[:-1])
 
 
-def _stacker_beats_prior_share(nested: bool, datasets: int = 30, n: int = 600) -> float:
+def _stacker_beats_prior_share(nested: bool, datasets: int = 24, n: int = 600) -> float:
     """Pure noise: iid coin-flip labels, five members that predict their training rows' class
     rate, four random context scores. Share of datasets where the stacker's out-of-fold
     log-loss beats the class prior's."""

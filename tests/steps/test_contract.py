@@ -31,29 +31,18 @@ def test_declared_config_keys_exist(source):
         config.slice(step.config_keys(config))  # ConfigError for a key that does not exist
 
 
-def test_every_implemented_step_runs_in_memory_reading_only_what_it_declared(tiny_pipeline):
-    """The session pipeline ran each step under a view of its declared keys: any undeclared
-    read would have raised UndeclaredConfig there. Here: every implemented step ran."""
-    implemented = [s.number for s in STEPS if s.implemented]
-    assert sorted(tiny_pipeline.steps) == [n for n in implemented if n <= TINY_LAST_STEP]
-    for number, outcome in tiny_pipeline.steps.items():
-        assert set(STEPS[number - 1].outputs) <= set(outcome.digests)
-
-
-def test_in_memory_pipeline_gives_the_runners_bytes(tiny_config, built_store):
-    """Steps 4-7 in memory on step 3's outputs (read from the store) = the runner's objects."""
-    from ares_cli.artifacts import decode
-
-    store = Store(built_store)
-    manifest: Manifest = store.list_runs()[-1]
-    catalog = {}
-    for number in (1, 2, 3):
-        record = manifest.step(number)
-        for name, digest in record.outputs.items():
-            catalog[name] = decode(store.get(digest), record.kinds[name])
-    result = run_steps(range(4, TINY_LAST_STEP + 1), catalog, tiny_config)
-    for number in range(4, TINY_LAST_STEP + 1):
+def test_every_step_runs_in_memory_reading_only_what_it_declared_and_gives_the_runners_bytes(
+    tiny_config, built_store
+):
+    """Every implemented step, run in memory under a view of its declared keys (an undeclared
+    read would raise UndeclaredConfig), makes exactly the objects the runner stored."""
+    manifest: Manifest = Store(built_store).list_runs()[-1]
+    implemented = [s.number for s in STEPS if s.implemented and s.number <= TINY_LAST_STEP]
+    result = run_steps(implemented, {}, tiny_config)
+    assert sorted(result.steps) == implemented
+    for number in implemented:
         assert result.steps[number].digests == manifest.step(number).outputs, number
+        assert set(STEPS[number - 1].outputs) <= set(result.steps[number].digests)
 
 
 def test_a_view_refuses_undeclared_sections_and_keys():
