@@ -7,7 +7,8 @@ trade is then walked along the fine bars in time order:
 
 - the first fine bar whose low (long) / high (short) reaches the stop, or whose high / low
   reaches the target, ends it; if one fine bar reaches both, the order inside it is unknown and
-  the stop is taken (the conservative choice);
+  the stop is taken (the conservative choice) — unless the bar opened beyond the target, when
+  the open fills the target first;
 - a stop is filled at the stop price, or at the bar's open when the bar opens beyond it (a gap);
   a target at the target price, or at the open when the bar opens beyond it;
 - if neither is reached, the trade leaves at the close of the last fine bar that starts before
@@ -15,7 +16,7 @@ trade is then walked along the fine bars in time order:
   unknown and the event gets no label.
 
 The net return charges `cost_per_side` (fees plus slippage, as a fraction) on entry and exit;
-the meta-label is 1 when the net return is positive. Each event keeps its exit time `t1` (close
+the meta-label is 1 when the net return is positive (break-even is not). Each event keeps its exit time `t1` (close
 of the exit fine bar) for purging. Everything is NumPy: the forward windows are sliding views
 over the fine bars, the first touch an `argmax`, processed in chunks to bound memory.
 """
@@ -32,6 +33,7 @@ __all__ = ["REASONS", "MetaLabels", "meta_labels"]
 REASONS = ("target", "stop", "time")
 _TARGET, _STOP, _TIME = 0, 1, 2
 _CHUNK_CELLS = 1 << 22  # window cells (events x fine bars) materialised at once
+_PAID = 1e-12  # a net return must exceed this to count as paid (break-even is not)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ def meta_labels(
     if not np.isin(sides, (-1.0, 1.0)).all():
         raise ValueError("side must be +1 (long) or -1 (short)")
     n_fine, n = starts.size, decided.size
+    if n_fine == 0:
+        raise ValueError("meta_labels needs fine bars")
     fine_us = int(fine_ms) * 1000
     window = max(1, -(-int(max_hold_ms) // int(fine_ms)))  # fine bars in the holding period
 
@@ -126,7 +130,11 @@ def meta_labels(
         first_stop[part] = np.where(hit_s.any(axis=1), hit_s.argmax(axis=1), window)
 
     touched = has_entry & ((first_target < window) | (first_stop < window))
-    by_stop = touched & (first_stop <= first_target)  # same fine bar: the stop
+    # Same fine bar: the stop, unless that bar opened beyond the target (the open fills first).
+    same = touched & (first_stop == first_target)
+    opened = o[np.minimum(np.where(has_entry, entry + first_target, 0), n_fine - 1)]
+    gapped_target = same & np.where(sides > 0, opened >= target, opened <= target)
+    by_stop = touched & (first_stop <= first_target) & ~gapped_target
     by_target = touched & ~by_stop
     timed = complete & ~touched
     labelled = touched | timed
@@ -162,5 +170,5 @@ def meta_labels(
         reason=reason,
         gross_return=gross,
         net_return=net,
-        y=np.where(labelled, (net > 0).astype(np.float64), np.nan),
+        y=np.where(labelled, (net > _PAID).astype(np.float64), np.nan),
     )

@@ -3,8 +3,9 @@ features a take/skip decision may use.
 
 A trade is proposed at the close of a base bar whose analyst probability clears an entry
 threshold: long when P(up) is at or above the `entry_quantile` of the training window's
-out-of-fold probabilities, short when it is at or below the opposite quantile. The thresholds
-come from training-window bars only. Each proposal is meta-labelled on the fine path
+out-of-fold probabilities and above 0.5, short when it is at or below the opposite quantile and
+below 0.5 (a proposal never goes against the analyst's call). The thresholds come from
+training-window bars only. Each proposal is meta-labelled on the fine path
 (`ml.meta_labels`: entry at the next fine bar's open, stop, target and time limit scaled by the
 bar's causal volatility, costs per side) and described by what is known at the decision bar's
 close: the analyst probability and its recent change, the regime scores, order flow over the
@@ -48,19 +49,23 @@ class TacticianConfig(Section):
     min_events: int = Field(50, ge=10)
 
 
-def flow_features(fine: pl.DataFrame, rows: int) -> pl.DataFrame:
-    """Per fine bar, order flow over the last `rows` fine bars up to and including it."""
+def flow_features(fine: pl.DataFrame, rows: int, day_rows: int = 1440) -> pl.DataFrame:
+    """Per fine bar, order flow over the last `rows` fine bars up to and including it; trade
+    intensity compares the window's trades with the mean over the last `day_rows` fine bars."""
     def total(column: str) -> pl.Expr:
-        return pl.col(column).fill_null(0.0).rolling_sum(rows, min_samples=1)
+        """Sum over the window; null when any bar in it lacks the column (candles without
+        taker-buy volume or trade counts give null features, never a made-up constant)."""
+        return pl.col(column).cast(pl.Float64).rolling_sum(rows, min_samples=rows)
 
     volume = total("volume")
     logret = pl.col("close").log().diff()
+    typical = pl.col("trades").cast(pl.Float64).rolling_mean(max(day_rows, rows),
+                                                             min_samples=rows) * rows
     return fine.select(
         "timestamp",
         t_flow_imbalance=pl.when(volume > 0)
         .then(2.0 * total("taker_buy_volume") / volume - 1.0),
-        t_flow_intensity=total("trades") / (total("trades").rolling_mean(24, min_samples=1)
-                                            + 1e-9),
+        t_flow_intensity=pl.when(typical > 0).then(total("trades") / typical),
         t_flow_realised_vol=logret.rolling_std(rows, min_samples=2),
         t_flow_range=pl.col("high").rolling_max(rows, min_samples=1)
         / pl.col("low").rolling_min(rows, min_samples=1) - 1.0,
@@ -77,18 +82,22 @@ def flow_features(fine: pl.DataFrame, rows: int) -> pl.DataFrame:
 def tactician_features(ensemble: pl.DataFrame, regimes: pl.DataFrame, fine: pl.DataFrame,
                        *, base_ms: int, fine_ms: int, flow_minutes: int) -> pl.DataFrame:
     """Per base bar with an analyst probability: the features known at its close."""
+    def change(lag: int) -> pl.Expr:  # only across bars that are `lag` bars apart
+        apart = pl.col("bar_index") - pl.col("bar_index").shift(lag) == lag
+        return pl.when(apart).then(pl.col("p_up") - pl.col("p_up").shift(lag))
+
     frame = ensemble.sort("bar_index").select(
         "bar_index", "timestamp", "window", "regime", "p_up",
         t_p_up=pl.col("p_up"),
         t_conviction=(pl.col("p_up") - 0.5).abs(),
-        t_p_up_change_1=pl.col("p_up") - pl.col("p_up").shift(1),
-        t_p_up_change_3=pl.col("p_up") - pl.col("p_up").shift(3),
+        t_p_up_change_1=change(1),
+        t_p_up_change_3=change(3),
     )
     scores = regimes.select("timestamp", *[pl.col(c).alias(f"t_regime_{c}")
                                            for c in SCORE_COLUMNS])
     frame = frame.join(scores, on="timestamp", how="left")
     rows = max(1, flow_minutes * 60_000 // fine_ms)
-    flow = flow_features(fine, rows).with_columns(
+    flow = flow_features(fine, rows, max(1, 86_400_000 // fine_ms)).with_columns(
         decided=pl.col("timestamp") + pl.duration(milliseconds=fine_ms)).drop("timestamp")
     frame = frame.with_columns(
         decided=pl.col("timestamp") + pl.duration(milliseconds=base_ms)
@@ -113,6 +122,9 @@ def build_tactician_dataset(
     features = tactician_features(ensemble.filter(pl.col("p_up").is_not_null()), regimes, fine,
                                   base_ms=base_ms, fine_ms=fine_ms,
                                   flow_minutes=cfg.flow_minutes)
+    # A proposal follows the analyst: long only where it says up is likelier (P(up) > 0.5),
+    # short only where it says down, and only when the call is strong for the training window.
+    upper, lower = max(upper, 0.5 + 1e-9), min(lower, 0.5 - 1e-9)
     side = (pl.when(pl.col("p_up") >= upper).then(1)
             .when(pl.col("p_up") <= lower).then(-1).otherwise(0))
     events = features.with_columns(side=side).filter(pl.col("side") != 0)
@@ -178,6 +190,9 @@ def _metrics(frame: pl.DataFrame, upper: float, lower: float) -> dict[str, Any]:
         "thresholds": {"long_at_or_above": upper, "short_at_or_below": lower},
         "events": {w: frame.filter(pl.col("window") == w).height
                    for w in ("train", "validation", "test")},
+        "long_share": {w: _long_share(frame, w) for w in ("train", "validation", "test")},
+        "note": "training proposals use out-of-fold P(up), later windows the final models' "
+                "P(up); their distributions differ, so the side mix can shift across windows",
         "features": len([c for c in frame.columns if c.startswith("t_")]),
     }}
     for window in ("train", "validation"):
@@ -191,3 +206,8 @@ def _metrics(frame: pl.DataFrame, upper: float, lower: float) -> dict[str, Any]:
             "reasons": {str(k): int(v) for k, v in rows.group_by("reason").len().iter_rows()},
         }
     return metrics
+
+
+def _long_share(frame: pl.DataFrame, window: str) -> float | None:
+    sides = frame.filter(pl.col("window") == window)["side"]
+    return round(float((sides == 1).mean()), 4) if sides.len() else None

@@ -147,7 +147,8 @@ def plain_meta_label(starts, o, h, lo, c, decided, side, sigma, k_target, k_stop
     while i < len(starts) and starts[i] < deadline:
         reach_stop = lo[i] <= stop if side > 0 else h[i] >= stop
         reach_target = h[i] >= target if side > 0 else lo[i] <= target
-        if reach_stop:
+        opened_beyond_target = o[i] >= target if side > 0 else o[i] <= target
+        if reach_stop and not (reach_target and opened_beyond_target):
             fill = min(stop, o[i]) if side > 0 else max(stop, o[i])
             return i, side * (fill / price - 1) - 2 * cost
         if reach_target:
@@ -181,3 +182,15 @@ def test_equals_a_plain_loop_on_a_random_market():
             continue
         assert out.labelled[i] and out.exit_index[i] == plain[0]
         assert out.net_return[i] == pytest.approx(plain[1], abs=1e-12)
+
+
+def test_a_bar_opening_beyond_the_target_fills_the_target_even_if_it_dips_to_the_stop():
+    bars = [FLAT, (103.0, 103.5, 98.0, 99.0)] + [FLAT] * 12  # target 102, stop 99
+    out, reason = label(bars)
+    assert reason == "target" and out.exit_price[0] == 103.0
+
+
+def test_break_even_after_costs_is_not_paid():
+    bars = [(100.0, 100.3, 99.8, 100.0)] * 9 + [(100.0, 100.1, 99.9, 100.1)] + [FLAT] * 5
+    out, _ = label(bars, cost=0.0005)  # +0.1 % gross, 0.1 % costs
+    assert abs(out.net_return[0]) < 1e-12 and out.y[0] == 0.0

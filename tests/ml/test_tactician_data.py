@@ -31,6 +31,9 @@ def test_proposals_follow_training_quantiles_and_test_events_carry_no_outcome(ti
     lower = metrics["data"]["thresholds"]["short_at_or_below"]
     assert ((frame["side"] == 1) == (frame["p_up"] >= upper)).all()
     assert ((frame["side"] == -1) == (frame["p_up"] <= lower)).all()
+    # a proposal never goes against the analyst's call
+    assert (frame.filter(pl.col("side") == 1)["p_up"] > 0.5).all()
+    assert (frame.filter(pl.col("side") == -1)["p_up"] < 0.5).all()
     test = frame.filter(pl.col("window") == "test")
     assert test.height > 0
     for column in OUTCOME_COLUMNS:
@@ -87,4 +90,5 @@ def test_candles_without_quote_volume_or_trades_give_null_not_infinite_features(
     for column in flow.columns[1:]:
         values = flow[column].drop_nulls().to_numpy()
         assert (values.size == 0) or bool(pl.Series(values).is_finite().all()), column
-    assert flow["t_flow_vwap_distance"].null_count() == flow.height
+    for column in ("t_flow_vwap_distance", "t_flow_imbalance", "t_flow_intensity"):
+        assert flow[column].null_count() == flow.height, column  # missing, not made up
