@@ -16,10 +16,10 @@ trade is then walked along the fine bars in time order:
   unknown and the event gets no label.
 
 The net return charges `cost_per_side` (fees plus slippage, as a fraction) on entry and exit;
-the meta-label is 1 when the net return is positive (break-even is not). Each event keeps its exit time `t1` (close
-of the exit fine bar) for purging. Everything is NumPy: the forward windows are sliding views
-over the fine bars, the first touch an `argmax`, processed in chunks to bound memory.
-"""
+the meta-label is 1 when the net return is positive (break-even is not). Each event keeps its
+exit time `t1` (close of the exit fine bar) for purging. Everything is NumPy: the forward
+windows are sliding views over the fine bars, the first touch an `argmax`, processed in chunks
+to bound memory."""
 
 from __future__ import annotations
 

@@ -125,6 +125,15 @@ class LinearModel:
         return model
 
 
+def side_rates(y: np.ndarray, side: np.ndarray, for_side: np.ndarray) -> np.ndarray:
+    """The paid rate of each row's side among (`y`, `side`); the overall rate for a side the
+    rows do not hold."""
+    overall = float(np.mean(y)) if y.size else 0.5
+    rates = {s: float(np.mean(y[side == s])) if (side == s).any() else overall
+             for s in (-1.0, 1.0)}
+    return np.where(for_side > 0, rates[1.0], rates[-1.0])
+
+
 def member_names(cfg: TacticianModelConfig) -> list[str]:
     return [f"BOOST_{b}" for b in range(cfg.bags)] + ["LINEAR"]
 
@@ -195,18 +204,23 @@ def train_tactician(
             shipped[name], table["rounds"][name] = model, rounds
     models = ModelSet(json_safe(table), shipped)
 
+    # The baseline knows the side: shorts and longs pay at different rates, and a tactician
+    # must beat the paid rate of its side, not one rate for all.
+    side = rows.X[:, 0]
     fold = np.full(rows.y.size, -1, dtype=np.int64)
     baseline = np.full(rows.y.size, np.nan)
     for k, (train, test, _) in enumerate(nested.folds):
         if train.size:
-            fold[test], baseline[test] = k, float(np.mean(rows.y[train]))
+            fold[test] = k
+            baseline[test] = side_rates(rows.y[train], side[train], side[test])
     per_member = {}
     ok = fold >= 0
     for j, name in enumerate(names):
         per_member[name] = {
             **scores(rows.y, nested.outer[:, j], baseline, fold)[0],
             "edge": edge(nested.outer[ok, j], baseline[ok], rows.y[ok], rows.t0[ok],
-                         rows.t1[ok], seed=seed, model_name=name),
+                         rows.t1[ok], seed=seed, model_name=name,
+                         baseline_name="paid rate of the side"),
         }
     later = dataset.filter(pl.col("window") != "train").sort("bar_index")
     later_p = predict_members(models, later.select(rows.features).cast(pl.Float64).to_numpy(),
@@ -226,15 +240,21 @@ def train_tactician(
     validation = frame.filter((pl.col("window") == "validation") & pl.col("y").is_not_null())
     y_val = validation["y"].to_numpy().astype(np.float64)
     v0, v1 = validation["bar_index"].to_numpy(), validation["t1_index"].to_numpy()
-    prior_val = np.full(y_val.size, float(np.mean(rows.y)))
+    prior_val = side_rates(rows.y, side, validation["side"].to_numpy().astype(np.float64))
     validation_scores = {
         name: edge(validation[c].to_numpy(), prior_val, y_val, v0, v1, seed=seed,
-                   model_name=name) for name, c in zip(names, cols, strict=True)
+                   model_name=name, baseline_name="paid rate of the side")
+        for name, c in zip(names, cols, strict=True)
     } if y_val.size else {}
     metrics = {
         "data": {"members": names, "features": len(rows.features),
                  "train_proposals": int(rows.y.size), "notes": nested.notes},
-        "train": {"paid_share": round(float(np.mean(rows.y)), 4)},
+        "train": {"paid_share": round(float(np.mean(rows.y)), 4),
+                  "paid_share_by_side": {
+                      "long": round(float(np.mean(rows.y[side > 0])), 4) if (side > 0).any()
+                      else None,
+                      "short": round(float(np.mean(rows.y[side < 0])), 4) if (side < 0).any()
+                      else None}},
         "train_cv": {"per_member": per_member},
         "validation": {"per_member": validation_scores, "rows": int(y_val.size)},
     }
@@ -245,6 +265,7 @@ def train_tactician(
         inner_parts.append(pl.DataFrame({
             "fold": np.full(train.size, k, dtype=np.int64),
             "bar_index": rows.t0[train], "t1_index": rows.t1[train], "y": rows.y[train],
+            "side": side[train],
             "weight": rows.weight[train],
             **{c: inner[:, j] for j, c in enumerate(cols)},
         }))

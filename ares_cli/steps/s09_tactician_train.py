@@ -22,8 +22,9 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         seed=cfg.data.seed)
     edges = metrics["train_cv"]["per_member"]
     best = min(edges, key=lambda m: edges[m]["logloss"])
-    summary = (f"{metrics['data']['train_proposals']} training proposals; best out of fold: "
-               f"{best}, {describe(edges[best]['edge'])}")
+    summary = (f"{metrics['data']['train_proposals']} training proposals; best of "
+               f"{len(edges)} members out of fold (chosen on these folds, optimistic): {best}, "
+               f"{describe(edges[best]['edge'])}")
     return StepResult({"tactician_models": Artifact.modelset(models),
                        "tactician_predictions": Artifact.table(frame),
                        "tactician_inner": Artifact.table(inner)}, metrics, summary=summary)
