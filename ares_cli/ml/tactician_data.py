@@ -199,6 +199,7 @@ def _metrics(frame: pl.DataFrame, upper: float, lower: float) -> dict[str, Any]:
         rows = frame.filter((pl.col("window") == window) & pl.col("y").is_not_null())
         metrics[window] = {
             "labelled": rows.height,
+            "purged": int(frame.filter(pl.col("window") == window)["purged"].sum()),
             "long": int((rows["side"] == 1).sum()),
             "short": int((rows["side"] == -1).sum()),
             "paid_share": round(float(rows["y"].mean()), 4) if rows.height else None,

@@ -92,3 +92,18 @@ def test_candles_without_quote_volume_or_trades_give_null_not_infinite_features(
         assert (values.size == 0) or bool(pl.Series(values).is_finite().all()), column
     for column in ("t_flow_vwap_distance", "t_flow_imbalance", "t_flow_intensity"):
         assert flow[column].null_count() == flow.height, column  # missing, not made up
+
+
+def test_a_trade_reaching_into_a_later_window_is_purged_and_counted(tiny_pipeline):
+    """Trades may outlast `labels.horizon` and the split gap: their outcome would be read from
+    the next window's prices, so they are purged, never trained on."""
+    catalog = tiny_pipeline.catalog
+    frame, metrics = build(catalog, max_hold_bars=60, k_target=50.0, k_stop=50.0)
+    ends = dict(catalog["splits"].group_by("window").agg(pl.col("bar_index").max()).iter_rows())
+    for window in ("train", "validation"):
+        rows = frame.filter(pl.col("window") == window)
+        labelled = rows.filter(pl.col("y").is_not_null())
+        assert labelled.height > 0
+        assert (labelled["t1_index"] <= ends[window]).all(), window
+        assert metrics[window]["purged"] == int(rows["purged"].sum()) > 0, window
+        assert rows.filter(pl.col("purged"))["y"].null_count() == int(rows["purged"].sum())
