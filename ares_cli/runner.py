@@ -5,6 +5,10 @@ step a lazy mapping of verified input values, a view of the config keys the step
 environment, and stores what the step returns. A step's action key is the sha256 of its name,
 the digest of the code it runs (`codehash`), the versions of the libraries whose results it
 stores, its config slice and its input digests; a recorded key is a cache hit.
+
+The code digests are taken once when a run starts and checked again after each step executes:
+a source file edited while a run is in progress (the process may already hold the old module)
+fails that step instead of storing old code's result under the new code's key.
 """
 
 from __future__ import annotations
@@ -88,11 +92,16 @@ def step_view(step: Step, config: Config) -> ConfigView:
     return ConfigView(config, step.config_keys(config), owner=f"step {step.name}")
 
 
-def action_key(step: Step, config: Config, inputs: Mapping[str, str], env: StepEnv) -> str:
-    """sha256 of everything the step's result depends on (see the module docstring)."""
+def action_key(step: Step, config: Config, inputs: Mapping[str, str], env: StepEnv,
+               code: str | None = None) -> str:
+    """sha256 of everything the step's result depends on (see the module docstring).
+
+    `code` is the step's code digest taken when the run started (computed now if not given).
+    """
     material = {
         "step": step.name,
-        "code": code_digest(step.run.__module__) if step.run else None,
+        "code": code if code is not None else (
+            code_digest(step.run.__module__) if step.run else None),
         "libraries": {n: library_version(n) for n in (*BASE_LIBRARIES, *step.libraries)},
         "config": config.slice(step.config_keys(config)),
         "inputs": dict(sorted(inputs.items())),
@@ -186,6 +195,23 @@ class Runner:
         self.options = options
         self.reporter = reporter
         self.strict = strict
+        self._code: dict[str, str] = {}
+
+    def snapshot_code(self, steps: list[Step]) -> None:
+        """Record the code digest of each step about to run (see the module docstring)."""
+        for step in steps:
+            if step.run is not None and step.run.__module__ not in self._code:
+                self._code[step.run.__module__] = code_digest(step.run.__module__)
+
+    def _check_code_unchanged(self, step: Step) -> None:
+        assert step.run is not None
+        module = step.run.__module__
+        if code_digest(module) != self._code[module]:
+            raise StepFailed(
+                f"the source of step {step.number} {step.name} (or a module it imports) changed "
+                "on disk while this run was in progress; its result was not stored",
+                hint="run the same command again",
+            )
 
     # -- manifests -----------------------------------------------------------------------
     def new_manifest(self, command: list[str]) -> Manifest:
@@ -237,6 +263,7 @@ class Runner:
         self.store.set_ref(self.options.exchange, self.options.symbol, "latest",
                            manifest.run_id)
         steps = [BY_NUMBER[n] for n in numbers]
+        self.snapshot_code(steps)
         self.reporter.run_started(manifest.run_id, steps)
         outcome = RunOutcome(manifest, 0)
         try:
@@ -302,7 +329,8 @@ class Runner:
             record.config = self.config.slice(step.config_keys(self.config))
             view = step_view(step, self.config)
             probe = StepEnv(exchange=self.options.exchange, symbol=self.options.symbol)
-            key = action_key(step, self.config, record.input_digests, probe)
+            key = action_key(step, self.config, record.input_digests, probe,
+                             code=self._code.get(step.run.__module__) if step.run else None)
             record.action_key = key
             volatile = step.volatile(view) if step.volatile else False
             cached = None if (force or volatile) else self.store.get_action(key)
@@ -319,6 +347,7 @@ class Runner:
                     self.log(manifest, "library-warning", step=step.name,
                              message=f"{warning.category.__name__}: {warning.message}")
                 check_outputs(step, result)
+                self._check_code_unchanged(step)
                 self._store_result(step, key, result, record, time.perf_counter() - began)
                 record.status = "ok"
             if self.strict and record.warnings:

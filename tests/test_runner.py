@@ -62,6 +62,35 @@ def test_editing_an_ml_module_reruns_exactly_the_steps_that_import_it(store_copy
     assert statuses(summary) == expected
 
 
+def test_source_edited_during_a_run_fails_the_step_instead_of_storing_it(store_copy,
+                                                                        monkeypatch):
+    """The process holds the code it imported when the run began; a result keyed by the digest
+    of a file edited since then would claim code that never ran."""
+    from ares_cli.runner import Runner
+
+    split = STEPS[2]
+    module = split.run.__module__
+    original_read, original_snapshot = codehash.read_source, Runner.snapshot_code
+    edited = {"now": False}
+
+    def read(name: str) -> str | None:
+        source = original_read(name)
+        if edited["now"] and name == module and source is not None:
+            source += "\n\ndef _added_by_a_test() -> int:\n    return 42\n"
+        return source
+
+    def snapshot_then_edit(self: Runner, steps: list) -> None:
+        original_snapshot(self, steps)
+        edited["now"] = True
+
+    monkeypatch.setattr(codehash, "read_source", read)
+    monkeypatch.setattr(Runner, "snapshot_code", snapshot_then_edit)
+    result = CliRunner().invoke(app, ["step", split.name, "--force", "--json"])
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 1 == summary["exit_code"]
+    assert "changed on disk while this run was in progress" in result.stdout
+
+
 def test_a_changed_config_key_reruns_its_step_and_those_after_it(store_copy):
     summary = run_all("--set", "labels.k_up=2.5")
     assert summary["exit_code"] == 0
