@@ -206,7 +206,7 @@ def train_tactician(
 
     # The baseline knows the side: shorts and longs pay at different rates, and a tactician
     # must beat the paid rate of its side, not one rate for all.
-    side = rows.X[:, 0]
+    side = rows.X[:, rows.features.index("side")]
     fold = np.full(rows.y.size, -1, dtype=np.int64)
     baseline = np.full(rows.y.size, np.nan)
     for k, (train, test, _) in enumerate(nested.folds):
