@@ -93,15 +93,12 @@ def step_view(step: Step, config: Config) -> ConfigView:
 
 
 def action_key(step: Step, config: Config, inputs: Mapping[str, str], env: StepEnv,
-               code: str | None = None) -> str:
-    """sha256 of everything the step's result depends on (see the module docstring).
-
-    `code` is the step's code digest taken when the run started (computed now if not given).
-    """
+               code: str | None) -> str:
+    """sha256 of everything the step's result depends on (see the module docstring); `code` is
+    the step's code digest taken when the run started."""
     material = {
         "step": step.name,
-        "code": code if code is not None else (
-            code_digest(step.run.__module__) if step.run else None),
+        "code": code,
         "libraries": {n: library_version(n) for n in (*BASE_LIBRARIES, *step.libraries)},
         "config": config.slice(step.config_keys(config)),
         "inputs": dict(sorted(inputs.items())),
