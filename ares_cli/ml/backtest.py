@@ -1,0 +1,484 @@
+"""The backtest engine: base-bar decisions, fine-bar execution, one path-dependent loop in numba.
+
+Every step that trades (12 optimise, 13 walk-forward, 14 Monte Carlo, 15 A/B, the live signal)
+goes through `backtest`, so its rules are written down here once and checked trade by trade
+against a deliberately plain implementation in the tests (`tests/ml/backtest_reference.py`).
+
+**Time grid.** Base bar `i` covers the fine bars `first_fine[i] <= j < first_fine[i + 1]` (the
+last one runs to the end of the fine bars; a base bar may hold none when data are missing).
+Decisions are taken at the close of a base bar, from what is known then.
+
+**Orders** (per base bar `t`, decided at its close): `side[t]` in {-1, 0, +1}, `size[t]` in
+[0, 1] (fraction of equity, cash spent including the entry fee), `stop[t]`, `target[t]` and
+`trail[t]` as fractions of the entry price (0 or NaN: none).
+
+**Rules**, applied in this order while walking the fine bars `j = 0, 1, ...`:
+
+1. A pending exit whose fill bar is `j` fills at `open[j]`, moved against the trade by the
+   slippage fraction (a long sells at `open * (1 - slip)`, a short buys at `open * (1 + slip)`).
+2. A pending entry whose fill bar is `j` fills at `open[j] * (1 + side * slip)`. Units are
+   `size * cash / (fill * (1 + fee))`, so cash spent with the fee is `size * cash`; a short
+   receives the same notional. Stop level `fill * (1 - side * stop)`, target level
+   `fill * (1 + side * target)`, trailing extreme = fill.
+3. A position held before bar `j` opened checks the bar's open first: an open at or beyond the
+   effective stop (the tighter of stop and trailing level) fills the stop at that open (a gap);
+   an open at or beyond the target fills the target at that open. Then, for every position
+   (including one entered at this open), a low (long) / high (short) reaching the effective stop
+   exits there; otherwise a high / low reaching the target exits at the target. Both inside one
+   fine bar: the stop (conservative). The reason is "trail" when the trailing level was the
+   tighter one, else "stop" / "target". Stop and target fills get the slippage too.
+4. After the checks, the trailing extreme moves to the bar's high (long) / low (short); the
+   trailing level is `extreme * (1 - side * trail)`. So a trailing stop never triggers on the
+   bar whose extreme moved it.
+5. At the last fine bar of base bar `t` (its close) the equity is marked at `close` and the
+   decision of bar `t` is taken:
+   - time: a position held `max_hold` base bars (counting its entry bar) exits at the next fine
+     bar's open (`first_fine[t + 1]`), reason "time" (`max_hold = 0`: no limit);
+   - signal: an opposite `side[t]`, or `side[t] == 0` with `exit_on_flat`, exits at that same
+     open, reason "signal";
+   - entry: with no position left after those exits, no entry pending, `side[t] != 0`,
+     `size[t] > 0` and `t >= cooldown_until`, an entry is placed at fine bar
+     `first_fine[t + 1] + entry_delay` (an opposite signal thus reverses at one open when
+     `cooldown = 0`). After any exit in (or decided at) base bar `b`, `cooldown_until = b +
+     cooldown`.
+   A base bar without fine bars takes no decision; orders never fill past the last fine bar.
+6. A position still open after the last fine bar exits at its close (with slippage), reason
+   "end", and the last equity mark includes that exit.
+
+Fees are charged per side on the traded value (entry: on the notional bought or sold short; exit:
+on the value at the exit fill). Per-bar returns are the changes of the equity marked at each
+base close, starting from 1.0.
+
+Metrics are annualised with `bars_per_year` (crypto trades all year round: 365 days of the base
+timeframe), stated beside them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "REASONS",
+    "Backtest",
+    "Market",
+    "Orders",
+    "Rules",
+    "backtest",
+    "metrics",
+    "run_loop",
+]
+
+REASONS = ("target", "stop", "trail", "time", "signal", "end")
+_TARGET, _STOP, _TRAIL, _TIME, _SIGNAL, _END = range(6)
+_NONE = np.int64(-1)
+
+
+@dataclass(frozen=True)
+class Market:
+    """Prices the engine trades on: fine bars and where each base bar starts among them."""
+
+    fine_time_us: np.ndarray  # int64 open time of each fine bar (UTC epoch µs)
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    first_fine: np.ndarray  # int64 per base bar: index of its first fine bar
+    base_time_us: np.ndarray  # int64 open time of each base bar
+
+    @classmethod
+    def from_bars(cls, base_time_us: np.ndarray, base_ms: int, fine_time_us: np.ndarray,
+                  open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+                  close: np.ndarray) -> Market:
+        """Map fine bars to base bars by time: base bar `i` holds the fine bars opening in
+        `[base_time_us[i], base_time_us[i] + base_ms)`. Fine bars outside every base bar are
+        dropped."""
+        base_time_us = np.asarray(base_time_us, dtype=np.int64)
+        fine_time_us = np.asarray(fine_time_us, dtype=np.int64)
+        if base_time_us.size == 0:
+            raise ValueError("no base bars to trade on")
+        lo = base_time_us[0]
+        hi = base_time_us[-1] + base_ms * 1000
+        keep = (fine_time_us >= lo) & (fine_time_us < hi)
+        ft = fine_time_us[keep]
+        first = np.searchsorted(ft, base_time_us, side="left").astype(np.int64)
+        return cls(ft, *(np.ascontiguousarray(np.asarray(a, dtype=np.float64)[keep])
+                         for a in (open_, high, low, close)), first, base_time_us)
+
+    @property
+    def n_base(self) -> int:
+        return int(self.first_fine.size)
+
+    def base_close(self) -> np.ndarray:
+        """Close of each base bar (its last fine bar's close; NaN without fine bars)."""
+        last = np.append(self.first_fine[1:], self.close.size) - 1
+        out = np.full(self.n_base, np.nan)
+        has = last >= self.first_fine
+        out[has] = self.close[last[has]]
+        return out
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Scalar rules of one backtest (see the module docstring)."""
+
+    fee: float = 0.001  # per side, fraction of traded value
+    slippage: float = 0.0005  # per side, fraction of price
+    max_hold: int = 0  # base bars, 0 = no limit
+    cooldown: int = 0  # base bars after an exit before the next entry decision
+    entry_delay: int = 0  # fine bars after the decision bar's close
+    exit_on_flat: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("fee", "slippage"):
+            value = getattr(self, name)
+            if not 0 <= value < 0.1:
+                raise ValueError(f"{name} must be in [0, 0.1), got {value}")
+        for name in ("max_hold", "cooldown", "entry_delay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """What one backtest produced."""
+
+    returns: np.ndarray  # per base bar
+    equity: np.ndarray  # per base bar, marked at its close, starting from 1.0 before bar 0
+    position: np.ndarray  # side held at each base close (int8)
+    trades: dict[str, np.ndarray]  # one entry per trade, columns below
+    bars_per_year: float
+    n_fine: int = 0  # fine bars traded on (for the exposure)
+
+    TRADE_COLUMNS = ("entry_index", "exit_index", "side", "size", "entry_price",
+                     "exit_price", "reason", "pnl", "net_return")
+
+    @property
+    def n_trades(self) -> int:
+        return int(self.trades["side"].size)
+
+    def metrics(self) -> dict[str, Any]:
+        return metrics(self.returns, self.equity, self.trades, self.bars_per_year,
+                       n_fine=self.n_fine)
+
+    def trade_table(self, market: Market) -> Any:
+        """The trade list as a polars table with UTC times and reason names."""
+        import polars as pl
+
+        t = self.trades
+        return pl.DataFrame({
+            "entry_time": market.fine_time_us[t["entry_index"]],
+            "exit_time": market.fine_time_us[t["exit_index"]],
+            "side": t["side"].astype(np.int8),
+            "size": t["size"],
+            "entry_price": t["entry_price"],
+            "exit_price": t["exit_price"],
+            "reason": [REASONS[r] for r in t["reason"]],
+            "pnl": t["pnl"],
+            "net_return": t["net_return"],
+        }).with_columns(pl.col("entry_time", "exit_time").cast(pl.Datetime("us", "UTC")))
+
+
+def _numba_jit() -> Any:
+    """`numba.njit(cache=True)` when numba is importable, else the identity (plain Python)."""
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is a dependency; kept for odd platforms
+        return lambda f: f
+    return njit(cache=True, nogil=True)
+
+
+@_numba_jit()
+def run_loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
+             fee, slip, max_hold, cooldown, entry_delay, exit_on_flat):  # pragma: no cover
+    n_fine = open_.size
+    n_base = first_fine.size
+    equity = np.empty(n_base)
+    position = np.zeros(n_base, dtype=np.int8)
+    cap = n_base + 1
+    t_entry = np.empty(cap, dtype=np.int64)
+    t_exit = np.empty(cap, dtype=np.int64)
+    t_side = np.empty(cap, dtype=np.int8)
+    t_size = np.empty(cap)
+    t_entry_px = np.empty(cap)
+    t_exit_px = np.empty(cap)
+    t_reason = np.empty(cap, dtype=np.int8)
+    t_pnl = np.empty(cap)
+    t_ret = np.empty(cap)
+    n_trades = 0
+
+    cash = 1.0
+    pos = 0  # side held
+    units = 0.0  # signed
+    entry_px = 0.0
+    entry_cash = 0.0  # cash committed at entry (incl. fee)
+    entry_j = -1
+    entry_bar = -1
+    stop_lvl = np.nan
+    target_lvl = np.nan
+    trail_frac = 0.0
+    extreme = 0.0
+    cur_size = 0.0
+    pend_exit_j = -1
+    pend_exit_reason = 0
+    pend_entry_j = -1
+    pend_side = 0
+    pend_size = 0.0
+    pend_stop = 0.0
+    pend_target = 0.0
+    pend_trail = 0.0
+    cooldown_until = 0
+
+    b = 0  # base bar of fine bar j
+    for j in range(n_fine):
+        while b + 1 < n_base and first_fine[b + 1] <= j:
+            b += 1
+        exit_px = np.nan
+        reason = -1
+        # 1. pending exit at this open
+        if pend_exit_j == j and pos != 0:
+            exit_px = open_[j] * (1.0 - pos * slip)
+            reason = pend_exit_reason
+        if reason >= 0:
+            value = units * exit_px
+            fee_paid = abs(value) * fee
+            cash += value - fee_paid
+            pnl = value - fee_paid - (units * entry_px) - (entry_cash - abs(units) * entry_px)
+            t_entry[n_trades] = entry_j
+            t_exit[n_trades] = j
+            t_side[n_trades] = pos
+            t_size[n_trades] = cur_size
+            t_entry_px[n_trades] = entry_px
+            t_exit_px[n_trades] = exit_px
+            t_reason[n_trades] = reason
+            t_pnl[n_trades] = pnl
+            t_ret[n_trades] = pnl / entry_cash
+            n_trades += 1
+            pos = 0
+            units = 0.0
+            pend_exit_j = -1
+            reason = -1
+        # 2. pending entry at this open
+        held_before = pos != 0
+        if pend_entry_j == j and pos == 0:
+            fill = open_[j] * (1.0 + pend_side * slip)
+            entry_cash = pend_size * cash
+            units = pend_side * entry_cash / (fill * (1.0 + fee))
+            cash -= units * fill + abs(units) * fill * fee
+            pos = pend_side
+            entry_px = fill
+            entry_j = j
+            entry_bar = b
+            cur_size = pend_size
+            stop_lvl = fill * (1.0 - pos * pend_stop) if pend_stop > 0 else np.nan
+            target_lvl = fill * (1.0 + pos * pend_target) if pend_target > 0 else np.nan
+            trail_frac = pend_trail if pend_trail > 0 else 0.0
+            extreme = fill
+            pend_entry_j = -1
+        elif pend_entry_j == j:
+            pend_entry_j = -1
+        # 3. barriers
+        if pos != 0:
+            trail_lvl = extreme * (1.0 - pos * trail_frac) if trail_frac > 0 else np.nan
+            eff = stop_lvl
+            eff_reason = _STOP
+            if not np.isnan(trail_lvl) and (np.isnan(eff) or pos * (trail_lvl - eff) > 0):
+                eff = trail_lvl
+                eff_reason = _TRAIL
+            if held_before:
+                if not np.isnan(eff) and pos * (open_[j] - eff) <= 0:
+                    exit_px = open_[j]
+                    reason = eff_reason
+                elif not np.isnan(target_lvl) and pos * (open_[j] - target_lvl) >= 0:
+                    exit_px = open_[j]
+                    reason = _TARGET
+            if reason < 0:
+                worst = low[j] if pos > 0 else high[j]
+                best = high[j] if pos > 0 else low[j]
+                if not np.isnan(eff) and pos * (worst - eff) <= 0:
+                    exit_px = eff
+                    reason = eff_reason
+                elif not np.isnan(target_lvl) and pos * (best - target_lvl) >= 0:
+                    exit_px = target_lvl
+                    reason = _TARGET
+            if reason >= 0:
+                exit_px = exit_px * (1.0 - pos * slip)
+                value = units * exit_px
+                fee_paid = abs(value) * fee
+                cash += value - fee_paid
+                pnl = value - fee_paid - (units * entry_px) - (entry_cash - abs(units) * entry_px)
+                t_entry[n_trades] = entry_j
+                t_exit[n_trades] = j
+                t_side[n_trades] = pos
+                t_size[n_trades] = cur_size
+                t_entry_px[n_trades] = entry_px
+                t_exit_px[n_trades] = exit_px
+                t_reason[n_trades] = reason
+                t_pnl[n_trades] = pnl
+                t_ret[n_trades] = pnl / entry_cash
+                n_trades += 1
+                pos = 0
+                units = 0.0
+                pend_exit_j = -1
+                cooldown_until = b + cooldown
+            else:
+                # 4. trailing extreme
+                if pos > 0 and high[j] > extreme:
+                    extreme = high[j]
+                elif pos < 0 and low[j] < extreme:
+                    extreme = low[j]
+        # 5. base close: mark and decide
+        last_of_bar = (j + 1 == n_fine) or (b + 1 < n_base and first_fine[b + 1] == j + 1)
+        if not last_of_bar:
+            continue
+        if j + 1 == n_fine:
+            # fill the rest of the base bars (none have fine bars) after the end exit below
+            break
+        t = b
+        nxt = first_fine[t + 1]
+        if pos != 0:
+            if max_hold > 0 and t - entry_bar + 1 >= max_hold:
+                pend_exit_j = nxt
+                pend_exit_reason = _TIME
+            elif int(side[t]) == -pos or (exit_on_flat and side[t] == 0):
+                pend_exit_j = nxt
+                pend_exit_reason = _SIGNAL
+            if pend_exit_j == nxt:
+                cooldown_until = t + cooldown
+        flat_after = pos == 0 or pend_exit_j == nxt
+        if (flat_after and pend_entry_j < 0 and side[t] != 0 and size[t] > 0
+                and t >= cooldown_until):
+            target_j = nxt + entry_delay
+            if target_j < n_fine:
+                pend_entry_j = target_j
+                pend_side = int(side[t])
+                pend_size = size[t]
+                pend_stop = stop[t] if not np.isnan(stop[t]) else 0.0
+                pend_target = target[t] if not np.isnan(target[t]) else 0.0
+                pend_trail = trail[t] if not np.isnan(trail[t]) else 0.0
+        equity[t] = cash + units * close[j]
+        position[t] = pos
+    # 6. end of data
+    if n_fine > 0 and pos != 0:
+        j = n_fine - 1
+        exit_px = close[j] * (1.0 - pos * slip)
+        value = units * exit_px
+        fee_paid = abs(value) * fee
+        cash += value - fee_paid
+        pnl = value - fee_paid - (units * entry_px) - (entry_cash - abs(units) * entry_px)
+        t_entry[n_trades] = entry_j
+        t_exit[n_trades] = j
+        t_side[n_trades] = pos
+        t_size[n_trades] = cur_size
+        t_entry_px[n_trades] = entry_px
+        t_exit_px[n_trades] = exit_px
+        t_reason[n_trades] = _END
+        t_pnl[n_trades] = pnl
+        t_ret[n_trades] = pnl / entry_cash
+        n_trades += 1
+        pos = 0
+        units = 0.0
+    # marks of the base bars from the one holding the last fine bar to the end
+    start = b if n_fine > 0 else 0
+    for t in range(start, n_base):
+        equity[t] = cash
+        position[t] = 0
+    # base bars with no fine bar before the end carry the previous mark
+    prev = 1.0
+    prev_pos = 0
+    for t in range(start):
+        nxt_first = first_fine[t + 1]
+        if nxt_first == first_fine[t]:
+            equity[t] = prev
+            position[t] = prev_pos
+        prev = equity[t]
+        prev_pos = position[t]
+    return (equity, position, t_entry[:n_trades], t_exit[:n_trades], t_side[:n_trades],
+            t_size[:n_trades], t_entry_px[:n_trades], t_exit_px[:n_trades],
+            t_reason[:n_trades], t_pnl[:n_trades], t_ret[:n_trades])
+
+
+@dataclass(frozen=True)
+class Orders:
+    """What the strategy wants at each base close (arrays of the base bars' length)."""
+
+    side: np.ndarray  # -1, 0, +1
+    size: np.ndarray  # fraction of equity in [0, 1]
+    stop: np.ndarray  # fraction of the entry price, 0 / NaN = none
+    target: np.ndarray
+    trail: np.ndarray
+
+    @classmethod
+    def constant(cls, side: np.ndarray, size: float = 1.0, stop: float = 0.0,
+                 target: float = 0.0, trail: float = 0.0) -> Orders:
+        n = np.asarray(side).size
+        return cls(np.asarray(side), np.full(n, size), np.full(n, stop), np.full(n, target),
+                   np.full(n, trail))
+
+
+def backtest(market: Market, orders: Orders, rules: Rules, *,
+             bars_per_year: float) -> Backtest:
+    """Trade `orders` on `market` under `rules` (see the module docstring)."""
+    n = market.n_base
+    side = np.asarray(orders.side)
+    for name in ("side", "size", "stop", "target", "trail"):
+        if np.asarray(getattr(orders, name)).shape != (n,):
+            raise ValueError(f"orders.{name} must have one value per base bar ({n})")
+    if not np.isin(side, (-1, 0, 1)).all():
+        raise ValueError("orders.side must be -1, 0 or +1")
+    size = np.asarray(orders.size, dtype=np.float64)
+    if ((size < 0) | (size > 1) | ~np.isfinite(size))[side != 0].any():
+        raise ValueError("orders.size must be in [0, 1] where a side is given")
+    arrays = [np.ascontiguousarray(np.asarray(getattr(orders, k), dtype=np.float64))
+              for k in ("stop", "target", "trail")]
+    for name, a in zip(("stop", "target", "trail"), arrays, strict=True):
+        if (a[np.isfinite(a)] < 0).any():
+            raise ValueError(f"orders.{name} must be >= 0")
+    out = run_loop(market.open, market.high, market.low, market.close, market.first_fine,
+                   np.ascontiguousarray(side, dtype=np.int64), np.nan_to_num(size), *arrays,
+                   float(rules.fee), float(rules.slippage), int(rules.max_hold),
+                   int(rules.cooldown), int(rules.entry_delay), bool(rules.exit_on_flat))
+    equity, position = out[0], out[1]
+    returns = np.diff(equity, prepend=1.0) / np.concatenate(([1.0], equity[:-1]))
+    trades = dict(zip(Backtest.TRADE_COLUMNS, out[2:], strict=True))
+    return Backtest(returns, equity, position, trades, float(bars_per_year),
+                    int(market.open.size))
+
+
+def metrics(returns: np.ndarray, equity: np.ndarray, trades: dict[str, np.ndarray],
+            bars_per_year: float, *, n_fine: int = 0) -> dict[str, Any]:
+    """Total return, CAGR, Sharpe, Sortino, maximum drawdown, Calmar, win rate, profit factor,
+    exposure and trade count. Ratios that divide by zero are None, never infinite.
+
+    Exposure is the share of fine bars from a trade's entry bar to its exit bar (inclusive),
+    so trades that open and close between two base closes count."""
+    n = returns.size
+    total = float(equity[-1] - 1.0) if n else 0.0
+    years = n / bars_per_year if bars_per_year > 0 else 0.0
+    cagr = float((1.0 + total) ** (1.0 / years) - 1.0) if years > 0 and total > -1 else None
+    sd = float(returns.std(ddof=1)) if n > 1 else 0.0
+    ann = float(np.sqrt(bars_per_year))
+    sharpe = float(returns.mean() / sd * ann) if sd > 0 else 0.0
+    downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2))) if n else 0.0
+    sortino = float(returns.mean() / downside * ann) if downside > 0 else None
+    peak = np.maximum.accumulate(np.concatenate(([1.0], equity)))
+    max_dd = float(np.max(1.0 - np.concatenate(([1.0], equity)) / peak)) if n else 0.0
+    pnl = trades["pnl"]
+    wins, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
+    return {
+        "total_return": total,
+        "cagr": cagr,
+        "sharpe": sharpe,
+        "sortino": sortino,
+        "max_drawdown": max_dd,
+        "calmar": (cagr / max_dd) if cagr is not None and max_dd > 0 else None,
+        "win_rate": float((pnl > 0).mean()) if pnl.size else None,
+        "profit_factor": float(wins / losses) if losses > 0 else None,
+        "exposure": (float(np.sum(trades["exit_index"] - trades["entry_index"] + 1)) / n_fine
+                     if n_fine else 0.0),
+        "trades": int(pnl.size),
+        "bars": int(n),
+        "bars_per_year": float(bars_per_year),
+    }
