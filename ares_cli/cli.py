@@ -43,6 +43,9 @@ Sets = Annotated[
 Force = Annotated[bool, typer.Option("--force", help="Re-execute even when cached.")]
 Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as failures.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")]
+Workers = Annotated[int, typer.Option(
+    "--workers", min=1, max=64,
+    help="Local processes for the searches (step 12 optimize); others join by storage URL.")]
 
 
 def failure_summary(exit_code: int, message: str, exchange: str | None = None,
@@ -95,20 +98,21 @@ def _load(config: Path | None, sets: list[str] | None, source: str | None = None
 
 
 def _context(exchange: str, symbol: str, cfg: Any, json_mode: bool, strict: bool,
-             config_args: tuple[str, ...] = ()) -> Any:
+             config_args: tuple[str, ...] = (), workers: int = 1) -> Any:
     from ares_cli.console import make_reporter
     from ares_cli.runner import Runner, RunOptions
     from ares_cli.store import Store
 
     if not exchange.strip() or not symbol.strip():
         raise ConfigError("--exchange and --symbol must not be empty")
-    options = RunOptions(exchange=exchange, symbol=symbol, config_args=config_args)
+    options = RunOptions(exchange=exchange, symbol=symbol, config_args=config_args,
+                         workers=workers)
     return Runner(Store(cfg.store_root()), cfg, options, make_reporter(json_mode), strict=strict)
 
 
 def _on_latest_run(exchange: str, symbol: str, config: Path | None, sets: list[str] | None,
                    source: str | None, paths: list[str] | None, json_mode: bool,
-                   strict: bool) -> Any:
+                   strict: bool, workers: int = 1) -> Any:
     """A runner whose config is the pair's latest run's config with this invocation's options
     on top (`--config` starts from that file instead), so `ares step 4` after a run on files
     keeps reading those files; without a run, the usual config."""
@@ -116,13 +120,13 @@ def _on_latest_run(exchange: str, symbol: str, config: Path | None, sets: list[s
 
     args = _config_args(sets, source, paths, config)
     first = _context(exchange, symbol, _load(config, sets, source, paths), json_mode, strict,
-                     args)
+                     args, workers)
     latest = first.latest_manifest()
     if latest is None or config is not None:
         return first
     cfg = load_config(None, _overrides(sets, source, paths), base=latest.config,
                       base_origin=f"run {latest.run_id}")
-    return _context(exchange, symbol, cfg, json_mode, strict, args)
+    return _context(exchange, symbol, cfg, json_mode, strict, args, workers)
 
 
 def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
@@ -172,6 +176,7 @@ def run_all(
     force: Force = False,
     strict: Strict = False,
     json_: JsonOut = False,
+    workers: Workers = 1,
 ) -> None:
     """Run the pipeline (steps --from..--to) in a new run; cached steps do no work.
 
@@ -184,10 +189,11 @@ def run_all(
         to = LAST if to is None else to
         _check_range(from_, to)
         if from_ > 1:
-            runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict)
+            runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict,
+                                    workers)
         else:
             runner = _context(exchange, symbol, _load(config, set_, source, path), json_,
-                              strict, _config_args(set_, source, path, config))
+                              strict, _config_args(set_, source, path, config), workers)
         with runner.store.lock(exchange, symbol):
             manifest = runner.new_manifest(["run-all", *sys.argv[1:]])
             manifest.to = to
@@ -216,6 +222,7 @@ def step(
     force: Force = False,
     strict: Strict = False,
     json_: JsonOut = False,
+    workers: Workers = 1,
 ) -> None:
     """Run one step inside the pair's latest run, with that run's config (source, paths,
     overrides) and any options given here on top."""
@@ -223,7 +230,8 @@ def step(
 
     try:
         target = resolve(name)
-        runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict)
+        runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict,
+                                workers)
         with runner.store.lock(exchange, symbol):
             manifest = runner.latest_manifest()
             if manifest is None:

@@ -28,6 +28,7 @@ from ares_cli.ml.calibration import CalibrationConfig
 from ares_cli.ml.ensemble import EnsembleConfig
 from ares_cli.ml.features import FeaturesConfig
 from ares_cli.ml.labels import LabelsConfig
+from ares_cli.ml.optimize import OptimizeConfig
 from ares_cli.ml.regimes import RegimesConfig
 from ares_cli.ml.splits import SplitConfig
 from ares_cli.ml.tactician import TacticianModelConfig
@@ -59,6 +60,7 @@ class Config(BaseModel):
     tactician: TacticianConfig = Field(default_factory=TacticianConfig)
     tactician_model: TacticianModelConfig = Field(default_factory=TacticianModelConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")

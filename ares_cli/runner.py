@@ -55,6 +55,7 @@ class RunOptions:
     exchange: str = "binance"
     symbol: str = "ETHUSDT"
     config_args: tuple[str, ...] = ()
+    workers: int = 1  # local processes a search step may use (`--workers`)
 
     @property
     def pair_args(self) -> str:
@@ -246,7 +247,8 @@ class Runner:
             self.log(manifest, "step-log", step=step.name, message=message)
 
         return StepEnv(exchange=self.options.exchange, symbol=self.options.symbol,
-                       work_dir=self.store.root, state_key=key, progress=progress, log=log)
+                       work_dir=self.store.root, state_key=key, progress=progress, log=log,
+                       workers=self.options.workers)
 
     # -- execution -----------------------------------------------------------------------
     def execute(

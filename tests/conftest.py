@@ -25,6 +25,7 @@ TINY = {
     "split": {"min_regime_rows": 100},
     "analyst": {"num_boost_round": 40, "n_threads": 1},
     "enhance": {"n_trials": 2},
+    "optimize": {"trials": 12, "population": 6, "min_trades": 3},
 }
 TINY_SETS = [f"{section}.{key}={value}" for section, values in TINY.items()
              for key, value in values.items()]

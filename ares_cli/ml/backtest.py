@@ -55,6 +55,7 @@ timeframe), stated beside them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,17 +182,21 @@ class Backtest:
         }).with_columns(pl.col("entry_time", "exit_time").cast(pl.Datetime("us", "UTC")))
 
 
-def _numba_jit() -> Any:
-    """`numba.njit(cache=True)` when numba is importable, else the identity (plain Python)."""
-    try:
-        from numba import njit
-    except ImportError:  # pragma: no cover - numba is a dependency; kept for odd platforms
-        return lambda f: f
-    return njit(cache=True, nogil=True)
+@functools.cache
+def _compiled() -> Any:
+    """The loop compiled by numba (on first use, cached on disk), so importing this module
+    stays cheap (`ares --help` imports the config sections)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_loop)
 
 
-@_numba_jit()
-def run_loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
+def run_loop(*args: Any) -> Any:
+    """Run the compiled loop (arguments as `_loop`)."""
+    return _compiled()(*args)
+
+
+def _loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
              fee, slip, max_hold, cooldown, entry_delay, exit_on_flat):  # pragma: no cover
     n_fine = open_.size
     n_base = first_fine.size

@@ -72,6 +72,17 @@ class Calibrator:
             return np.exp(-np.logaddexp(0.0, -(self.a_ * _logit(p) + self.b_)))
         return p
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Calibrator:
+        """The calibrator `to_dict` described (as stored in step 11's `calibrators`)."""
+        out = cls(values["method"])
+        if out.method == "isotonic":
+            out.x_, out.y_ = np.asarray(values["x"], float), np.asarray(values["y"], float)
+        elif out.method == "sigmoid":
+            out.a_, out.b_ = float(values["a"]), float(values["b"])
+        out.fitted_ = True
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"method": self.method}
         if self.method == "isotonic":

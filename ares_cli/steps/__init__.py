@@ -22,10 +22,9 @@ from ares_cli.steps.s08_tactician_label import STEP as TACTICIAN_LABEL
 from ares_cli.steps.s09_tactician_train import STEP as TACTICIAN_TRAIN
 from ares_cli.steps.s10_tactician_ensemble import STEP as TACTICIAN_ENSEMBLE
 from ares_cli.steps.s11_calibrate import STEP as CALIBRATE
+from ares_cli.steps.s12_optimize import STEP as OPTIMIZE
 
 _PLANNED = (
-    Step(12, "optimize", "multi-objective parameter optimisation on validation",
-         ("calibrators",), ("params", "pareto", "trials")),
     Step(13, "walk-forward", "re-fit per rolling fold and stitch out-of-sample equity",
          ("params",), ("walk_forward",)),
     Step(14, "monte-carlo", "bootstrap, permutation test, deflated Sharpe, PBO",
@@ -39,7 +38,7 @@ _PLANNED = (
 STEPS: tuple[Step, ...] = (
     COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, ANALYST_FEATURES, ANALYST_TRAIN, ANALYST_ENHANCE,
     ANALYST_ENSEMBLE, TACTICIAN_LABEL, TACTICIAN_TRAIN, TACTICIAN_ENSEMBLE, CALIBRATE,
-    *_PLANNED
+    OPTIMIZE, *_PLANNED
 )
 BY_NAME = {s.name: s for s in STEPS}
 BY_NUMBER = {s.number: s for s in STEPS}

@@ -32,7 +32,9 @@ class StepEnv:
 
     `state_key` is stable for one exact computation (the runner passes the action key), so it
     can name external state that must survive a crash of just that computation (an Optuna
-    study). `work_dir` is where a source may keep a download cache; None in memory.
+    study). `work_dir` is where a source may keep a download cache; None in memory. `workers`
+    is how many local processes a search may use: a resource, not config, so it is not part of
+    the action key and a worker started with another count joins the same study.
     """
 
     exchange: str = "binance"
@@ -41,6 +43,7 @@ class StepEnv:
     state_key: str = "memory"
     progress: Callable[[float, str], None] = _ignore
     log: Callable[[str], None] = _ignore
+    workers: int = 1
 
 
 @dataclass

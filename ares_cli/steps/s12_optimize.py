@@ -1,0 +1,103 @@
+"""Step 12 `optimize`: the trading rules chosen on the validation window (NSGA-II, two goals)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ares_cli.artifacts import Artifact
+from ares_cli.steps.base import Step, StepEnv, StepResult
+
+if TYPE_CHECKING:
+    from ares_cli.config_view import ConfigView
+
+YEAR_MS = 365 * 24 * 3600 * 1000
+
+
+def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    from ares_cli.data.bars import bar_length_ms
+    from ares_cli.fsutil import safe_name
+    from ares_cli.ml.optimize import Problem, baselines, search, trial_tables
+    from ares_cli.ml.trading_data import window_bars, window_market, window_signals
+
+    opt = cfg.optimize
+    base_ms = cfg.bars.base_ms
+    fine_ms = bar_length_ms(inputs["bars_fine"], cfg.bars.fine_ms)
+    bars_per_year = YEAR_MS / base_ms
+    index = window_bars(inputs["splits"], "validation")
+    env.progress(0.02, "validation market and signals")
+    market = window_market(inputs["bars"], inputs["bars_fine"], index, base_ms)
+    members = tuple(inputs["tactician_models"].table["members"])
+    frame = window_signals(
+        index, bars=inputs["bars"], splits=inputs["splits"],
+        calibrated_analyst=inputs["calibrated_analyst"],
+        calibrated_tactician=inputs["calibrated_tactician"],
+        tactician_predictions=inputs["tactician_predictions"],
+        member_names=members if opt.search_member_weights else (),
+        tactician_calibrator=inputs["calibrators"]["tactician"], atr_window=opt.atr_window)
+    max_delay = min(opt.entry_delay_max, max(0, base_ms // fine_ms - 1))
+    problem = Problem(market, frame, opt, bars_per_year, max_delay, workers=env.workers)
+    result = search(problem, seed=cfg.data.seed, work_dir=env.work_dir, progress=env.progress,
+                    study_name=(f"ares-{safe_name(env.exchange)}-{safe_name(env.symbol)}-"
+                                f"optimize-{env.state_key[:16]}"))
+    enhanced = inputs["analyst_models_enhanced"].table
+    step6 = int(enhanced.get("configurations_tried") or enhanced.get("trials_total") or 0)
+    fee, slip = opt.fee_bps / 1e4, opt.slippage_bps / 1e4
+    chosen = result.chosen_backtest.metrics()
+    base = baselines(market, fee=fee, slippage=slip, bars_per_year=bars_per_year)
+    trials, pareto, returns = trial_tables(result, index)
+    policy = next(t for t in result.trials if t["number"] == result.chosen)
+    from ares_cli.ml.optimize import policy_from_params
+
+    chosen_policy = policy_from_params(policy["params"], frame.member_names)
+    params = {
+        "policy": chosen_policy.to_dict(),
+        "fee": fee, "slippage": slip, "atr_window": opt.atr_window,
+        "bars_per_year": bars_per_year, "member_names": list(frame.member_names),
+        "trial": result.chosen, "why": result.why,
+        "trials": len(result.trials), "trials_step6": step6,
+        "trials_search_total": step6 + len(result.trials),
+    }
+    metrics = {
+        "data": {"trials": len(result.trials), "pareto_size": len(result.front),
+                 "feasible": int(sum(t["feasible"] for t in result.trials)),
+                 "min_trades": opt.min_trades, "trials_step6": step6,
+                 "trials_search_total": step6 + len(result.trials),
+                 "chosen_trial": result.chosen, "pick": result.why,
+                 "bars_per_year": bars_per_year, "notes": result.notes},
+        "validation": {
+            "chosen": chosen, "baselines": base, "bars": int(index.size),
+            "note": ("selected on these validation bars among "
+                     f"{len(result.trials)} trials: optimistic by construction; step 13 "
+                     "walk-forward gives the out-of-sample figures"),
+        },
+    }
+    summary = (f"chosen trial {result.chosen} of {len(result.trials)} ({result.why}): "
+               f"validation Sharpe {chosen['sharpe']:.2f}, max drawdown "
+               f"{chosen['max_drawdown']:.1%}, {chosen['trades']} trades — selected on "
+               "validation, optimistic (step 13 gives out-of-sample); buy-and-hold Sharpe "
+               f"{base['buy_and_hold']['sharpe']:.2f}")
+    outputs = {
+        "params": Artifact.json(params),
+        "pareto": Artifact.table(pareto),
+        "trials": Artifact.table(trials),
+        "trial_returns": Artifact.table(returns),
+        "validation_trades": Artifact.table(result.chosen_backtest.trade_table(market)),
+    }
+    from ares_cli.jsonutil import json_safe
+
+    return StepResult(outputs, json_safe(metrics), summary=summary)
+
+
+STEP = Step(
+    number=12,
+    name="optimize",
+    summary="multi-objective (NSGA-II) trading rules on the validation window",
+    inputs=("bars", "bars_fine", "splits", "calibrated_analyst", "calibrated_tactician",
+            "tactician_predictions", "tactician_models", "calibrators",
+            "analyst_models_enhanced"),
+    outputs=("params", "pareto", "trials", "trial_returns", "validation_trades"),
+    config=("optimize", "bars", "data.seed"),
+    libraries=("optuna", "numba"),
+    run=run,
+)
