@@ -20,13 +20,15 @@ Decisions are taken at the close of a base bar, from what is known then.
    `size * cash / (fill * (1 + fee))`, so cash spent with the fee is `size * cash`; a short
    receives the same notional. Stop level `fill * (1 - side * stop)`, target level
    `fill * (1 + side * target)`, trailing extreme = fill.
-3. A position held before bar `j` opened checks the bar's open first: an open at or beyond the
-   effective stop (the tighter of stop and trailing level) fills the stop at that open (a gap);
-   an open at or beyond the target fills the target at that open. Then, for every position
-   (including one entered at this open), a low (long) / high (short) reaching the effective stop
-   exits there; otherwise a high / low reaching the target exits at the target. Both inside one
-   fine bar: the stop (conservative). The reason is "trail" when the trailing level was the
-   tighter one, else "stop" / "target". Stop and target fills get the slippage too.
+3. A position checks the bar's open first: an open at or beyond the effective stop (the tighter
+   of stop and trailing level; equal levels count as the stop) fills the stop at that open (a
+   gap); an open at or beyond the target fills the target at that open. This holds on the entry
+   bar too, where only a stop closer than the entry slippage can sit at or beyond the open: it
+   fills at the open rather than at a price that never traded. Then a low (long) / high (short)
+   reaching the effective stop exits there; otherwise a high / low reaching the target exits at
+   the target. Both inside one fine bar: the stop (conservative). The reason is "trail" when the
+   trailing level was the tighter one, else "stop" / "target". Every exit fill gets the
+   slippage too.
 4. After the checks, the trailing extreme moves to the bar's high (long) / low (short); the
    trailing level is `extreme * (1 - side * trail)`. So a trailing stop never triggers on the
    bar whose extreme moved it.
@@ -43,9 +45,13 @@ Decisions are taken at the close of a base bar, from what is known then.
      cooldown`.
    A base bar without fine bars takes no decision; orders never fill past the last fine bar.
 6. A position still open after the last fine bar exits at its close (with slippage), reason
-   "end", and the last equity mark includes that exit.
+   "end"; so does a time or signal exit decided at the last base bar (no next open exists). The
+   last equity mark includes that exit and its position is flat. An open position is otherwise
+   marked at the plain close, before exit costs. A base bar without fine bars repeats the
+   previous mark and position.
 
-Fees are charged per side on the traded value (entry: on the notional bought or sold short; exit:
+A trade's `net_return` is its pnl over the cash committed at entry (size × equity, fee
+included). Fees are charged per side on the traded value (entry: on the notional bought or sold short; exit:
 on the value at the exit fill). Per-bar returns are the changes of the equity marked at each
 base close, starting from 1.0.
 
@@ -266,7 +272,6 @@ def _loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
             pend_exit_j = -1
             reason = -1
         # 2. pending entry at this open
-        held_before = pos != 0
         if pend_entry_j == j and pos == 0:
             fill = open_[j] * (1.0 + pend_side * slip)
             entry_cash = pend_size * cash
@@ -292,13 +297,12 @@ def _loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
             if not np.isnan(trail_lvl) and (np.isnan(eff) or pos * (trail_lvl - eff) > 0):
                 eff = trail_lvl
                 eff_reason = _TRAIL
-            if held_before:
-                if not np.isnan(eff) and pos * (open_[j] - eff) <= 0:
-                    exit_px = open_[j]
-                    reason = eff_reason
-                elif not np.isnan(target_lvl) and pos * (open_[j] - target_lvl) >= 0:
-                    exit_px = open_[j]
-                    reason = _TARGET
+            if not np.isnan(eff) and pos * (open_[j] - eff) <= 0:
+                exit_px = open_[j]
+                reason = eff_reason
+            elif not np.isnan(target_lvl) and pos * (open_[j] - target_lvl) >= 0:
+                exit_px = open_[j]
+                reason = _TARGET
             if reason < 0:
                 worst = low[j] if pos > 0 else high[j]
                 best = high[j] if pos > 0 else low[j]
