@@ -23,6 +23,7 @@ from ares_cli.data.ccxt_source import CcxtConfig
 from ares_cli.data.files import FilesConfig
 from ares_cli.data.sources import DataConfig
 from ares_cli.errors import ConfigError
+from ares_cli.folds import ComputeConfig
 from ares_cli.ml.booster import BoostConfig
 from ares_cli.ml.calibration import CalibrationConfig
 from ares_cli.ml.ensemble import EnsembleConfig
@@ -34,6 +35,7 @@ from ares_cli.ml.splits import SplitConfig
 from ares_cli.ml.tactician import TacticianModelConfig
 from ares_cli.ml.tactician_data import TacticianConfig
 from ares_cli.ml.tuning import EnhanceConfig
+from ares_cli.ml.walk_forward import WalkForwardConfig
 from ares_cli.store import StoreConfig
 from ares_cli.timeutil import parse_utc, timeframe_ms
 
@@ -61,6 +63,8 @@ class Config(BaseModel):
     tactician_model: TacticianModelConfig = Field(default_factory=TacticianModelConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
+    walk_forward: WalkForwardConfig = Field(default_factory=WalkForwardConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")

@@ -54,6 +54,21 @@ class ConfigView:
             else:
                 self._whole.add(section)
 
+    def as_config(self) -> Config:
+        """A whole `Config` holding the declared values and defaults everywhere else, for a step
+        that runs other steps (walk-forward re-runs 4 to 12, which read only keys it declared
+        on their behalf)."""
+        from ares_cli.config import build_config
+
+        raw: dict[str, Any] = {name: self._config.section(name).model_dump(mode="json")
+                               for name in self._whole}
+        for section, keys in self._partial.items():
+            if section in self._whole:
+                continue
+            values = self._config.section(section).model_dump(mode="json")
+            raw[section] = {k: values[k] for k in keys}
+        return build_config(raw, origin=f"the config declared by {self._owner}")
+
     def __getattr__(self, section: str) -> Any:
         if section.startswith("_"):
             raise AttributeError(section)

@@ -29,8 +29,17 @@ TINY = {
 }
 TINY_SETS = [f"{section}.{key}={value}" for section, values in TINY.items()
              for key, value in values.items()]
-# The session fixtures build every implemented step (they are implemented in order).
-TINY_LAST_STEP = max(s.number for s in STEPS if s.implemented)
+# The session fixtures build every implemented step up to 12 on the tiny market. Walk-forward
+# and what follows need a longer history (a month leaves a fold no validation proposals):
+# they use SMALL (tests/steps/test_walk_forward.py and later).
+TINY_LAST_STEP = min(12, max(s.number for s in STEPS if s.implemented))
+
+# Two months of the regime market, the fold budgets small: enough for two walk-forward folds.
+SMALL = {
+    **TINY,
+    "data": {"days": 60, "trades_per_day": 1000},
+    "walk_forward": {"folds": 2, "enhance_trials": 1, "optimize_trials": 12},
+}
 
 
 @pytest.fixture(scope="session")
@@ -108,3 +117,19 @@ def store_copy(built_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ARES_STORE", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def small_config():
+    from ares_cli.config import build_config
+
+    return build_config(SMALL)
+
+
+@pytest.fixture(scope="session")
+def small_pipeline(small_config):
+    """Steps 1..13 of the SMALL market in memory (walk-forward with local processes)."""
+    from ares_cli.pipeline import run_steps
+
+    last = max(s.number for s in STEPS if s.implemented)
+    return run_steps(range(1, last + 1), {}, small_config)

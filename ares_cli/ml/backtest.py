@@ -50,10 +50,10 @@ Decisions are taken at the close of a base bar, from what is known then.
    marked at the plain close, before exit costs. A base bar without fine bars repeats the
    previous mark and position.
 
-A trade's `net_return` is its pnl over the cash committed at entry (size × equity, fee
-included). Fees are charged per side on the traded value (entry: on the notional bought or sold short; exit:
-on the value at the exit fill). Per-bar returns are the changes of the equity marked at each
-base close, starting from 1.0.
+A trade's `net_return` is its pnl over the cash committed at entry (size times equity, fee
+included). Fees are charged per side on the traded value (entry: on the notional bought or
+sold short; exit: on the value at the exit fill). Per-bar returns are the changes of the
+equity marked at each base close, starting from 1.0.
 
 Metrics are annualised with `bars_per_year` (crypto trades all year round: 365 days of the base
 timeframe), stated beside them.

@@ -94,9 +94,10 @@ class Calibrator:
 
 def ece(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
     """Expected calibration error: bin-size-weighted |observed rate - mean probability| over
-    `bins` equal-width bins."""
+    `bins` equal-width bins, right-closed like Guo et al. and `calibration_curve` (a probability
+    on an edge falls in the lower bin), so the ECE and the reliability table bin alike."""
     edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    which = np.clip(np.searchsorted(edges[1:-1], p, side="left"), 0, bins - 1)
     total = 0.0
     for b in range(bins):
         mask = which == b

@@ -39,6 +39,7 @@ __all__ = [
     "OptimizeConfig",
     "SearchResult",
     "baselines",
+    "buy_and_hold",
     "knee",
     "pareto_front",
     "pick",
@@ -222,18 +223,23 @@ def pick(sharpe: np.ndarray, drawdown: np.ndarray, rule: str,
     raise ValueError(f"unknown pick rule {rule!r}")
 
 
+def buy_and_hold(market: Market, *, fee: float, slippage: float,
+                 bars_per_year: float) -> Backtest:
+    """All equity bought at the open after the first base close and sold at the last fine
+    close, with the same fees and slippage as the strategy."""
+    side = np.zeros(market.n_base, dtype=np.int64)
+    side[0] = 1
+    return backtest(market, Orders.constant(side), Rules(fee=fee, slippage=slippage),
+                    bars_per_year=bars_per_year)
+
+
 def baselines(market: Market, *, fee: float, slippage: float,
               bars_per_year: float) -> dict[str, dict[str, Any]]:
-    """Flat and buy-and-hold on the same bars (bought at the open after the first base close,
-    sold at the last fine close, with the same fees and slippage)."""
+    """Flat and buy-and-hold (`buy_and_hold`) on the same bars."""
     n = market.n_base
-    flat = np.zeros(n)
     empty = {k: np.zeros(0) for k in Backtest.TRADE_COLUMNS}
-    side = np.zeros(n, dtype=np.int64)
-    side[0] = 1
-    hold = backtest(market, Orders.constant(side), Rules(fee=fee, slippage=slippage),
-                    bars_per_year=bars_per_year)
-    return {"flat": metrics(flat, np.ones(n), empty, bars_per_year),
+    hold = buy_and_hold(market, fee=fee, slippage=slippage, bars_per_year=bars_per_year)
+    return {"flat": metrics(np.zeros(n), np.ones(n), empty, bars_per_year),
             "buy_and_hold": hold.metrics()}
 
 

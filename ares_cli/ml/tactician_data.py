@@ -39,7 +39,7 @@ OUTCOME_COLUMNS = ("y", "ret", "reason", "t1", "t1_index", "purged")
 class TacticianConfig(Section):
     """`[tactician]`: which analyst calls become trades, how a trade is managed, what it costs."""
 
-    entry_quantile: float = Field(0.75, gt=0.5, lt=1.0)
+    entry_quantile: float = Field(0.65, gt=0.5, lt=1.0)
     k_target: float = Field(2.0, gt=0)
     k_stop: float = Field(1.0, gt=0)
     max_hold_bars: int = Field(24, ge=1)

@@ -23,10 +23,9 @@ from ares_cli.steps.s09_tactician_train import STEP as TACTICIAN_TRAIN
 from ares_cli.steps.s10_tactician_ensemble import STEP as TACTICIAN_ENSEMBLE
 from ares_cli.steps.s11_calibrate import STEP as CALIBRATE
 from ares_cli.steps.s12_optimize import STEP as OPTIMIZE
+from ares_cli.steps.s13_walk_forward import STEP as WALK_FORWARD
 
 _PLANNED = (
-    Step(13, "walk-forward", "re-fit per rolling fold and stitch out-of-sample equity",
-         ("params",), ("walk_forward",)),
     Step(14, "monte-carlo", "bootstrap, permutation test, deflated Sharpe, PBO",
          ("walk_forward", "trials"), ("monte_carlo",)),
     Step(15, "ab-test", "challenger vs champion on the same window",
@@ -38,7 +37,7 @@ _PLANNED = (
 STEPS: tuple[Step, ...] = (
     COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, ANALYST_FEATURES, ANALYST_TRAIN, ANALYST_ENHANCE,
     ANALYST_ENSEMBLE, TACTICIAN_LABEL, TACTICIAN_TRAIN, TACTICIAN_ENSEMBLE, CALIBRATE,
-    OPTIMIZE, *_PLANNED
+    OPTIMIZE, WALK_FORWARD, *_PLANNED
 )
 BY_NAME = {s.name: s for s in STEPS}
 BY_NUMBER = {s.number: s for s in STEPS}

@@ -1,0 +1,225 @@
+"""Walk-forward folds executed: each fold re-runs steps 4 to 12 on its own past, in memory, then
+trades its test span with what it chose. Folds are independent, so they go through joblib:
+local processes by default, a Dask cluster with `[compute] backend = "dask"`.
+
+A fold reads the bars up to the end of its test span and nothing later. Its regime classifier is
+fitted on its own training part, its windows are the fold's (steps 4 to 12 never read outcomes
+of the "test" window, which here is the fold's test span), and its searches use the walk-forward
+trial budgets. Every choice it trades with (models, recipe, ensemble, calibrators, thresholds,
+rules) comes out of that pipeline; the digests of those choices are returned so a test can check
+that scrambling the test span changes none of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from ares_cli.errors import AresError, StepFailed
+from ares_cli.ml.walk_forward import Fold
+from ares_cli.section import Field, Section
+
+__all__ = ["CHOICES", "ComputeConfig", "FoldResult", "run_fold", "run_folds"]
+
+# The artifacts a fold trades with: none may depend on a row of its test span.
+CHOICES = ("analyst_models", "analyst_models_enhanced", "analyst_ensemble_model",
+           "tactician_models", "tactician_ensemble_model", "calibrators", "params")
+
+
+class ComputeConfig(Section):
+    """`[compute]`: where independent work (walk-forward folds) runs.
+
+    `local` uses `n_jobs` joblib (loky) processes on this machine; `dask` sends the folds to the
+    Dask scheduler at `scheduler` (e.g. "tcp://10.0.0.5:8786"), whose workers need ares and the
+    same library versions installed. A lost worker's fold is re-run by Dask.
+    """
+
+    backend: Literal["local", "dask"] = "local"
+    scheduler: str = ""
+    n_jobs: int = Field(2, ge=1, le=256)
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """One fold's out-of-sample record and what it chose."""
+
+    fold: Fold
+    returns: pl.DataFrame  # bar_index (global), timestamp, fold, ret, position, benchmark_ret
+    trades: pl.DataFrame  # the engine's trade table plus fold, entry_bar, exit_bar (global)
+    params: dict[str, Any]  # step 12's chosen params of this fold
+    metrics: dict[str, Any]  # test-span metrics of the chosen rules and of buy-and-hold
+    validation: dict[str, Any]  # step 12's (selected, optimistic) validation metrics
+    trials: int  # configurations tried by the fold's searches (steps 6 and 12)
+    choices: dict[str, str]  # artifact name -> sha256 of its encoded bytes
+
+
+def _digest(value: Any, kind: str) -> str:
+    from ares_cli.artifacts import Artifact, encode
+
+    maker = {"table": Artifact.table, "json": Artifact.json, "modelset": Artifact.modelset}[kind]
+    data, _ = encode(maker(value))
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fold_config(config: Any, wf: Any) -> Any:
+    from ares_cli.config import build_config
+
+    raw = config.to_dict()
+    raw["enhance"]["n_trials"] = wf.enhance_trials
+    raw["optimize"]["trials"] = wf.optimize_trials
+    raw["optimize"]["population"] = min(raw["optimize"]["population"], wf.optimize_trials)
+    return build_config(raw, origin="walk-forward fold config")
+
+
+def fold_inputs(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
+                base_ms: int) -> dict[str, Any]:
+    """The catalog a fold's steps 4 to 12 start from: its bars (its past and test span only),
+    the fine bars inside them, regimes fitted on its training part and its windows."""
+    from ares_cli.ml.regimes import classify_bars
+    from ares_cli.ml.splits import SplitPlan, assign
+
+    part = bars.slice(fold.start, fold.test[1] - fold.start)
+    lo = part["timestamp"][0]
+    hi = part["timestamp"][-1] + timedelta(milliseconds=base_ms)
+    fine_part = fine.filter((pl.col("timestamp") >= lo) & (pl.col("timestamp") < hi))
+    n = part.height
+    train_len = fold.train[1] - fold.start
+    regimes, _, _ = classify_bars(part, config.regimes, (train_len + 0.5) / n)
+    local = {name: (a - fold.start, b - fold.start) for name, (a, b) in
+             (("train", fold.train), ("validation", fold.validation), ("test", fold.test))}
+    plan = SplitPlan(n, local, fold.validation[0] - fold.train[1])
+    splits = assign(regimes["timestamp"], regimes["regime"], plan)
+    return {"bars": part, "bars_fine": fine_part, "regimes": regimes, "splits": splits}
+
+
+def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
+             exchange: str, symbol: str) -> FoldResult:
+    """Steps 4 to 12 on the fold's past, then its test span traded with what it chose."""
+    from ares_cli.ml.backtest import backtest
+    from ares_cli.ml.optimize import buy_and_hold
+    from ares_cli.ml.policy import Policy, orders_for
+    from ares_cli.ml.trading_data import window_market, window_signals
+    from ares_cli.pipeline import run_steps
+
+    wf = config.walk_forward
+    fold_cfg = _fold_config(config, wf)
+    base_ms = config.bars.base_ms
+    catalog = fold_inputs(fold, bars, fine, config, base_ms)
+    result = run_steps(range(4, 13), catalog, fold_cfg, exchange=exchange, symbol=symbol,
+                       state_key=f"wf-fold-{fold.number}")
+    out = result.catalog
+    params = out["params"]
+    local_test = np.arange(fold.test[0] - fold.start, fold.test[1] - fold.start, dtype=np.int64)
+    market = window_market(out["bars"], out["bars_fine"], local_test, base_ms)
+    frame = window_signals(
+        local_test, bars=out["bars"], splits=out["splits"],
+        calibrated_analyst=out["calibrated_analyst"],
+        calibrated_tactician=out["calibrated_tactician"],
+        tactician_predictions=out["tactician_predictions"],
+        member_names=tuple(params["member_names"]),
+        tactician_calibrator=out["calibrators"]["tactician"], atr_window=params["atr_window"])
+    policy = Policy.from_dict(params["policy"])
+    rules = policy.rules(fee=params["fee"], slippage=params["slippage"])
+    bt = backtest(market, orders_for(frame, policy), rules,
+                  bars_per_year=params["bars_per_year"])
+    hold = buy_and_hold(market, fee=params["fee"], slippage=params["slippage"],
+                        bars_per_year=params["bars_per_year"])
+    global_index = local_test + fold.start
+    returns = pl.DataFrame({
+        "bar_index": global_index,
+        "timestamp": out["bars"]["timestamp"].gather(local_test),
+        "fold": np.full(local_test.size, fold.number, dtype=np.int64),
+        "ret": bt.returns,
+        "position": bt.position,
+        "benchmark_ret": hold.returns,
+    })
+    trades = bt.trade_table(market)
+    entry_bar = np.searchsorted(market.first_fine, bt.trades["entry_index"], side="right") - 1
+    exit_bar = np.searchsorted(market.first_fine, bt.trades["exit_index"], side="right") - 1
+    trades = trades.with_columns(
+        fold=pl.lit(fold.number, dtype=pl.Int64),
+        entry_bar=pl.Series(global_index[entry_bar] if entry_bar.size else [], dtype=pl.Int64),
+        exit_bar=pl.Series(global_index[exit_bar] if exit_bar.size else [], dtype=pl.Int64),
+    )
+    kinds = {name: result.steps[step].kinds[name] for step in range(5, 13)
+             for name in result.steps[step].kinds}
+    choices = {name: _digest(out[name], kinds[name]) for name in CHOICES}
+    step12 = result.steps[12].metrics
+    return FoldResult(
+        fold=fold, returns=returns, trades=trades, params=params,
+        metrics={"rules": bt.metrics(), "buy_and_hold": hold.metrics()},
+        validation=step12["validation"]["chosen"],
+        trials=int(step12["data"]["trials_search_total"]), choices=choices)
+
+
+def _guarded(fold: Fold, *args: Any, **kwargs: Any) -> FoldResult | tuple[str, int, str, str]:
+    """`run_fold`, turning a failure into a picklable record naming the fold and the cause
+    (exception classes with keyword arguments do not always survive a process boundary)."""
+    try:
+        return run_fold(fold, *args, **kwargs)
+    except Exception as exc:
+        return ("error", fold.number, type(exc).__name__,
+                exc.message if isinstance(exc, AresError) else str(exc))
+
+
+def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
+              exchange: str, symbol: str,
+              progress: Callable[[float, str], None] = lambda *_: None) -> list[FoldResult]:
+    """Every fold through joblib (local processes or Dask); results in fold order.
+
+    Raises:
+        StepFailed / DataError: the first failed fold, with its number and cause.
+    """
+    import joblib
+
+    from ares_cli import errors
+
+    compute = config.compute
+    jobs = [joblib.delayed(_guarded)(f, bars, fine, config, exchange=exchange, symbol=symbol)
+            for f in folds]
+    results: list[Any] = []
+    if compute.backend == "dask":
+        if not compute.scheduler:
+            raise errors.ConfigError("compute.backend = 'dask' needs compute.scheduler "
+                                     "(e.g. tcp://host:8786)")
+        try:
+            from distributed import Client
+        except ImportError:
+            raise errors.ConfigError("compute.backend = 'dask' needs the 'distributed' "
+                                     "package: pip install 'ares-cli[dask]'") from None
+        try:
+            client = Client(compute.scheduler, timeout="10s")
+        except OSError as exc:
+            raise errors.ExternalServiceError(
+                f"cannot reach the Dask scheduler at {compute.scheduler}: {exc}") from None
+        with client, joblib.parallel_config(backend="dask"):
+            results = _collect(joblib.Parallel(n_jobs=-1, return_as="generator")(jobs),
+                               len(folds), progress)
+    else:
+        n_jobs = min(compute.n_jobs, len(folds))
+        runner = joblib.Parallel(n_jobs=n_jobs, backend="loky" if n_jobs > 1 else "sequential",
+                                 return_as="generator")
+        results = _collect(runner(jobs), len(folds), progress)
+    for r in results:
+        if isinstance(r, tuple):
+            _, number, kind, message = r
+            cls = getattr(errors, kind, None)
+            text = f"walk-forward fold {number} failed: {kind}: {message}"
+            if isinstance(cls, type) and issubclass(cls, AresError):
+                raise cls(text)
+            raise StepFailed(text)
+    return results
+
+
+def _collect(generator: Any, total: int, progress: Callable[[float, str], None]) -> list[Any]:
+    out = []
+    for k, r in enumerate(generator, start=1):
+        out.append(r)
+        progress(0.05 + 0.85 * k / total, f"{k} of {total} folds done")
+    return out

@@ -1,0 +1,85 @@
+"""Step 13 `walk-forward` on the SMALL market: stitching, the names the JSON relies on, no fold
+choice depending on its test span (spy), and the Dask backend giving the local digests."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ares_cli.folds import CHOICES, run_fold, run_folds
+from ares_cli.ml.walk_forward import Fold
+
+pytestmark = pytest.mark.slow
+
+
+def _folds(small_pipeline) -> list[Fold]:
+    raw = small_pipeline.catalog["walk_forward_folds"]["folds"]
+    return [Fold(f["fold"], f["start"], tuple(f["train"]), tuple(f["validation"]),
+                 tuple(f["test"])) for f in raw]
+
+
+def test_stitched_out_of_sample_record_and_json_names(small_pipeline) -> None:
+    m = small_pipeline.steps[13].metrics["walk_forward"]
+    for key in ("sharpe", "max_drawdown", "total_return", "trades", "trials"):
+        assert isinstance(m[key], int | float), key
+    assert len(m["folds"]) == 2 and m["trials"] == sum(f["trials"] for f in m["folds"])
+    returns = small_pipeline.catalog["walk_forward"]
+    folds = _folds(small_pipeline)
+    # the test spans tile the end of the history, the last ends with the data
+    n = small_pipeline.catalog["bars"].height
+    assert folds[-1].test[1] == n and folds[0].test[1] == folds[1].test[0]
+    assert returns["bar_index"].to_list() == list(range(folds[0].test[0], n))
+    equity = np.cumprod(1 + returns["ret"].to_numpy())
+    assert m["total_return"] == pytest.approx(equity[-1] - 1, rel=1e-9)
+    trades = small_pipeline.catalog["walk_forward_trades"]
+    assert trades.height == m["trades"]
+    for f in folds:  # every trade lies inside its fold's test span
+        own = trades.filter(pl.col("fold") == f.number)
+        assert own["entry_bar"].min() is None or own["entry_bar"].min() >= f.test[0]
+        assert own["exit_bar"].max() is None or own["exit_bar"].max() < f.test[1]
+    assert "parameter_stability" in m
+
+
+def test_no_choice_a_fold_trades_with_depends_on_its_test_span(small_pipeline,
+                                                                small_config) -> None:
+    """Scramble every price from the last fold's test span on: its models, recipe, ensemble,
+    calibrators, thresholds and rules stay bit-identical; only its test-span trading changes.
+    (Mutation: fitting the fold's regime classifier on all its bars fails this.)"""
+    fold = _folds(small_pipeline)[-1]
+    bars, fine = small_pipeline.catalog["bars"], small_pipeline.catalog["bars_fine"]
+    start = bars["timestamp"][fold.test[0]]
+    rng = np.random.default_rng(1)
+
+    def scramble(frame: pl.DataFrame) -> pl.DataFrame:
+        later = (frame["timestamp"] >= start).to_numpy()
+        factor = pl.Series(np.where(later, rng.uniform(0.8, 1.2, frame.height), 1.0))
+        return frame.with_columns(pl.col(c) * factor for c in ("open", "high", "low", "close"))
+
+    scrambled = run_fold(fold, scramble(bars), scramble(fine), small_config,
+                         exchange="binance", symbol="ETHUSDT")
+    original = small_pipeline.catalog["walk_forward_folds"]["folds"][-1]
+    assert set(scrambled.choices) == set(CHOICES)
+    assert scrambled.choices == original["choices"]
+    assert scrambled.params == original["params"]
+    before = small_pipeline.catalog["walk_forward"].filter(pl.col("fold") == fold.number)
+    assert not np.allclose(scrambled.returns["benchmark_ret"].to_numpy(),
+                           before["benchmark_ret"].to_numpy())
+
+
+def test_dask_local_cluster_gives_the_local_digests(small_pipeline, small_config) -> None:
+    distributed = pytest.importorskip("distributed")
+    from ares_cli.config import build_config
+
+    raw = small_config.to_dict()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, host="127.0.0.1") as cluster:
+        raw["compute"] = {"backend": "dask", "scheduler": cluster.scheduler_address}
+        config = build_config(raw)
+        results = run_folds(_folds(small_pipeline), small_pipeline.catalog["bars"],
+                            small_pipeline.catalog["bars_fine"], config,
+                            exchange="binance", symbol="ETHUSDT")
+    local = small_pipeline.catalog["walk_forward_folds"]["folds"]
+    assert [r.choices for r in results] == [f["choices"] for f in local]
+    stitched = pl.concat([r.returns for r in results]).sort("bar_index")
+    assert stitched["ret"].equals(small_pipeline.catalog["walk_forward"]["ret"])
