@@ -45,7 +45,9 @@ def test_no_choice_a_fold_trades_with_depends_on_its_test_span(small_pipeline,
                                                                 small_config) -> None:
     """Scramble every price from the last fold's test span on: its models, recipe, ensemble,
     calibrators, thresholds and rules stay bit-identical; only its test-span trading changes.
-    (Mutation: fitting the fold's regime classifier on all its bars fails this.)"""
+    (Mutation: letting the fold choose on its test span, i.e. validation running to its end,
+    fails this. Fitting the regime classifier on all its bars does not: its labels are causal
+    whatever the fit range.)"""
     fold = _folds(small_pipeline)[-1]
     bars, fine = small_pipeline.catalog["bars"], small_pipeline.catalog["bars_fine"]
     start = bars["timestamp"][fold.test[0]]
