@@ -358,6 +358,27 @@ def show(
     typer.echo(json.dumps(content, indent=2, default=str))
 
 
+@app.command("promote")
+def promote(
+    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix) to make the champion.")],
+    config: ConfigPath = None,
+    json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Make a run the champion of its exchange/symbol (what step 15 compares challengers with
+    and `ares signal` trades). The run must have passed walk-forward (step 13)."""
+    from ares_cli.report.promotion import promote_run
+
+    try:
+        record = promote_run(_store(config), run)
+    except AresError as exc:
+        raise _fail(exc, json_) from None
+    if json_:
+        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+    else:
+        typer.echo(f"{record['exchange']}/{record['symbol']}: champion is now run "
+                   f"{record['run_id']} (was {record['previous'] or 'none'})")
+
+
 @app.command("verify")
 def verify(config: ConfigPath = None) -> None:
     """Re-hash every object in the store; exit 1 naming any that is corrupted."""

@@ -24,11 +24,13 @@ from ares_cli.data.files import FilesConfig
 from ares_cli.data.sources import DataConfig
 from ares_cli.errors import ConfigError
 from ares_cli.folds import ComputeConfig
+from ares_cli.ml.ab_test import ABTestConfig
 from ares_cli.ml.booster import BoostConfig
 from ares_cli.ml.calibration import CalibrationConfig
 from ares_cli.ml.ensemble import EnsembleConfig
 from ares_cli.ml.features import FeaturesConfig
 from ares_cli.ml.labels import LabelsConfig
+from ares_cli.ml.monte_carlo import MonteCarloConfig
 from ares_cli.ml.optimize import OptimizeConfig
 from ares_cli.ml.regimes import RegimesConfig
 from ares_cli.ml.splits import SplitConfig
@@ -65,6 +67,8 @@ class Config(BaseModel):
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
     walk_forward: WalkForwardConfig = Field(default_factory=WalkForwardConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    monte_carlo: MonteCarloConfig = Field(default_factory=MonteCarloConfig)
+    ab_test: ABTestConfig = Field(default_factory=ABTestConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")

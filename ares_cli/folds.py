@@ -12,7 +12,6 @@ that scrambling the test span changes none of them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,7 +24,7 @@ from ares_cli.errors import AresError, StepFailed
 from ares_cli.ml.walk_forward import Fold
 from ares_cli.section import Field, Section
 
-__all__ = ["CHOICES", "ComputeConfig", "FoldResult", "run_fold", "run_folds"]
+__all__ = ["CHOICES", "ComputeConfig", "FoldResult", "fold_state_key", "run_fold", "run_folds"]
 
 # The artifacts a fold trades with: none may depend on a row of its test span.
 CHOICES = ("analyst_models", "analyst_models_enhanced", "analyst_ensemble_model",
@@ -59,14 +58,6 @@ class FoldResult:
     choices: dict[str, str]  # artifact name -> sha256 of its encoded bytes
 
 
-def _digest(value: Any, kind: str) -> str:
-    from ares_cli.artifacts import Artifact, encode
-
-    maker = {"table": Artifact.table, "json": Artifact.json, "modelset": Artifact.modelset}[kind]
-    data, _ = encode(maker(value))
-    return hashlib.sha256(data).hexdigest()
-
-
 def _fold_config(config: Any, wf: Any) -> Any:
     from ares_cli.config import build_config
 
@@ -98,12 +89,24 @@ def fold_inputs(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
     return {"bars": part, "bars_fine": fine_part, "regimes": regimes, "splits": splits}
 
 
+def fold_state_key(state_key: str, fold: Fold) -> str:
+    """The state key of a fold's steps: its Optuna studies are named after it, so it must
+    change with the data, config and code (the step's action key) and with the fold's bounds.
+    A fixed key would let a persistent study of an earlier run, scored on other data (possibly
+    this fold's test span), choose this fold's recipe. Short enough to survive the steps'
+    16-character cut of the key (8 hex digits, the fold number, the step number)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{state_key}:{fold.to_dict()}".encode()).hexdigest()[:8]
+    return f"{digest}-f{fold.number}"
+
+
 def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
-             exchange: str, symbol: str) -> FoldResult:
-    """Steps 4 to 12 on the fold's past, then its test span traded with what it chose."""
-    from ares_cli.ml.backtest import backtest
-    from ares_cli.ml.optimize import buy_and_hold
-    from ares_cli.ml.policy import Policy, orders_for
+             exchange: str, symbol: str, state_key: str = "memory") -> FoldResult:
+    """Steps 4 to 12 on the fold's past, then its test span traded with what it chose.
+    `state_key` is the walk-forward step's action key (see `fold_state_key`)."""
+    from ares_cli.ml.optimize import buy_and_hold, trade
+    from ares_cli.ml.policy import Policy
     from ares_cli.ml.trading_data import window_market, window_signals
     from ares_cli.pipeline import run_steps
 
@@ -112,7 +115,7 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
     base_ms = config.bars.base_ms
     catalog = fold_inputs(fold, bars, fine, config, base_ms)
     result = run_steps(range(4, 13), catalog, fold_cfg, exchange=exchange, symbol=symbol,
-                       state_key=f"wf-fold-{fold.number}")
+                       state_key=fold_state_key(state_key, fold))
     out = result.catalog
     params = out["params"]
     local_test = np.arange(fold.test[0] - fold.start, fold.test[1] - fold.start, dtype=np.int64)
@@ -124,10 +127,9 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
         tactician_predictions=out["tactician_predictions"],
         member_names=tuple(params["member_names"]),
         tactician_calibrator=out["calibrators"]["tactician"], atr_window=params["atr_window"])
-    policy = Policy.from_dict(params["policy"])
-    rules = policy.rules(fee=params["fee"], slippage=params["slippage"])
-    bt = backtest(market, orders_for(frame, policy), rules,
-                  bars_per_year=params["bars_per_year"])
+    policy = None if params["policy"] is None else Policy.from_dict(params["policy"])
+    bt = trade(market, frame, policy, fee=params["fee"], slippage=params["slippage"],
+               bars_per_year=params["bars_per_year"])
     hold = buy_and_hold(market, fee=params["fee"], slippage=params["slippage"],
                         bars_per_year=params["bars_per_year"])
     global_index = local_test + fold.start
@@ -147,9 +149,8 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
         entry_bar=pl.Series(global_index[entry_bar] if entry_bar.size else [], dtype=pl.Int64),
         exit_bar=pl.Series(global_index[exit_bar] if exit_bar.size else [], dtype=pl.Int64),
     )
-    kinds = {name: result.steps[step].kinds[name] for step in range(5, 13)
-             for name in result.steps[step].kinds}
-    choices = {name: _digest(out[name], kinds[name]) for name in CHOICES}
+    digests = {name: d for step in range(5, 13) for name, d in result.steps[step].digests.items()}
+    choices = {name: digests[name] for name in CHOICES}
     step12 = result.steps[12].metrics
     return FoldResult(
         fold=fold, returns=returns, trades=trades, params=params,
@@ -169,7 +170,7 @@ def _guarded(fold: Fold, *args: Any, **kwargs: Any) -> FoldResult | tuple[str, i
 
 
 def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
-              exchange: str, symbol: str,
+              exchange: str, symbol: str, state_key: str = "memory",
               progress: Callable[[float, str], None] = lambda *_: None) -> list[FoldResult]:
     """Every fold through joblib (local processes or Dask); results in fold order.
 
@@ -181,7 +182,8 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
     from ares_cli import errors
 
     compute = config.compute
-    jobs = [joblib.delayed(_guarded)(f, bars, fine, config, exchange=exchange, symbol=symbol)
+    jobs = [joblib.delayed(_guarded)(f, bars, fine, config, exchange=exchange, symbol=symbol,
+                                     state_key=state_key)
             for f in folds]
     results: list[Any] = []
     if compute.backend == "dask":

@@ -353,6 +353,7 @@ class Runner:
                 raise StepFailed(
                     "warnings are failures under --strict: " + "; ".join(record.warnings)
                 )
+            self._auto_promote(step, record, manifest)
         except AresError as exc:
             record.status, record.message, record.exit_code = "failed", str(exc), exc.exit_code
             record.resumable = isinstance(exc, ExternalServiceError)
@@ -366,6 +367,18 @@ class Runner:
         self.log(manifest, "step-finished", step=step.name, status=record.status,
                  seconds=record.seconds, message=record.message)
         return record
+
+    def _auto_promote(self, step: Step, record: StepRecord, manifest: Manifest) -> None:
+        """With `ab_test.auto_promote`, a `promote` decision of step 15 makes this run the
+        pair's champion (the runner already holds the pair's lock)."""
+        if step.name != "ab-test" or not self.config.ab_test.auto_promote:
+            return
+        if record.metrics.get("test", {}).get("decision") != "promote":
+            return
+        from ares_cli.report.promotion import CHAMPION
+
+        self.store.set_ref(manifest.exchange, manifest.symbol, CHAMPION, manifest.run_id)
+        self.log(manifest, "promoted", step=step.name, run=manifest.run_id)
 
     def _store_result(
         self, step: Step, key: str, result: StepResult, record: StepRecord, seconds: float

@@ -45,6 +45,7 @@ __all__ = [
     "pick",
     "policy_from_params",
     "search",
+    "trade",
 ]
 
 
@@ -149,10 +150,10 @@ class Problem:
     max_delay: int
     workers: int = 1
 
-    def run(self, policy: Policy) -> Backtest:
-        rules = policy.rules(fee=self.cfg.fee_bps / 1e4, slippage=self.cfg.slippage_bps / 1e4)
-        return backtest(self.market, orders_for(self.frame, policy), rules,
-                        bars_per_year=self.bars_per_year)
+    def run(self, policy: Policy | None) -> Backtest:
+        """The backtest of `policy` on the window; None trades nothing (flat)."""
+        return trade(self.market, self.frame, policy, fee=self.cfg.fee_bps / 1e4,
+                     slippage=self.cfg.slippage_bps / 1e4, bars_per_year=self.bars_per_year)
 
     def objective(self, trial: Any) -> tuple[float, float]:
         _suggest(trial, self.cfg, self.frame.member_names, self.max_delay)
@@ -163,6 +164,18 @@ class Problem:
         # Feasible when <= 0 (Optuna's constraint convention; NSGA-II ranks infeasible last).
         trial.set_constraint("min_trades", float(self.cfg.min_trades - m["trades"]))
         return m["sharpe"], m["max_drawdown"]
+
+
+def trade(market: Market, frame: SignalFrame, policy: Policy | None, *, fee: float,
+          slippage: float, bars_per_year: float) -> Backtest:
+    """Trade `policy` on `market` with the signals `frame`; None (no feasible rule) is flat."""
+    if policy is None:
+        n = market.n_base
+        orders = Orders.constant(np.zeros(n, dtype=np.int64))
+        return backtest(market, orders, Rules(fee=fee, slippage=slippage),
+                        bars_per_year=bars_per_year)
+    rules = policy.rules(fee=fee, slippage=slippage)
+    return backtest(market, orders_for(frame, policy), rules, bars_per_year=bars_per_year)
 
 
 def _sampler_factory(population: int) -> Callable[[int], Any]:
@@ -249,7 +262,7 @@ class SearchResult:
 
     trials: list[dict[str, Any]]  # number, params, sharpe, max_drawdown, trades, feasible
     front: list[int]  # trial numbers on the Pareto front
-    chosen: int  # trial number
+    chosen: int | None  # trial number; None: no trial was feasible, the rule is to stay flat
     why: str
     chosen_backtest: Backtest
     returns: dict[int, np.ndarray]  # per trial number: per-bar validation returns
@@ -263,7 +276,6 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
     is shared by the processes for the step's duration."""
     import multiprocessing
 
-    from ares_cli.errors import InsufficientData
     from ares_cli.ml.study import complete_trials, make_storage, open_study, quiet_optuna
 
     cfg = problem.cfg
@@ -311,14 +323,15 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
     dd = np.array([t.values[1] for t in done])
     trades = np.array([int(t.user_attrs["trades"]) for t in done])
     feasible = trades >= cfg.min_trades
-    if not feasible.any():
-        raise InsufficientData(
-            f"no trial of optimize traded at least {cfg.min_trades} times on the validation "
-            f"window (optimize.min_trades; the most was {int(trades.max(initial=0))}): lower "
-            "optimize.min_trades, widen the tactician threshold range or lengthen validation")
     front = pareto_front(sharpe, dd, feasible)
-    position, why = pick(sharpe[front], dd[front], cfg.pick, cfg.max_drawdown)
-    chosen_pos = int(front[position])
+    if front.size:
+        position, why = pick(sharpe[front], dd[front], cfg.pick, cfg.max_drawdown)
+        chosen_pos = int(front[position])
+    else:
+        chosen_pos = -1
+        why = (f"no trial traded at least {cfg.min_trades} times on the validation window "
+               f"(optimize.min_trades; the most was {int(trades.max(initial=0))}): the rule "
+               "chosen is to stay flat")
     returns: dict[int, np.ndarray] = {}
     rows = []
     chosen_bt = None
@@ -335,9 +348,11 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
         rows.append({"number": t.number, "params": dict(t.params), "sharpe": float(sharpe[k]),
                      "max_drawdown": float(dd[k]), "total_return": m["total_return"],
                      "trades": int(trades[k]), "feasible": bool(feasible[k])})
-    assert chosen_bt is not None
+    if chosen_bt is None:  # nothing feasible: flat
+        chosen_bt = problem.run(None)
     return SearchResult(rows, [int(done[k].number) for k in front],
-                        int(done[chosen_pos].number), why, chosen_bt, returns, notes)
+                        int(done[chosen_pos].number) if chosen_pos >= 0 else None, why,
+                        chosen_bt, returns, notes)
 
 
 def trial_tables(result: SearchResult, bar_index: np.ndarray) -> tuple[Any, Any, Any]:

@@ -24,12 +24,10 @@ from ares_cli.steps.s10_tactician_ensemble import STEP as TACTICIAN_ENSEMBLE
 from ares_cli.steps.s11_calibrate import STEP as CALIBRATE
 from ares_cli.steps.s12_optimize import STEP as OPTIMIZE
 from ares_cli.steps.s13_walk_forward import STEP as WALK_FORWARD
+from ares_cli.steps.s14_monte_carlo import STEP as MONTE_CARLO
+from ares_cli.steps.s15_ab_test import STEP as AB_TEST
 
 _PLANNED = (
-    Step(14, "monte-carlo", "bootstrap, permutation test, deflated Sharpe, PBO",
-         ("walk_forward", "trials"), ("monte_carlo",)),
-    Step(15, "ab-test", "challenger vs champion on the same window",
-         ("walk_forward",), ("ab_test",)),
     Step(16, "save", "deployable bundle, summary and HTML report",
          ("params", "monte_carlo", "ab_test"), ("bundle", "report")),
 )
@@ -37,7 +35,7 @@ _PLANNED = (
 STEPS: tuple[Step, ...] = (
     COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, ANALYST_FEATURES, ANALYST_TRAIN, ANALYST_ENHANCE,
     ANALYST_ENSEMBLE, TACTICIAN_LABEL, TACTICIAN_TRAIN, TACTICIAN_ENSEMBLE, CALIBRATE,
-    OPTIMIZE, WALK_FORWARD, *_PLANNED
+    OPTIMIZE, WALK_FORWARD, MONTE_CARLO, AB_TEST, *_PLANNED
 )
 BY_NAME = {s.name: s for s in STEPS}
 BY_NUMBER = {s.number: s for s in STEPS}

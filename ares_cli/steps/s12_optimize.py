@@ -46,12 +46,17 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     chosen = result.chosen_backtest.metrics()
     base = baselines(market, fee=fee, slippage=slip, bars_per_year=bars_per_year)
     trials, pareto, returns = trial_tables(result, index)
-    policy = next(t for t in result.trials if t["number"] == result.chosen)
     from ares_cli.ml.optimize import policy_from_params
 
-    chosen_policy = policy_from_params(policy["params"], frame.member_names)
+    chosen_policy = None
+    warnings = []
+    if result.chosen is not None:
+        trial = next(t for t in result.trials if t["number"] == result.chosen)
+        chosen_policy = policy_from_params(trial["params"], frame.member_names).to_dict()
+    else:
+        warnings.append(f"no edge to trade: {result.why}")
     params = {
-        "policy": chosen_policy.to_dict(),
+        "policy": chosen_policy,
         "fee": fee, "slippage": slip, "atr_window": opt.atr_window,
         "bars_per_year": bars_per_year, "member_names": list(frame.member_names),
         "trial": result.chosen, "why": result.why,
@@ -72,21 +77,28 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                      "walk-forward gives the out-of-sample figures"),
         },
     }
-    summary = (f"chosen trial {result.chosen} of {len(result.trials)} ({result.why}): "
-               f"validation Sharpe {chosen['sharpe']:.2f}, max drawdown "
-               f"{chosen['max_drawdown']:.1%}, {chosen['trades']} trades — selected on "
-               "validation, optimistic (step 13 gives out-of-sample); buy-and-hold Sharpe "
-               f"{base['buy_and_hold']['sharpe']:.2f}")
+    if result.chosen is None:
+        summary = f"{result.why}; buy-and-hold Sharpe {base['buy_and_hold']['sharpe']:.2f}"
+    else:
+        summary = (f"chosen trial {result.chosen} of {len(result.trials)} ({result.why}): "
+                   f"validation Sharpe {chosen['sharpe']:.2f}, max drawdown "
+                   f"{chosen['max_drawdown']:.1%}, {chosen['trades']} trades — selected on "
+                   "validation, optimistic (step 13 gives out-of-sample); buy-and-hold Sharpe "
+                   f"{base['buy_and_hold']['sharpe']:.2f}")
     outputs = {
         "params": Artifact.json(params),
-        "pareto": Artifact.table(pareto),
         "trials": Artifact.table(trials),
         "trial_returns": Artifact.table(returns),
-        "validation_trades": Artifact.table(result.chosen_backtest.trade_table(market)),
     }
+    # Both are empty when no trial was feasible (the rule is then to stay flat).
+    if pareto.height:
+        outputs["pareto"] = Artifact.table(pareto)
+    if result.chosen_backtest.n_trades:
+        outputs["validation_trades"] = Artifact.table(
+            result.chosen_backtest.trade_table(market))
     from ares_cli.jsonutil import json_safe
 
-    return StepResult(outputs, json_safe(metrics), summary=summary)
+    return StepResult(outputs, json_safe(metrics), warnings=warnings, summary=summary)
 
 
 STEP = Step(
@@ -96,7 +108,8 @@ STEP = Step(
     inputs=("bars", "bars_fine", "splits", "calibrated_analyst", "calibrated_tactician",
             "tactician_predictions", "tactician_models", "calibrators",
             "analyst_models_enhanced"),
-    outputs=("params", "pareto", "trials", "trial_returns", "validation_trades"),
+    outputs=("params", "trials", "trial_returns"),
+    optional_outputs=("pareto", "validation_trades"),
     config=("optimize", "bars", "data.seed"),
     libraries=("optuna", "numba"),
     run=run,

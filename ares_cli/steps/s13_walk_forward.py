@@ -48,7 +48,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     env.progress(0.02, f"{len(folds)} folds ({cfg.walk_forward.scheme}) on "
                  f"{cfg.compute.backend} workers")
     results = run_folds(folds, bars, inputs["bars_fine"], config, exchange=env.exchange,
-                        symbol=env.symbol, progress=env.progress)
+                        symbol=env.symbol, state_key=env.state_key, progress=env.progress)
     returns = pl.concat([r.returns for r in results]).sort("bar_index")
     returns = returns.with_columns(equity=(1 + pl.col("ret")).cum_prod(),
                                    benchmark_equity=(1 + pl.col("benchmark_ret")).cum_prod())
@@ -78,7 +78,10 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
             "validation_sharpe_selected": res.validation["sharpe"],
             "trials": res.trials, "chosen_trial": res.params["trial"],
         })
-    stability = parameter_stability([res.params["policy"] for res in results])
+    stability = parameter_stability([{**(res.params["policy"] or {}),
+                                      "flat": res.params["policy"] is None} for res in results])
+    warnings = [f"walk-forward fold {res.fold.number} stayed flat on its test span: "
+                f"{res.params['why']}" for res in results if res.params["policy"] is None]
     trials = int(sum(res.trials for res in results))
     metrics = {
         "data": {"folds": [f.to_dict() for f in folds], "scheme": cfg.walk_forward.scheme,
@@ -101,9 +104,10 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                f"return {stitched['total_return']:+.2%}, {stitched['trades']} trades; "
                f"buy-and-hold Sharpe {stitched_bench['sharpe']:.2f} (intervals: step 14)")
     outputs = {"walk_forward": Artifact.table(returns),
-               "walk_forward_trades": Artifact.table(trades),
                "walk_forward_folds": Artifact.json(folds_json)}
-    return StepResult(outputs, json_safe(metrics), summary=summary)
+    if trades.height:  # none when every fold stayed flat or found nothing to take
+        outputs["walk_forward_trades"] = Artifact.table(trades)
+    return StepResult(outputs, json_safe(metrics), warnings=warnings, summary=summary)
 
 
 STEP = Step(
@@ -111,7 +115,8 @@ STEP = Step(
     name="walk-forward",
     summary="steps 4-12 re-run per fold on its own past; test spans traded and stitched",
     inputs=("bars", "bars_fine", "splits"),
-    outputs=("walk_forward", "walk_forward_trades", "walk_forward_folds"),
+    outputs=("walk_forward", "walk_forward_folds"),
+    optional_outputs=("walk_forward_trades",),
     config=config_keys,
     libraries=("xgboost-cpu", "scikit-learn", "optuna", "numba"),
     run=run,

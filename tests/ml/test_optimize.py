@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ares_cli.errors import InsufficientData
 from ares_cli.ml.backtest import Market
 from ares_cli.ml.optimize import (
     OptimizeConfig,
@@ -101,9 +100,12 @@ def test_a_trial_below_min_trades_is_never_on_the_front() -> None:
     assert all(t["trades"] >= 15 for t in result.trials if t["number"] in result.front)
 
 
-def test_no_feasible_trial_is_exit_3_naming_the_minimum() -> None:
-    with pytest.raises(InsufficientData, match=r"optimize.min_trades"):
-        search(_problem(min_trades=10_000), study_name="t", seed=3)
+def test_no_feasible_trial_means_staying_flat_and_saying_why() -> None:
+    result = search(_problem(min_trades=10_000), study_name="t", seed=3)
+    assert result.chosen is None and result.front == []
+    assert "optimize.min_trades" in result.why and "stay flat" in result.why
+    assert result.chosen_backtest.n_trades == 0
+    assert result.chosen_backtest.metrics()["total_return"] == 0
 
 
 def test_same_seed_same_trials_and_a_resumed_study_ends_where_an_uninterrupted_one_does(

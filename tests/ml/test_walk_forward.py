@@ -39,3 +39,16 @@ def test_parameter_stability_summarises_numbers_and_choices() -> None:
     assert out["k"]["mean"] == 2.0 and out["k"]["std"] == 1.0 and out["k"]["values"] == [1, 3]
     assert out["sizing"]["mode"] == "'kelly'" and out["sizing"]["mode_share"] == 1.0
     assert out["on"]["mode_share"] == 0.5
+
+
+def test_fold_state_keys_change_with_the_run_and_the_fold() -> None:
+    """Optuna studies of a fold are named after its state key: a key that ignored the data
+    let a persistent study of another run (scored on this fold's test span) choose the recipe."""
+    from ares_cli.folds import fold_state_key
+    from ares_cli.ml.walk_forward import Fold
+
+    a = Fold(1, 0, (0, 100), (110, 150), (160, 200))
+    b = Fold(1, 0, (0, 120), (130, 170), (180, 220))
+    keys = {fold_state_key("run-a", a), fold_state_key("run-b", a), fold_state_key("run-a", b)}
+    assert len(keys) == 3
+    assert all(len(f"{k}-12") <= 16 for k in keys)  # survives the steps' 16-character cut

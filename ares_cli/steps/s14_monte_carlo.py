@@ -1,0 +1,74 @@
+"""Step 14 `monte-carlo`: intervals, permutation test, deflated Sharpe and PBO on walk-forward."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ares_cli.artifacts import Artifact
+from ares_cli.steps.base import Step, StepEnv, StepResult
+
+if TYPE_CHECKING:
+    from ares_cli.config_view import ConfigView
+
+
+def _trades(table: Any, first_bar: int, n_bars: int) -> dict[str, Any]:
+    """The walk-forward trades as bar spans inside the out-of-sample window: entry bar,
+    bars held (a trade sharing its exit bar with the next entry gives it that bar), side,
+    size and return on equity."""
+    import numpy as np
+
+    entry = table["entry_bar"].to_numpy().astype(np.int64) - first_bar
+    exit_ = table["exit_bar"].to_numpy().astype(np.int64) - first_bar
+    order = np.argsort(entry, kind="stable")
+    entry, exit_ = entry[order], exit_[order]
+    duration = np.maximum(exit_ - entry + 1, 1)
+    if entry.size > 1:
+        duration[:-1] = np.maximum(np.minimum(duration[:-1], entry[1:] - entry[:-1]), 1)
+    duration = np.minimum(duration, n_bars - entry)
+    size = table["size"].to_numpy()[order]
+    return {"entry": entry, "duration": duration,
+            "side": table["side"].to_numpy().astype(np.float64)[order], "size": size,
+            "equity_return": (table["net_return"].to_numpy() * table["size"].to_numpy())[order]}
+
+
+def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    import numpy as np
+
+    from ares_cli.jsonutil import json_safe
+    from ares_cli.ml.monte_carlo import assess, describe
+
+    wf = inputs["walk_forward"].sort("bar_index")
+    returns = wf["ret"].to_numpy()
+    index = wf["bar_index"].to_numpy()
+    close = inputs["bars"]["close"].to_numpy()
+    market = close[index] / close[index - 1] - 1.0
+    if "walk_forward_trades" in inputs:
+        trades = _trades(inputs["walk_forward_trades"], int(index[0]), index.size)
+    else:
+        trades = {k: np.zeros(0) for k in ("entry", "duration", "side", "size",
+                                           "equity_return")}
+    trial_returns = inputs["trial_returns"].drop("bar_index").to_numpy()
+    params = inputs["params"]
+    n_trials = int(params["trials_search_total"]) + int(inputs["walk_forward_folds"]["trials"])
+    cost = 2.0 * (params["fee"] + params["slippage"]) * trades["size"]
+    env.progress(0.1, "bootstrap, trade shuffle, random entries, DSR, PBO")
+    m = assess(returns, trades, market, trial_returns=trial_returns, n_trials=n_trials,
+               bars_per_year=float(params["bars_per_year"]), cost_per_trade=cost,
+               cfg=cfg.monte_carlo, seed=cfg.data.seed)
+    summary = describe(m)
+    warnings = [summary] if m["verdict"] == "no edge" else []
+    return StepResult({"monte_carlo": Artifact.json(json_safe(m))},
+                      json_safe({"walk_forward": m}), warnings=warnings, summary=summary)
+
+
+STEP = Step(
+    number=14,
+    name="monte-carlo",
+    summary="block bootstrap, trade shuffle, random-entry permutation, deflated Sharpe, PBO",
+    inputs=("walk_forward", "walk_forward_folds", "trial_returns", "params", "bars"),
+    optional_inputs=("walk_forward_trades",),
+    outputs=("monte_carlo",),
+    config=("monte_carlo", "data.seed"),
+    run=run,
+)

@@ -1,0 +1,66 @@
+"""Step 15 `ab-test`: the walk-forward challenger against champions on the test window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ares_cli.artifacts import Artifact
+from ares_cli.steps.base import Step, StepEnv, StepResult
+
+if TYPE_CHECKING:
+    from ares_cli.config_view import ConfigView
+
+DAY_MS = 24 * 3600 * 1000
+
+
+def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    import polars as pl
+
+    from ares_cli.errors import DataError
+    from ares_cli.jsonutil import json_safe
+    from ares_cli.ml.ab_test import compare, describe, momentum_returns
+    from ares_cli.ml.optimize import buy_and_hold
+    from ares_cli.ml.trading_data import window_bars, window_market
+
+    index = window_bars(inputs["splits"], "test")
+    wf = inputs["walk_forward"].filter(pl.col("bar_index").is_in(index.tolist()))
+    wf = wf.sort("bar_index")
+    if wf["bar_index"].to_list() != index.tolist():
+        raise DataError("the walk-forward record does not cover the test window bar for bar "
+                        "(walk_forward.test_bars must tile it); re-run walk-forward")
+    params = inputs["params"]
+    fee, slip, bpy = params["fee"], params["slippage"], float(params["bars_per_year"])
+    market = window_market(inputs["bars"], inputs["bars_fine"], index, cfg.bars.base_ms)
+    lookback = cfg.ab_test.momentum_bars
+    if index[0] < lookback:
+        raise DataError(f"the momentum champion needs {lookback} bars before the test window "
+                        "(ab_test.momentum_bars)")
+    closes = inputs["bars"]["close"].to_numpy()[index[0] - lookback: index[-1] + 1]
+    champions = {
+        "buy_and_hold": buy_and_hold(market, fee=fee, slippage=slip,
+                                     bars_per_year=bpy).returns,
+        "momentum": momentum_returns(market, closes, lookback=lookback, fee=fee,
+                                     slippage=slip, bars_per_year=bpy),
+    }
+    env.progress(0.2, "paired block bootstrap of the Sharpe differences")
+    m = compare(wf["ret"].to_numpy(), champions, bars_per_year=bpy,
+                periods_per_day=DAY_MS / cfg.bars.base_ms, cfg=cfg.ab_test, seed=cfg.data.seed,
+                edge_verdict=inputs["monte_carlo"]["verdict"])
+    m["champion_source"] = ("baselines (no promoted bundle is scored yet: bundles arrive with "
+                            "step 16)")
+    summary = describe(m)
+    warnings = [summary] if m["decision"] == "keep" else []
+    return StepResult({"ab_test": Artifact.json(json_safe(m))}, json_safe({"test": m}),
+                      warnings=warnings, summary=summary)
+
+
+STEP = Step(
+    number=15,
+    name="ab-test",
+    summary="challenger vs champions on the test window: paired bootstrap, decision, shadow plan",
+    inputs=("walk_forward", "monte_carlo", "splits", "bars", "bars_fine", "params"),
+    outputs=("ab_test",),
+    config=("ab_test", "bars", "data.seed"),
+    run=run,
+)
