@@ -435,7 +435,8 @@ def backtest(market: Market, orders: Orders, rules: Rules, *,
     for name in ("side", "size", "stop", "target", "trail"):
         if np.asarray(getattr(orders, name)).shape != (n,):
             raise ValueError(f"orders.{name} must have one value per base bar ({n})")
-    if not np.isin(side, (-1, 0, 1)).all():
+    side_i = np.ascontiguousarray(side, dtype=np.int64)
+    if not (((side_i >= -1) & (side_i <= 1)).all() and (side_i == side).all()):
         raise ValueError("orders.side must be -1, 0 or +1")
     size = np.asarray(orders.size, dtype=np.float64)
     if ((size < 0) | (size > 1) | ~np.isfinite(size))[side != 0].any():
@@ -443,10 +444,10 @@ def backtest(market: Market, orders: Orders, rules: Rules, *,
     arrays = [np.ascontiguousarray(np.asarray(getattr(orders, k), dtype=np.float64))
               for k in ("stop", "target", "trail")]
     for name, a in zip(("stop", "target", "trail"), arrays, strict=True):
-        if (a[np.isfinite(a)] < 0).any():
+        if (a < 0).any():  # NaN compares False: "none", allowed
             raise ValueError(f"orders.{name} must be >= 0")
     out = run_loop(market.open, market.high, market.low, market.close, market.first_fine,
-                   np.ascontiguousarray(side, dtype=np.int64), np.nan_to_num(size), *arrays,
+                   side_i, np.nan_to_num(size), *arrays,
                    float(rules.fee), float(rules.slippage), int(rules.max_hold),
                    int(rules.cooldown), int(rules.entry_delay), bool(rules.exit_on_flat))
     equity, position = out[0], out[1]
