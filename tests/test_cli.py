@@ -64,19 +64,31 @@ def test_run_all_then_cached(env):
     assert [s["outputs"] for s in second["steps"]] == [s["outputs"] for s in first["steps"]]
 
 
-def test_first_unimplemented_step_fails_loudly(store_copy):
+def test_first_unimplemented_step_fails_loudly_and_promote_needs_a_walk_forward(store_copy):
+    from ares_cli.store import Store
+
+    store = Store(store_copy)
+    partial = store.list_runs()[-1].run_id  # the fixture's run: steps 1-12 only
+    code, out = ares("promote", partial[:12])
+    assert code == 2 and "no finished walk-forward" in out
+    code, out = ares("promote", "no-such-run")
+    assert code == 2 and "no run matches" in out
     missing = next((s for s in STEPS if not s.implemented), None)
-    if missing is None:
-        pytest.skip("every step is implemented")
     # one walk-forward fold: a month of data holds no more
     code, summary = ares("run-all", *TINY, "--set", "walk_forward.folds=1", "--json")
-    assert code == 1, summary["steps"]
-    assert summary["status"] == "failed"
-    record = summary["steps"][missing.number - 1]
-    assert record["status"] == "failed"
-    assert "not implemented" in record["message"]
-    assert all(s["status"] == "not-run" for s in summary["steps"][missing.number:])
-    assert summary["resume_command"] is None  # resuming would hit the same wall
+    if missing is not None:
+        assert code == 1, summary["steps"]
+        assert summary["status"] == "failed"
+        record = summary["steps"][missing.number - 1]
+        assert record["status"] == "failed"
+        assert "not implemented" in record["message"]
+        assert all(s["status"] == "not-run" for s in summary["steps"][missing.number:])
+        assert summary["resume_command"] is None  # resuming would hit the same wall
+    else:
+        assert code == 0
+    code, out = ares("promote", summary["run_id"], "--json")
+    assert code == 0 and out["run_id"] == summary["run_id"] and out["previous"] is None
+    assert store.get_ref("binance", "ETHUSDT", "champion") == summary["run_id"]
 
 
 def test_analyst_steps_run_and_say_what_they_did(store_copy):
