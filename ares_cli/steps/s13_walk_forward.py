@@ -15,6 +15,23 @@ if TYPE_CHECKING:
 REPLAYED = range(4, 13)  # the steps every fold re-runs
 
 
+def _replayed_code() -> None:
+    """The folds run these steps through the pipeline (by registry lookup, which code digests
+    do not follow): importing them here puts their code, and what they import, in this step's
+    digest, so an edit to any of them re-runs walk-forward."""
+    from ares_cli.steps import (  # noqa: F401
+        s04_analyst_features,
+        s05_analyst_train,
+        s06_analyst_enhance,
+        s07_analyst_ensemble,
+        s08_tactician_label,
+        s09_tactician_train,
+        s10_tactician_ensemble,
+        s11_calibrate,
+        s12_optimize,
+    )
+
+
 def config_keys(config: Config) -> tuple[str, ...]:
     """What the folds read: every key of the steps they re-run, the regimes (re-fitted per
     fold), the windows' gaps, and the walk-forward and compute sections."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# slow; and in one xdist group, so only one worker builds the SMALL pipeline
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="small_pipeline")]
 
 
 def test_monte_carlo_metrics_carry_the_names_and_a_verdict_in_words(small_pipeline) -> None:
