@@ -100,7 +100,7 @@ def describe(m: dict[str, Any]) -> str:
     """The decision in words."""
     ci = m["ci95"]
     interval = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
-    p = "n/a" if m["p_value"] is None else f"{m['p_value']:.2f}"
+    p = "n/a" if m["p_value"] is None else f"{m['p_value']:.3f}"
     verb = "promote the challenger" if m["decision"] == "promote" else "keep the champion"
     text = (f"{verb} ({m['champion']}): annualised Sharpe difference {m['sharpe_diff']:+.2f}"
             f"{interval}, p = {p} on {m['bars']} test bars")

@@ -121,14 +121,14 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
 def describe(m: dict[str, Any]) -> str:
     """The verdict in words, e.g. "no edge out of sample: permutation p = 0.41, deflated Sharpe
     0.12, Sharpe 0.30 [-0.9, 1.4]"."""
-    def fmt(v: Any, spec: str = ".2f") -> str:
+    def fmt(v: Any, spec: str = ".3f") -> str:
         return "n/a" if v is None else format(v, spec)
 
     lo, hi = m["sharpe_ci95"]
     text = (f"{m['verdict']} out of sample: permutation p = {fmt(m['permutation_p'])}, "
             f"deflated Sharpe {fmt(m.get('dsr'))} ({m['trials']} configurations tried), "
             f"Sharpe {m['sharpe']:.2f} [{lo:.2f}, {hi:.2f}], P(loss) {m['p_loss']:.0%}, "
-            f"PBO {fmt(m['pbo'])}")
+            f"PBO {fmt(m['pbo'], '.2f')}")
     if m["trades"] < 2:
         text += f"; only {m['trades']} trade(s)"
     return text
