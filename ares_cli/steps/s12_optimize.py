@@ -17,7 +17,14 @@ YEAR_MS = 365 * 24 * 3600 * 1000
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.data.bars import bar_length_ms
     from ares_cli.fsutil import safe_name
-    from ares_cli.ml.optimize import Problem, baselines, search, trial_tables
+    from ares_cli.jsonutil import json_safe
+    from ares_cli.ml.optimize import (
+        Problem,
+        baselines,
+        policy_from_params,
+        search,
+        trial_tables,
+    )
     from ares_cli.ml.trading_data import window_bars, window_market, window_signals
 
     opt = cfg.optimize
@@ -46,8 +53,6 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     chosen = result.chosen_backtest.metrics()
     base = baselines(market, fee=fee, slippage=slip, bars_per_year=bars_per_year)
     trials, pareto, returns = trial_tables(result, index)
-    from ares_cli.ml.optimize import policy_from_params
-
     chosen_policy = None
     warnings = []
     if result.chosen is not None:
@@ -96,8 +101,6 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     if result.chosen_backtest.n_trades:
         outputs["validation_trades"] = Artifact.table(
             result.chosen_backtest.trade_table(market))
-    from ares_cli.jsonutil import json_safe
-
     return StepResult(outputs, json_safe(metrics), warnings=warnings, summary=summary)
 
 
