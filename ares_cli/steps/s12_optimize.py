@@ -74,7 +74,11 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                  "min_trades": opt.min_trades, "trials_step6": step6,
                  "trials_search_total": step6 + len(result.trials),
                  "chosen_trial": result.chosen, "pick": result.why,
-                 "bars_per_year": bars_per_year, "notes": result.notes},
+                 "bars_per_year": bars_per_year, "workers": env.workers,
+                 "notes": result.notes + (
+                     [f"{env.workers} workers: which points NSGA-II proposes depends on the "
+                      "order trials finish in, so this result is not reproducible bit for bit; "
+                      "one worker is"] if env.workers > 1 else [])},
         "validation": {
             "chosen": chosen, "baselines": base, "bars": int(index.size),
             "note": ("selected on these validation bars among "
