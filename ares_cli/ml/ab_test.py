@@ -50,6 +50,23 @@ def momentum_returns(market: Market, closes_before: np.ndarray, *, lookback: int
     return out.returns
 
 
+def _against_flat(challenger: np.ndarray, cfg: ABTestConfig, scale: float) -> dict[str, Any]:
+    """The challenger against a champion that never traded (Sharpe 0): the Sharpe estimate's
+    own (Mertens) variance gives the interval, p-value and the per-bar variance for the plan."""
+    m = stats.sharpe_moments(challenger)
+    avar = float(1.0 - m.skew * m.sr + (m.kurt - 1.0) / 4.0 * m.sr ** 2)
+    se = float(np.sqrt(avar / m.n))
+    from scipy.special import ndtr, ndtri
+
+    z = float(ndtri(1.0 - cfg.alpha / 2.0))
+    p = float(2.0 * (1.0 - ndtr(abs(m.sr) / se)))
+    low, high = m.sr - z * se, m.sr + z * se
+    return {"sharpe_champion": 0.0, "sharpe_challenger": m.sr * scale,
+            "sharpe_diff": m.sr * scale, "ci95": [low * scale, high * scale], "p_value": p,
+            "beats": bool(low > 0 and p < cfg.alpha), "avar": avar, "diff_per_bar": m.sr,
+            "note": "the champion never traded on these bars: the challenger against 0"}
+
+
 def compare(challenger: np.ndarray, champions: dict[str, np.ndarray], *, bars_per_year: float,
             periods_per_day: float, cfg: ABTestConfig, seed: int,
             edge_verdict: str | None = None) -> dict[str, Any]:
@@ -61,12 +78,16 @@ def compare(challenger: np.ndarray, champions: dict[str, np.ndarray], *, bars_pe
     traded = bool(np.std(challenger) > 0)
     for name, champ in champions.items():
         sr_champ = float(stats.sharpe(champ)) if np.std(champ) > 0 else 0.0
+        if traded and np.std(champ) == 0:  # a champion that never traded: the challenger vs 0
+            per[name] = _against_flat(challenger, cfg, scale)
+            continue
         if not traded:
             per[name] = {"sharpe_champion": sr_champ * scale, "sharpe_challenger": 0.0,
                          "sharpe_diff": -sr_champ * scale, "ci95": None, "p_value": None,
                          "beats": False, "note": "the challenger never traded on these bars"}
             continue
-        test = stats.sharpe_difference_test(challenger, champ, n_boot=cfg.n_boot, seed=seed)
+        test = stats.sharpe_difference_test(challenger, champ, n_boot=cfg.n_boot, seed=seed,
+                                            confidence=1.0 - cfg.alpha)
         beats = bool(test.low > 0 and test.boot_p < cfg.alpha)
         per[name] = {"sharpe_champion": float(test.sr_b) * scale,
                      "sharpe_challenger": float(test.sr_a) * scale,
@@ -83,13 +104,23 @@ def compare(challenger: np.ndarray, champions: dict[str, np.ndarray], *, bars_pe
         decision = "keep"
         held_back = (f"the challenger beats every champion on the test window, but step 14's "
                      f"verdict is {edge_verdict!r} (ab_test.require_edge)")
-    days = None
-    if best.get("diff_per_bar") is not None and best["diff_per_bar"] > 0:
-        d = stats.shadow_days(best["diff_per_bar"], best["avar"], periods_per_day=periods_per_day,
-                              alpha=cfg.alpha, power=cfg.power)
-        days = float(d) if np.isfinite(d) else None
+    # Promotion needs every champion beaten, so the plan is the longest of the per-champion
+    # plans (None when any difference is not positive: nothing to confirm).
+    days, days_against = None, None
+    needed = {}
+    for name, v in per.items():
+        if v.get("diff_per_bar") is None or v["diff_per_bar"] <= 0:
+            needed = {}
+            break
+        needed[name] = float(stats.shadow_days(v["diff_per_bar"], v["avar"],
+                                               periods_per_day=periods_per_day,
+                                               alpha=cfg.alpha, power=cfg.power))
+    if needed:
+        days_against = max(needed, key=lambda k: needed[k])
+        days = needed[days_against] if np.isfinite(needed[days_against]) else None
     return {"decision": decision, "champion": strongest, "sharpe_diff": best["sharpe_diff"],
             "ci95": best["ci95"], "p_value": best["p_value"], "shadow_days": days,
+            "shadow_days_against": days_against, "confidence": 1.0 - cfg.alpha,
             "per_champion": per, "bars": int(challenger.size), "alpha": cfg.alpha,
             "power": cfg.power, "held_back": held_back,
             "rule": "promote only if every champion is beaten (interval above 0 and p < alpha)"
@@ -105,7 +136,8 @@ def describe(m: dict[str, Any]) -> str:
     text = (f"{verb} ({m['champion']}): annualised Sharpe difference {m['sharpe_diff']:+.2f}"
             f"{interval}, p = {p} on {m['bars']} test bars")
     if m["shadow_days"] is not None:
-        text += f"; {m['shadow_days']:.0f} days of shadow trading would confirm it"
+        text += (f"; {m['shadow_days']:.0f} days of shadow trading would confirm it against "
+                 f"every champion ({m['shadow_days_against']} sets it)")
     if m.get("held_back"):
         text += f"; kept because {m['held_back']}"
     return text

@@ -36,7 +36,7 @@ class MonteCarloConfig(Section):
 def _pbo(trial_returns: np.ndarray, splits: int) -> dict[str, Any]:
     t, n = trial_returns.shape
     usable = trial_returns[:, np.nanstd(trial_returns, axis=0) > 0]
-    s = min(splits, (t // 4) // 2 * 2)
+    s = min(splits // 2 * 2, (t // 4) // 2 * 2)  # CSCV needs an even number of blocks
     if usable.shape[1] < 2 or s < 2:
         return {"pbo": None, "reason": f"{usable.shape[1]} trials that traded, {t} bars: "
                                          "too few for CSCV", "trials": int(n)}

@@ -13,16 +13,19 @@ if TYPE_CHECKING:
 
 
 def _trades(table: Any, first_bar: int, n_bars: int) -> dict[str, Any]:
-    """The walk-forward trades as bar spans inside the out-of-sample window: entry bar,
-    bars held (a trade sharing its exit bar with the next entry gives it that bar), side,
-    size and return on equity."""
+    """The walk-forward trades as bar spans inside the out-of-sample window: entry bar, bars
+    held (a trade sharing its exit bar with the next entry gives it that bar), side, size and
+    return on equity."""
     import numpy as np
 
     entry = table["entry_bar"].to_numpy().astype(np.int64) - first_bar
     exit_ = table["exit_bar"].to_numpy().astype(np.int64) - first_bar
     order = np.argsort(entry, kind="stable")
     entry, exit_ = entry[order], exit_[order]
-    duration = np.maximum(exit_ - entry + 1, 1)
+    # time and signal exits fill at the exit bar's open: the trade does not earn that bar;
+    # stops, targets and trails leave inside it, "end" at its close (both counted)
+    at_open = np.isin(table["reason"].to_numpy()[order], ("time", "signal"))
+    duration = np.maximum(exit_ - entry + np.where(at_open, 0, 1), 1)
     if entry.size > 1:
         duration[:-1] = np.maximum(np.minimum(duration[:-1], entry[1:] - entry[:-1]), 1)
     duration = np.minimum(duration, n_bars - entry)

@@ -113,3 +113,48 @@ def test_momentum_decides_on_closes_up_to_the_decision_bar() -> None:
     with pytest.raises(ValueError):
         momentum_returns(market, closes[:-1], lookback=lookback, fee=0.0, slippage=0.0,
                          bars_per_year=8760)
+
+
+def test_trade_spans_leave_out_the_open_of_a_time_or_signal_exit() -> None:
+    import polars as pl
+
+    from ares_cli.steps.s14_monte_carlo import _trades
+
+    table = pl.DataFrame({"entry_bar": [104, 110, 120], "exit_bar": [105, 112, 121],
+                          "reason": ["time", "stop", "signal"], "side": [1, -1, 1],
+                          "size": [1.0, 0.5, 1.0], "net_return": [0.01, -0.02, 0.0]})
+    spans = _trades(table, first_bar=100, n_bars=30)
+    # time exit at bar 105's open: held over bar 104 only; stop inside bar 112: bars 110-112;
+    # signal exit at bar 121's open: bar 120 only (mutation: "+ 1" for every reason fails)
+    assert spans["entry"].tolist() == [4, 10, 20]
+    assert spans["duration"].tolist() == [1, 3, 1]
+    assert spans["equity_return"].tolist() == [0.01, -0.01, 0.0]
+
+
+def test_the_shadow_plan_is_the_longest_over_the_champions_and_flat_champions_work() -> None:
+    rng = np.random.default_rng(8)
+    challenger = rng.normal(0.0008, 0.01, 4000)
+    tight = challenger - 0.0004 + rng.normal(0, 0.002, 4000)  # tracks it: small variance
+    loose = rng.normal(0.0, 0.01, 4000)
+    m = compare(challenger, {"tight": tight, "loose": loose, "flat": np.zeros(4000)},
+                bars_per_year=8760, periods_per_day=24, cfg=ABTestConfig(n_boot=200), seed=0)
+    per = m["per_champion"]
+    assert "never traded" in per["flat"]["note"]
+    days = {k: v["avar"] * 1 / v["diff_per_bar"] ** 2 for k, v in per.items()}
+    assert m["shadow_days_against"] == max(days, key=days.get)
+    assert m["shadow_days"] is not None and m["shadow_days"] > 0
+
+
+def test_alpha_sets_the_interval_and_an_odd_pbo_split_count_is_made_even() -> None:
+    rng = np.random.default_rng(2)
+    champ = rng.normal(0, 0.01, 1000)
+    m = compare(champ + 0.0005, {"buy_and_hold": champ}, bars_per_year=8760,
+                periods_per_day=24, cfg=ABTestConfig(n_boot=200, alpha=0.10), seed=0)
+    assert m["confidence"] == pytest.approx(0.90)
+    market = rng.normal(0, 0.01, 400)
+    returns, trades = _record(market, np.arange(0, 390, 20), 3)
+    out = assess(returns, trades, market, trial_returns=rng.normal(0, 0.01, (400, 6)),
+                 n_trials=6, bars_per_year=8760, cost_per_trade=0.0,
+                 cfg=MonteCarloConfig(n_boot=100, n_perm=100, n_shuffle=100, pbo_splits=15),
+                 seed=0)
+    assert out["pbo_detail"]["splits"] == 14
