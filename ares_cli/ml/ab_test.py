@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from ares_cli.ml import stats
 from ares_cli.ml.backtest import Market, Orders, Rules, backtest
 from ares_cli.section import Field, Section
 
@@ -53,6 +52,8 @@ def momentum_returns(market: Market, closes_before: np.ndarray, *, lookback: int
 def _against_flat(challenger: np.ndarray, cfg: ABTestConfig, scale: float) -> dict[str, Any]:
     """The challenger against a champion that never traded (Sharpe 0): the Sharpe estimate's
     own (Mertens) variance gives the interval, p-value and the per-bar variance for the plan."""
+    from ares_cli.ml import stats  # scipy: imported when used
+
     m = stats.sharpe_moments(challenger)
     avar = float(1.0 - m.skew * m.sr + (m.kurt - 1.0) / 4.0 * m.sr ** 2)
     se = float(np.sqrt(avar / m.n))
@@ -73,6 +74,8 @@ def compare(challenger: np.ndarray, champions: dict[str, np.ndarray], *, bars_pe
     """The `test` metrics of step 15 (see the module docstring). With `cfg.require_edge`, a
     challenger whose walk-forward verdict (`edge_verdict`, step 14) is not "edge" is kept
     whatever this window says."""
+    from ares_cli.ml import stats  # scipy: imported when used
+
     scale = float(np.sqrt(bars_per_year))
     per: dict[str, Any] = {}
     traded = bool(np.std(challenger) > 0)

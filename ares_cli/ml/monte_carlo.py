@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from ares_cli.ml import stats
 from ares_cli.section import Field, Section
 
 __all__ = ["MonteCarloConfig", "assess"]
@@ -34,6 +33,8 @@ class MonteCarloConfig(Section):
 
 
 def _pbo(trial_returns: np.ndarray, splits: int) -> dict[str, Any]:
+    from ares_cli.ml import stats
+
     t, n = trial_returns.shape
     usable = trial_returns[:, np.nanstd(trial_returns, axis=0) > 0]
     s = min(splits // 2 * 2, (t // 4) // 2 * 2)  # CSCV needs an even number of blocks
@@ -53,6 +54,8 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
     `trades` (entry, duration in bars, side, size, equity return), the asset's per-bar
     `market_returns` on the same bars, step 12's `trial_returns` (bars x trials) and the total
     number of configurations tried."""
+    from ares_cli.ml import stats  # scipy: imported when used
+
     out: dict[str, Any] = {"bars": int(returns.size), "trades": int(trades["entry"].size),
                            "trials": int(n_trials), "bars_per_year": bars_per_year}
     traded = bool(np.std(returns) > 0)
