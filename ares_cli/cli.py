@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ares_cli.errors import AresError, ConfigError
+from ares_cli.errors import AresError, ConfigError, StepFailed
 
 app = typer.Typer(
     name="ares",
@@ -130,8 +130,12 @@ def _on_latest_run(exchange: str, symbol: str, config: Path | None, sets: list[s
 
 
 def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
-    """Print the summary (JSON or human), then exit with the run's code."""
+    """Write `summary.json` (and `report.html` once step 16 is done) beside the manifest, print
+    the summary (JSON or human) ending with the report's path, then exit with the run's code."""
+    from ares_cli.report.publish import publish
+
     summary = outcome.summary(runner.options)
+    report = publish(runner.store, outcome.manifest, summary)
     if json_mode:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
@@ -143,6 +147,11 @@ def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
                    f": {text}")
         for warning in summary["warnings"]:
             typer.echo(f"warning: {warning}")
+        if report is not None:
+            typer.echo(f"report: {report}")
+        if not outcome.exit_code and summary["warnings"]:
+            n = len(summary["warnings"])
+            typer.echo(f"completed with {n} warning{'s' if n > 1 else ''}")
     if outcome.failed_step is not None:
         record = outcome.manifest.step(outcome.failed_step.number)
         text = (f"error: step {outcome.failed_step.number} {outcome.failed_step.name} failed: "
@@ -377,6 +386,75 @@ def promote(
     else:
         typer.echo(f"{record['exchange']}/{record['symbol']}: champion is now run "
                    f"{record['run_id']} (was {record['previous'] or 'none'})")
+
+
+@app.command("report")
+def report(
+    exchange: Annotated[str | None, typer.Option("--exchange")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol")] = None,
+    config: ConfigPath = None,
+) -> None:
+    """Print the path of the latest run's report.html (of a pair, or of any pair)."""
+    from ares_cli.report.publish import report_path
+
+    try:
+        store = _store(config)
+        runs = [m for m in store.list_runs()
+                if (exchange is None or m.exchange == exchange)
+                and (symbol is None or m.symbol == symbol)
+                and report_path(store, m.run_id).is_file()]
+        if not runs:
+            raise StepFailed("no run has a report yet: step 16 (save) writes it",
+                             hint="ares run-all --exchange binance --symbol ETHUSDT")
+    except AresError as exc:
+        raise _fail(exc) from None
+    typer.echo(str(report_path(store, runs[-1].run_id)))
+
+
+@app.command("export")
+def export(
+    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    out: Annotated[Path, typer.Option("--out", help="New folder to write.")],
+    config: ConfigPath = None,
+) -> None:
+    """Write a run's bundle and main tables as plain files (parquet, XGBoost .ubj, JSON) with a
+    README saying what each file is and how to load it."""
+    from ares_cli.report.export import export_run
+
+    try:
+        result = export_run(_store(config), run, out)
+    except AresError as exc:
+        raise _fail(exc) from None
+    typer.echo(f"run {result['run_id']}: {len(result['files'])} files and folders in "
+               f"{result['out']}")
+
+
+@app.command("signal")
+def signal(
+    exchange: Exchange = "binance",
+    symbol: Symbol = "ETHUSDT",
+    latest: Annotated[bool, typer.Option("--latest", help="The latest saved run's bundle, "
+                                         "not the champion's.")] = False,
+    max_age: Annotated[float | None, typer.Option(
+        "--max-age", help="Minutes the newest bar may be old (default: 2 bars for ccxt, no "
+        "limit for files and synthetic).")] = None,
+    config: ConfigPath = None,
+    json_: JsonOut = False,
+) -> None:
+    """Today's decision from the champion bundle (or --latest) on data brought up to date:
+    side, size, stop, target, probabilities, regime, bar and the three features that pushed it
+    most. One line, or one JSON object with --json; made for cron."""
+    from ares_cli.report.signal import load_decision, one_line
+
+    try:
+        decision = load_decision(_store(config), exchange, symbol, latest=latest,
+                                 max_age_minutes=max_age)
+    except AresError as exc:
+        raise _fail(exc, json_, exchange, symbol) from None
+    if json_:
+        sys.stdout.write(json.dumps(decision, default=str) + "\n")
+    else:
+        typer.echo(one_line(decision))
 
 
 @app.command("verify")

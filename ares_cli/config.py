@@ -38,6 +38,7 @@ from ares_cli.ml.tactician import TacticianModelConfig
 from ares_cli.ml.tactician_data import TacticianConfig
 from ares_cli.ml.tuning import EnhanceConfig
 from ares_cli.ml.walk_forward import WalkForwardConfig
+from ares_cli.report.mlflow_log import MlflowConfig
 from ares_cli.store import StoreConfig
 from ares_cli.timeutil import parse_utc, timeframe_ms
 
@@ -69,6 +70,7 @@ class Config(BaseModel):
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     monte_carlo: MonteCarloConfig = Field(default_factory=MonteCarloConfig)
     ab_test: ABTestConfig = Field(default_factory=ABTestConfig)
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @model_validator(mode="after")

@@ -78,7 +78,8 @@ def run_steps(
         missing = [n for n in step.inputs if n not in result.catalog]
         if missing:
             raise StepFailed(f"step {step.name} needs {missing}, which the catalog lacks")
-        inputs = {n: result.catalog[n] for n in step.all_inputs if n in result.catalog}
+        inputs = {n: result.catalog[n] for n in (*step.all_inputs, *step.external_inputs)
+                  if n in result.catalog}
         env = StepEnv(exchange=exchange, symbol=symbol, work_dir=work_dir,
                       state_key=f"{state_key}-{step.number}")
         produced = step.run(inputs, step_view(step, config), env)

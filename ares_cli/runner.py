@@ -306,7 +306,29 @@ class Runner:
                     hint=f"make it with: {self.options.command('step', producer.name)}",
                 )
             refs[name] = (digest, record.kinds[name], producer)
+        for name in step.external_inputs:
+            found = self._external_input(manifest, name)
+            if found is not None:
+                refs[name] = found
         return refs
+
+    def _external_input(self, manifest: Manifest, name: str) -> tuple[str, str, Step] | None:
+        """`champion_bundle`: the bundle of the pair's promoted run (not this run itself)."""
+        if name != "champion_bundle":
+            raise StepFailed(f"unknown external input '{name}'")
+        from ares_cli.report.promotion import CHAMPION
+
+        run_id = self.store.get_ref(manifest.exchange, manifest.symbol, CHAMPION)
+        if run_id is None or run_id == manifest.run_id:
+            return None
+        try:
+            champion = self.store.read_manifest(run_id)
+        except FileNotFoundError:
+            return None
+        save = BY_NUMBER[16]
+        record = champion.step(save.number)
+        digest = record.outputs.get("bundle") if record.done else None
+        return None if digest is None else (digest, "modelset", save)
 
     def _run_one(self, manifest: Manifest, step: Step, force: bool) -> StepRecord:
         record = empty_record(step)

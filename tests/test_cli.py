@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ares_cli.cli import app
-from ares_cli.steps import LAST, STEPS
+from ares_cli.steps import LAST
 from ares_cli.store import Store
 from tests.conftest import TINY_LAST_STEP, TINY_SETS
 
@@ -64,8 +64,14 @@ def test_run_all_then_cached(env):
     assert [s["outputs"] for s in second["steps"]] == [s["outputs"] for s in first["steps"]]
 
 
-def test_first_unimplemented_step_fails_loudly_and_promote_needs_a_walk_forward(store_copy):
-    from ares_cli.store import Store
+def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_copy, tmp_path):
+    """Through the real entry point on the tiny market (one walk-forward fold: a month holds
+    no more): all 16 steps, summary.json and report.html beside the manifest, `ares report`,
+    `ares export` loadable with polars and xgboost alone, `ares signal` for the latest run and,
+    after `ares promote`, for the champion; a second run-all all cached; `resume --from 9`
+    re-executes 9-16 only."""
+    import polars as pl
+    import xgboost as xgb
 
     store = Store(store_copy)
     partial = store.list_runs()[-1].run_id  # the fixture's run: steps 1-12 only
@@ -73,22 +79,48 @@ def test_first_unimplemented_step_fails_loudly_and_promote_needs_a_walk_forward(
     assert code == 2 and "no finished walk-forward" in out
     code, out = ares("promote", "no-such-run")
     assert code == 2 and "no run matches" in out
-    missing = next((s for s in STEPS if not s.implemented), None)
-    # one walk-forward fold: a month of data holds no more
-    code, summary = ares("run-all", *TINY, "--set", "walk_forward.folds=1", "--json")
-    if missing is not None:
-        assert code == 1, summary["steps"]
-        assert summary["status"] == "failed"
-        record = summary["steps"][missing.number - 1]
-        assert record["status"] == "failed"
-        assert "not implemented" in record["message"]
-        assert all(s["status"] == "not-run" for s in summary["steps"][missing.number:])
-        assert summary["resume_command"] is None  # resuming would hit the same wall
-    else:
-        assert code == 0
-    code, out = ares("promote", summary["run_id"], "--json")
-    assert code == 0 and out["run_id"] == summary["run_id"] and out["previous"] is None
-    assert store.get_ref("binance", "ETHUSDT", "champion") == summary["run_id"]
+    code, out = ares("signal", "--json")
+    assert code == 2 and "no champion" in out["message"]
+    one_fold = ("--set", "walk_forward.folds=1")
+    code, summary = ares("run-all", *TINY, *one_fold, "--json")
+    assert code == 0, [s["message"] for s in summary["steps"] if s["message"]]
+    run_id = summary["run_id"]
+    report = Path(summary["report"])
+    assert report == store.runs / run_id / "report.html" and report.read_text().startswith(
+        "<!DOCTYPE html>")
+    on_disk = json.loads((store.runs / run_id / "summary.json").read_text())
+    assert on_disk["run_id"] == run_id and on_disk["report"] == str(report)
+    code, out = ares("report")
+    assert code == 0 and out.strip() == str(report)
+    code, out = ares("export", run_id[:14], "--out", str(tmp_path / "export"))
+    assert code == 0, out
+    bundle = json.loads((tmp_path / "export" / "bundle" / "bundle.json").read_text())
+    booster = xgb.Booster()
+    booster.load_model(str(tmp_path / "export" / "bundle" / "models" /
+                           f"{bundle['models'][0]}.ubj"))
+    assert pl.read_parquet(tmp_path / "export" / "walk_forward.parquet").height > 0
+    assert "xgb.Booster()" in (tmp_path / "export" / "README.md").read_text()
+    code, decision = ares("signal", "--latest", "--json")
+    assert code == 0, decision
+    assert decision["run_id"] == run_id and decision["side"] in ("long", "short", "flat")
+    assert len(decision["top_features"]) == 3 and decision["bar"]
+    code, again = ares("run-all", *TINY, *one_fold, "--json")
+    assert code == 0 and all(s["status"] == "cached" for s in again["steps"])
+    code, resumed = ares("resume", "--from", "9", "--json")
+    assert code == 0
+    assert [s["status"] for s in resumed["steps"][:8]] == ["cached"] * 8
+    assert [s["status"] for s in resumed["steps"][8:]] == ["ok"] * 8  # 9-16 re-executed
+    assert [s["outputs"] for s in resumed["steps"]] == [s["outputs"] for s in again["steps"]]
+    code, out = ares("promote", run_id, "--json")
+    assert code == 0 and out["run_id"] == run_id and out["previous"] is None
+    code, line = ares("signal")
+    assert code == 0 and "analyst P(up)" in line
+    # a new champion changes step 15's input: it scores the champion bundle; 1-14 stay cached
+    code, third = ares("run-all", *TINY, *one_fold, "--json")
+    assert code == 0
+    assert [s["status"] for s in third["steps"][:14]] == ["cached"] * 14
+    assert third["steps"][14]["status"] == "ok"
+    assert "bundle" in third["steps"][14]["metrics"]["test"]["champion_source"]
 
 
 def test_analyst_steps_run_and_say_what_they_did(store_copy):

@@ -32,6 +32,14 @@ class MonteCarloConfig(Section):
     dsr_level: float = Field(0.95, gt=0.5, lt=1)
 
 
+def _thin(values: Any, keep: int = 1000) -> list[float]:
+    """At most `keep` replicate values (evenly spaced after sorting) for the report's plots."""
+    v = np.sort(np.asarray(values, dtype=np.float64)[np.isfinite(values)])
+    if v.size > keep:
+        v = v[np.linspace(0, v.size - 1, keep).astype(np.int64)]
+    return [float(x) for x in v]
+
+
 def _pbo(trial_returns: np.ndarray, splits: int) -> dict[str, Any]:
     from ares_cli.ml import stats
 
@@ -53,7 +61,8 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
     """The `walk_forward` metrics of step 14 for out-of-sample `returns` (per bar), its
     `trades` (entry, duration in bars, side, size, equity return), the asset's per-bar
     `market_returns` on the same bars, step 12's `trial_returns` (bars x trials) and the total
-    number of configurations tried."""
+    number of configurations tried. `distributions` (replicates, thinned) is for the report,
+    not for the metrics."""
     from ares_cli.ml import stats  # scipy: imported when used
 
     out: dict[str, Any] = {"bars": int(returns.size), "trades": int(trades["entry"].size),
@@ -73,6 +82,10 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
             p_loss=float(boot.prob_loss),
             risk_of_ruin=float(boot.risk_of_ruin[cfg.ruin_drawdown]),
             block_length=float(boot.block))
+        out["distributions"] = {
+            "sharpe": _thin(boot.replicates["sharpe"]),
+            "max_drawdown": _thin(boot.replicates["max_drawdown"]),
+        }
         m = stats.sharpe_moments(returns)
         out["psr"] = float(stats.probabilistic_sharpe(m.sr, 0.0, m.n, m.skew, m.kurt))
         trial_srs = np.array([stats.sharpe(c) for c in trial_returns.T
@@ -109,6 +122,7 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
             n_perm=cfg.n_perm, seed=seed)
         out["permutation_p"] = float(perm.p_value)
         out["permutation_observed"] = float(perm.observed)
+        out.setdefault("distributions", {})["permutation"] = _thin(perm.null)
     else:  # no (or one) trade: every random placement ties with the record
         out["permutation_p"] = 1.0 if trades["entry"].size == 0 else None
     out["pbo"] = None

@@ -31,7 +31,7 @@ from ares_cli.ml.regimes import SCORE_COLUMNS
 from ares_cli.section import Field, Section
 
 __all__ = ["OUTCOME_COLUMNS", "TacticianConfig", "build_tactician_dataset", "flow_features",
-           "tactician_features"]
+           "proposal_thresholds", "tactician_features"]
 
 OUTCOME_COLUMNS = ("y", "ret", "reason", "t1", "t1_index", "purged")
 
@@ -109,22 +109,28 @@ def tactician_features(ensemble: pl.DataFrame, regimes: pl.DataFrame, fine: pl.D
     ).sort("bar_index")
 
 
-def build_tactician_dataset(
-    ensemble: pl.DataFrame, bars: pl.DataFrame, fine: pl.DataFrame, regimes: pl.DataFrame,
-    splits: pl.DataFrame, cfg: TacticianConfig, *, base_ms: int, fine_ms: int,
-) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """(one row per proposed trade with side, features, meta-label and t1; metrics)."""
+def proposal_thresholds(ensemble: pl.DataFrame, cfg: TacticianConfig) -> tuple[float, float]:
+    """(long at or above, short at or below): the `entry_quantile` and its mirror of the
+    training window's out-of-fold P(up). A proposal follows the analyst: long only where it says
+    up is likelier (P(up) > 0.5), short only where it says down, and only when the call is
+    strong for the training window."""
     train_p = ensemble.filter((pl.col("window") == "train") & pl.col("p_up").is_not_null())
     if train_p.height == 0:
         raise InsufficientData("no training-window bar has an analyst probability")
     upper = float(train_p["p_up"].quantile(cfg.entry_quantile, "linear"))
     lower = float(train_p["p_up"].quantile(1.0 - cfg.entry_quantile, "linear"))
+    return max(upper, 0.5 + 1e-9), min(lower, 0.5 - 1e-9)
+
+
+def build_tactician_dataset(
+    ensemble: pl.DataFrame, bars: pl.DataFrame, fine: pl.DataFrame, regimes: pl.DataFrame,
+    splits: pl.DataFrame, cfg: TacticianConfig, *, base_ms: int, fine_ms: int,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """(one row per proposed trade with side, features, meta-label and t1; metrics)."""
+    upper, lower = proposal_thresholds(ensemble, cfg)
     features = tactician_features(ensemble.filter(pl.col("p_up").is_not_null()), regimes, fine,
                                   base_ms=base_ms, fine_ms=fine_ms,
                                   flow_minutes=cfg.flow_minutes)
-    # A proposal follows the analyst: long only where it says up is likelier (P(up) > 0.5),
-    # short only where it says down, and only when the call is strong for the training window.
-    upper, lower = max(upper, 0.5 + 1e-9), min(lower, 0.5 - 1e-9)
     side = (pl.when(pl.col("p_up") >= upper).then(1)
             .when(pl.col("p_up") <= lower).then(-1).otherwise(0))
     events = features.with_columns(side=side).filter(pl.col("side") != 0)

@@ -1,8 +1,8 @@
 """The registry of all 16 steps, in execution order, addressable by number or name.
 
-Implemented steps live in their own numbered module; steps planned but not built yet are
-declared here with their contract and no `run`, so the runner fails them loudly instead of
-pretending.
+Each step lives in its own numbered module (`sNN_<name>.py`) and declares its inputs, outputs
+and the config it reads. A step declared without a `run` (none today) is failed loudly by the
+runner, never skipped.
 """
 
 from __future__ import annotations
@@ -26,16 +26,12 @@ from ares_cli.steps.s12_optimize import STEP as OPTIMIZE
 from ares_cli.steps.s13_walk_forward import STEP as WALK_FORWARD
 from ares_cli.steps.s14_monte_carlo import STEP as MONTE_CARLO
 from ares_cli.steps.s15_ab_test import STEP as AB_TEST
-
-_PLANNED = (
-    Step(16, "save", "deployable bundle, summary and HTML report",
-         ("params", "monte_carlo", "ab_test"), ("bundle", "report")),
-)
+from ares_cli.steps.s16_save import STEP as SAVE
 
 STEPS: tuple[Step, ...] = (
     COLLECT, REGIME_CLASSIFY, REGIME_SPLIT, ANALYST_FEATURES, ANALYST_TRAIN, ANALYST_ENHANCE,
     ANALYST_ENSEMBLE, TACTICIAN_LABEL, TACTICIAN_TRAIN, TACTICIAN_ENSEMBLE, CALIBRATE,
-    OPTIMIZE, WALK_FORWARD, MONTE_CARLO, AB_TEST, *_PLANNED
+    OPTIMIZE, WALK_FORWARD, MONTE_CARLO, AB_TEST, SAVE,
 )
 BY_NAME = {s.name: s for s in STEPS}
 BY_NUMBER = {s.number: s for s in STEPS}

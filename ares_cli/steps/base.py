@@ -79,6 +79,9 @@ class Step:
     config: ConfigKeys = ()
     run: StepFn | None = None
     optional_inputs: tuple[str, ...] = ()
+    # Inputs from outside the run, resolved by the runner when they exist (e.g. the pair's
+    # promoted champion bundle); their digests enter the action key like any input's.
+    external_inputs: tuple[str, ...] = ()
     # Outputs a step may or may not produce (e.g. true regimes exist only for synthetic data).
     optional_outputs: tuple[str, ...] = ()
     # Libraries besides numpy and polars whose results the step stores (xgboost models, ...).

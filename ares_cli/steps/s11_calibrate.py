@@ -30,6 +30,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         metrics["train_cv"][name] = train_cv
         metrics["validation"][name] = validation
     outputs["calibrators"] = Artifact.json(calibrators)
+    # the before/after figures and reliability tables, for the report (step 16)
+    outputs["calibration_report"] = Artifact.json(json_safe(metrics))
     parts = []
     for name in ("analyst", "tactician"):
         v = metrics["validation"][name]
@@ -45,7 +47,7 @@ STEP = Step(
     name="calibrate",
     summary="isotonic / sigmoid calibration on out-of-fold data; Brier, ECE, reliability",
     inputs=("analyst_ensemble", "tactician_ensemble"),
-    outputs=("calibrated_analyst", "calibrated_tactician", "calibrators"),
+    outputs=("calibrated_analyst", "calibrated_tactician", "calibrators", "calibration_report"),
     config=("calibration", "split.embargo_bars", "data.seed"),
     libraries=("scikit-learn",),
     run=run,

@@ -67,6 +67,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         "trial": result.chosen, "why": result.why,
         "trials": len(result.trials), "trials_step6": step6,
         "trials_search_total": step6 + len(result.trials),
+        "validation_metrics": {k: chosen[k] for k in ("sharpe", "max_drawdown", "total_return",
+                                                       "trades")},
     }
     metrics = {
         "data": {"trials": len(result.trials), "pareto_size": len(result.front),

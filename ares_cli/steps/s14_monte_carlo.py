@@ -61,7 +61,9 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                cfg=cfg.monte_carlo, seed=cfg.data.seed)
     summary = describe(m)
     warnings = [summary] if m["verdict"] == "no edge" else []
-    return StepResult({"monte_carlo": Artifact.json(json_safe(m))},
+    distributions = m.pop("distributions", {})
+    return StepResult({"monte_carlo": Artifact.json(json_safe({**m,
+                                                              "distributions": distributions}))},
                       json_safe({"walk_forward": m}), warnings=warnings, summary=summary)
 
 

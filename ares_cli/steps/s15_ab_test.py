@@ -37,18 +37,30 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         raise DataError(f"the momentum champion needs {lookback} bars before the test window "
                         "(ab_test.momentum_bars)")
     closes = inputs["bars"]["close"].to_numpy()[index[0] - lookback: index[-1] + 1]
-    champions = {
-        "buy_and_hold": buy_and_hold(market, fee=fee, slippage=slip,
-                                     bars_per_year=bpy).returns,
-        "momentum": momentum_returns(market, closes, lookback=lookback, fee=fee,
-                                     slippage=slip, bars_per_year=bpy),
-    }
+    if "champion_bundle" in inputs:  # the promoted run's models and rules on these bars
+        from ares_cli.data.bars import bar_length_ms
+        from ares_cli.report.signal import score_bundle
+
+        env.progress(0.1, "scoring the champion bundle on the test window")
+        champions = {"champion": score_bundle(
+            inputs["champion_bundle"], inputs["bars"], inputs["bars_fine"], inputs["regimes"],
+            index, base_ms=cfg.bars.base_ms,
+            fine_ms=bar_length_ms(inputs["bars_fine"], cfg.bars.fine_ms))}
+        source = ("the promoted champion's bundle (its features, models, calibrators and "
+                  "rules) scored on these bars")
+    else:
+        champions = {
+            "buy_and_hold": buy_and_hold(market, fee=fee, slippage=slip,
+                                         bars_per_year=bpy).returns,
+            "momentum": momentum_returns(market, closes, lookback=lookback, fee=fee,
+                                         slippage=slip, bars_per_year=bpy),
+        }
+        source = "no promoted bundle for the pair: buy-and-hold and a momentum rule"
     env.progress(0.2, "paired block bootstrap of the Sharpe differences")
     m = compare(wf["ret"].to_numpy(), champions, bars_per_year=bpy,
                 periods_per_day=DAY_MS / cfg.bars.base_ms, cfg=cfg.ab_test, seed=cfg.data.seed,
                 edge_verdict=inputs["monte_carlo"]["verdict"])
-    m["champion_source"] = ("baselines (no promoted bundle is scored yet: bundles arrive with "
-                            "step 16)")
+    m["champion_source"] = source
     summary = describe(m)
     warnings = [summary] if m["decision"] == "keep" else []
     return StepResult({"ab_test": Artifact.json(json_safe(m))}, json_safe({"test": m}),
@@ -59,7 +71,8 @@ STEP = Step(
     number=15,
     name="ab-test",
     summary="challenger vs champions on the test window: paired bootstrap, decision, shadow plan",
-    inputs=("walk_forward", "monte_carlo", "splits", "bars", "bars_fine", "params"),
+    inputs=("walk_forward", "monte_carlo", "splits", "bars", "bars_fine", "regimes", "params"),
+    external_inputs=("champion_bundle",),
     outputs=("ab_test",),
     config=("ab_test", "bars", "data.seed"),
     run=run,

@@ -31,3 +31,76 @@ def test_ab_test_metrics_carry_the_names_and_a_decision(small_pipeline) -> None:
     assert m["champion"] in ("buy_and_hold", "momentum")
     splits = small_pipeline.catalog["splits"]
     assert m["bars"] == splits.filter(splits["window"] == "test").height
+
+
+def test_a_promoted_bundle_is_the_champion_scored_on_the_same_bars(small_pipeline,
+                                                                   small_config) -> None:
+    """With a champion bundle (here: this run's own, as if promoted earlier) step 15 scores its
+    models and rules on the test window instead of the baselines."""
+    from ares_cli.pipeline import run_steps
+
+    catalog = dict(small_pipeline.catalog)
+    catalog["champion_bundle"] = small_pipeline.catalog["bundle"]
+    m = run_steps([15], catalog, small_config).steps[15].metrics["test"]
+    assert m["champion"] == "champion" and set(m["per_champion"]) == {"champion"}
+    assert "bundle" in m["champion_source"]
+    baseline = small_pipeline.steps[15].metrics["test"]
+    assert set(baseline["per_champion"]) == {"buy_and_hold", "momentum"}
+    assert "no promoted bundle" in baseline["champion_source"]
+
+
+def test_save_writes_a_bundle_with_every_model_and_a_report(small_pipeline) -> None:
+    bundle = small_pipeline.catalog["bundle"]
+    table = bundle.table
+    assert table["format"] == "ares-bundle/1"
+    assert set(table["models"]) == set(bundle.models)
+    assert any(n.startswith("analyst-") for n in bundle.models)
+    assert any(n.startswith("tactician-") for n in bundle.models)
+    assert {"features", "proposal_thresholds", "analyst_features"} <= set(table["spec"])
+    assert table["params"] == small_pipeline.catalog["params"]
+    html = small_pipeline.catalog["report"].decode()
+    assert html.startswith("<!DOCTYPE html>")
+    assert small_pipeline.steps[16].summary in html or "out of sample" in html
+
+
+def _with_mlflow(config, **values):
+    from ares_cli.config import build_config
+
+    raw = config.to_dict()
+    raw["mlflow"] = {**raw["mlflow"], "enabled": True, **values}
+    return build_config(raw)
+
+
+def test_save_logs_to_a_local_mlflow_store(small_pipeline, small_config, tmp_path) -> None:
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from ares_cli.pipeline import run_steps
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    out = run_steps([16], small_pipeline.catalog, _with_mlflow(small_config, tracking_uri=uri))
+    run_id = out.steps[16].metrics["data"]["mlflow_run_id"]
+    assert run_id and not out.steps[16].warnings
+    run = MlflowClient(tracking_uri=uri).get_run(run_id)
+    assert "walk_forward.trials" in run.data.metrics
+    assert run.data.tags["exchange"] == "binance"
+    names = {a.path for a in MlflowClient(tracking_uri=uri).list_artifacts(run_id)}
+    assert "report.html" in names and "bundle" in names
+
+
+def test_save_with_a_server_that_answers_403_warns_or_fails(small_pipeline, small_config):
+    pytest.importorskip("mlflow")
+    import json
+
+    from ares_cli.errors import ExternalServiceError
+    from ares_cli.pipeline import run_steps
+    from tests.report.test_mlflow_log import DENIED, _serve
+
+    for uri in _serve(403, json.dumps(DENIED).encode(), "application/json"):
+        out = run_steps([16], small_pipeline.catalog, _with_mlflow(small_config, tracking_uri=uri))
+        (warning,) = out.steps[16].warnings
+        assert uri in warning and "403" in warning
+        with pytest.raises(ExternalServiceError) as err:
+            run_steps([16], small_pipeline.catalog,
+                      _with_mlflow(small_config, tracking_uri=uri, required=True))
+        assert err.value.exit_code == 4 and uri in str(err.value)

@@ -1,0 +1,148 @@
+"""The report's content (step 16): every figure and table of `report.html`, from step outputs.
+
+Each number carries the window it was measured on; the verdict at the top is step 14's on the
+walk-forward record and step 15's decision, in words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+__all__ = ["report_data", "verdict"]
+
+
+def _iso(series: pl.Series) -> list[str]:
+    return [t.isoformat() for t in series.to_list()]
+
+
+def verdict(monte_carlo: Mapping[str, Any], ab_test: Mapping[str, Any]) -> dict[str, Any]:
+    """The headline: edge or not out of sample, and what to do with the champion."""
+    from ares_cli.ml.ab_test import describe as describe_ab
+    from ares_cli.ml.monte_carlo import describe as describe_mc
+
+    edge = monte_carlo.get("verdict") == "edge"
+    act = ("promote this run" if ab_test.get("decision") == "promote"
+           else f"keep the champion ({ab_test.get('champion')})")
+    head = ("Edge out of sample" if edge else "No edge out of sample") + f" — {act}."
+    return {"headline": head, "edge": edge,
+            "details": [describe_mc(dict(monte_carlo)), describe_ab(dict(ab_test))]}
+
+
+def _windows(splits: pl.DataFrame) -> dict[str, list[str]]:
+    out = {}
+    for name in ("train", "validation", "test"):
+        part = splits.filter(pl.col("window") == name)
+        if part.height:
+            out[name] = [part["timestamp"].min().isoformat(), part["timestamp"].max().isoformat()]
+    return out
+
+
+def _reliability(report: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for model in ("analyst", "tactician"):
+        v = report.get("validation", {}).get(model) or {}
+        if v.get("reliability_before"):
+            out[model] = {"before": v["reliability_before"], "after": v["reliability_after"]}
+    return out
+
+
+def _tables(params: Mapping[str, Any], wf: Mapping[str, Any], mc: Mapping[str, Any],
+            ab: Mapping[str, Any], calibration: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def fmt(v: Any, spec: str = ".3f") -> str:
+        if v is None:
+            return "n/a"
+        if isinstance(v, list):
+            return "[" + ", ".join(fmt(x, spec) for x in v) + "]"
+        return format(v, spec) if isinstance(v, int | float) else str(v)
+
+    tables = [{
+        "title": "Out of sample (stitched walk-forward test spans)", "window": "walk_forward",
+        "rows": [["Sharpe (annualised)", fmt(mc.get("sharpe"), ".2f")],
+                 ["Sharpe 95 % interval", fmt(mc.get("sharpe_ci95"), ".2f")],
+                 ["max drawdown", fmt(mc.get("max_drawdown"), ".2%")],
+                 ["max drawdown 95 % interval", fmt(mc.get("max_drawdown_ci95"), ".2%")],
+                 ["final return", fmt(mc.get("final_return"), ".2%")],
+                 ["P(loss)", fmt(mc.get("p_loss"), ".1%")],
+                 ["trades", fmt(mc.get("trades"), "d")],
+                 ["random-entry permutation p", fmt(mc.get("permutation_p"))],
+                 ["probabilistic Sharpe (vs 0)", fmt(mc.get("psr"))],
+                 ["deflated Sharpe", fmt(mc.get("dsr"))],
+                 ["configurations tried", fmt(mc.get("trials"), "d")],
+                 ["PBO (step 12 trials)", fmt(mc.get("pbo"), ".2f")],
+                 ["folds", fmt(len(wf.get("folds", [])), "d")]]}]
+    tables.append({
+        "title": "Champion against challenger (test window, the holdout)", "window": "test",
+        "rows": [["decision", ab.get("decision")], ["champion", ab.get("champion")],
+                 ["Sharpe difference (annualised)", fmt(ab.get("sharpe_diff"), "+.2f")],
+                 ["interval", fmt(ab.get("ci95"), "+.2f")], ["p-value", fmt(ab.get("p_value"))],
+                 ["shadow-trading days to confirm", fmt(ab.get("shadow_days"), ".0f")]]})
+    validation = params.get("validation_metrics") or {}
+    tables.append({
+        "title": "Chosen rules (selected on validation: optimistic)", "window": "validation",
+        "rows": [["trial", fmt(params.get("trial"))], ["pick", params.get("why")],
+                 ["trials (steps 6 + 12)", fmt(params.get("trials_search_total"), "d")],
+                 *[[k, fmt(v, ".2f")] for k, v in validation.items()]]})
+    rows = []
+    for model in ("analyst", "tactician"):
+        v = calibration.get("validation", {}).get(model) or {}
+        method = calibration.get("data", {}).get(model, {}).get("method")
+        if v.get("rows"):
+            rows += [[f"{model}: method", method],
+                     [f"{model}: ECE before / after",
+                      f"{v['ece_before']:.3f} / {v['ece_after']:.3f}"],
+                     [f"{model}: Brier before / after",
+                      f"{v['brier_before']:.4f} / {v['brier_after']:.4f}"]]
+    tables.append({"title": "Calibration", "window": "validation", "rows": rows})
+    return tables
+
+
+def report_data(*, exchange: str, symbol: str, key: str, bars: pl.DataFrame,
+                splits: pl.DataFrame, walk_forward: pl.DataFrame,
+                walk_forward_folds: Mapping[str, Any], calibration: Mapping[str, Any],
+                trials: pl.DataFrame, params: Mapping[str, Any],
+                monte_carlo: Mapping[str, Any], ab_test: Mapping[str, Any],
+                contributions: Mapping[str, Any], created: str) -> dict[str, Any]:
+    """The dict `report.html.render_report` draws (its keys are documented there)."""
+    frame = bars.select("timestamp", "close").with_row_index("bar_index").join(
+        splits.select(pl.col("bar_index").cast(pl.UInt32), "regime"), on="bar_index",
+        how="left")
+    equity = walk_forward.sort("bar_index")
+    folds = []
+    for f in walk_forward_folds.get("folds", []):
+        part = equity.filter(pl.col("fold") == f["fold"])
+        if part.height:
+            folds.append({"fold": f["fold"], "start": part["timestamp"][0].isoformat(),
+                          "end": part["timestamp"][-1].isoformat()})
+    dist = monte_carlo.get("distributions") or {}
+    per = ab_test.get("per_champion") or {}
+    return {
+        "title": f"ares report: {exchange}/{symbol}",
+        "exchange": exchange, "symbol": symbol, "run_id": key, "created": created,
+        "verdict": verdict(monte_carlo, ab_test),
+        "price": {"time": _iso(frame["timestamp"]), "close": frame["close"].to_list(),
+                  "regime": frame["regime"].to_list()},
+        "windows": _windows(splits),
+        "equity": {"time": _iso(equity["timestamp"]),
+                   "equity": equity["equity"].to_list(),
+                   "benchmark": equity["benchmark_equity"].to_list(), "folds": folds},
+        "reliability": _reliability(calibration),
+        "pareto": {"trials": trials.select("sharpe", "max_drawdown", "feasible", "on_front",
+                                           "chosen").to_dicts()},
+        "monte_carlo": {
+            "sharpe": ({"observed": monte_carlo.get("sharpe"), "replicates": dist["sharpe"]}
+                       if "sharpe" in dist else None),
+            "max_drawdown": ({"observed": monte_carlo.get("max_drawdown"),
+                              "replicates": [abs(v) for v in dist["max_drawdown"]]}
+                             if "max_drawdown" in dist else None),
+            "permutation": ({"observed": monte_carlo.get("permutation_observed"),
+                             "null": dist["permutation"]} if "permutation" in dist else None),
+        },
+        "ab_test": {"decision": ab_test.get("decision"),
+                    "champions": {name: {"diff": v.get("sharpe_diff"), "ci": v.get("ci95")}
+                                  for name, v in per.items()}},
+        "contributions": {r: v["features"] for r, v in contributions.items()},
+        "tables": _tables(params, walk_forward_folds, monte_carlo, ab_test, calibration),
+    }

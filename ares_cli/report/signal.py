@@ -1,0 +1,276 @@
+"""`ares signal`: today's decision from a bundle, on data brought up to date (cron's command).
+
+The bundle's models, stacker, calibrators, proposal thresholds and trading rules are applied to
+the last closed base bar of freshly collected data, exactly as steps 4 and 7 to 12 apply them to
+validation and test bars: causal features, member probabilities, the stacker, the analyst
+calibrator, the proposal rule, tactician features and members with the ensemble weights, the
+tactician calibrator, then the chosen policy. The three features that pushed the analyst's
+log-odds most at that bar come from XGBoost's `pred_contribs`. Pure given the bundle and bars.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ares_cli.ml.modelset import ModelSet
+
+__all__ = ["bundle_signals", "decide", "load_decision", "one_line", "score_bundle"]
+
+HISTORY_BARS = 4  # the last bar and the three before it (P(up) changes over 1 and 3 bars)
+
+
+def _analyst(bundle: ModelSet, features: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(raw P(up), calibrated P(up)) of `features` rows."""
+    from ares_cli.ml.analyst import SCORE_FEATURES
+    from ares_cli.ml.calibration import Calibrator
+    from ares_cli.ml.ensemble import StackedEnsemble, gated
+    from ares_cli.ml.members import MemberTable, member_predictions
+    from ares_cli.ml.regimes import REGIMES
+
+    spec = bundle.table["analyst"]
+    table = MemberTable.from_dict(spec["members"])
+    models = {name: bundle.models[f"analyst-{name}"] for name in table.own_models()}
+    names = spec["ensemble"]["members"]
+    x = features.select(table.features).to_numpy().astype(np.float64)
+    members = member_predictions(x, table, models, names)
+    scores = features.select(SCORE_FEATURES).to_numpy().astype(np.float64)
+    scores = scores / scores.sum(axis=1, keepdims=True)
+    if spec["ensemble"]["method"] == "stacked":
+        p = StackedEnsemble.from_dict(spec["ensemble"]["stacker"]).predict_proba(members, scores)
+    else:
+        p = gated(members[:, : len(REGIMES)], scores)
+    cal = Calibrator.from_dict(bundle.table["calibrators"]["analyst"]).predict(p)
+    return p, cal
+
+
+def _tactician(bundle: ModelSet, row: pl.DataFrame,
+               side: int) -> tuple[float, float, dict[str, float]]:
+    """(raw, calibrated) P(the proposed trade pays) for the one-row tactician frame, and each
+    member's raw P(pays) (step 12's rules may re-weight them)."""
+    from ares_cli.ml.calibration import Calibrator
+    from ares_cli.ml.tactician import predict_members
+
+    spec = bundle.table["tactician"]
+    table = spec["members"]
+    models = ModelSet(table, {name: bundle.models[f"tactician-{name}"]
+                              for name in table["members"] if name != "LINEAR"})
+    names = spec["ensemble"]["members"]
+    x = row.with_columns(side=pl.lit(side)).select(table["features"]).to_numpy()
+    probs = predict_members(models, x.astype(np.float64), names)
+    w = np.asarray(spec["ensemble"]["weights"], dtype=np.float64)
+    raw = float(probs[0] @ (w / w.sum()))
+    cal = float(Calibrator.from_dict(bundle.table["calibrators"]["tactician"]).predict(
+        np.array([raw]))[0])
+    return raw, cal, dict(zip(names, probs[0].tolist(), strict=True))
+
+
+def _members_matrix(bundle: ModelSet, per_bar: list[dict[str, float] | None]) -> dict[str, Any]:
+    """SignalFrame's member fields for rules that re-weight the tactician members."""
+    from ares_cli.ml.calibration import Calibrator
+
+    names = tuple(bundle.table["params"].get("member_names") or ())
+    if not names:
+        return {}
+    matrix = np.array([[np.nan] * len(names) if p is None else [p[n] for n in names]
+                       for p in per_bar], dtype=np.float64).reshape(len(per_bar), len(names))
+    return {"members": matrix, "member_names": names,
+            "calibrator": Calibrator.from_dict(bundle.table["calibrators"]["tactician"])}
+
+
+def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
+           regimes: pl.DataFrame, *, base_ms: int, fine_ms: int) -> dict[str, Any]:
+    """The decision for the last base bar of `bars` (see the module docstring)."""
+    from ares_cli.ml.backtest import Orders
+    from ares_cli.ml.contributions import bar_contributions
+    from ares_cli.ml.features import FeaturesConfig, build_features
+    from ares_cli.ml.indicators import atr
+    from ares_cli.ml.members import MemberTable
+    from ares_cli.ml.policy import Policy, SignalFrame, orders_for
+    from ares_cli.ml.regimes import REGIMES
+    from ares_cli.ml.tactician_data import tactician_features
+
+    spec = bundle.table["spec"]
+    features = build_features(bars, fine, regimes, FeaturesConfig(**spec["features"]),
+                              base_ms=base_ms)
+    features = features.with_row_index("bar_index").with_columns(
+        pl.col("bar_index").cast(pl.Int64))
+    recent = features.tail(HISTORY_BARS)
+    p_raw, p_cal = _analyst(bundle, recent)
+    last = recent.tail(1)
+    bar_index = int(last["bar_index"][0])
+    regime_row = regimes.filter(pl.col("timestamp") == last["timestamp"][0])
+    regime = regime_row["regime"][0] if regime_row.height else None
+    thresholds = spec["proposal_thresholds"]
+    side = (1 if p_raw[-1] >= thresholds["long_at_or_above"]
+            else -1 if p_raw[-1] <= thresholds["short_at_or_below"] else 0)
+    frame = recent.select("bar_index", "timestamp").with_columns(
+        window=pl.lit("live"), regime=pl.lit(regime), p_up=pl.Series(p_raw))
+    tact = tactician_features(frame, regimes, fine, base_ms=base_ms, fine_ms=fine_ms,
+                              flow_minutes=spec["tactician"]["flow_minutes"]).tail(1)
+    p_take_raw, p_take, member_p = (_tactician(bundle, tact, side) if side
+                                    else (None, None, None))
+    # raw values are reported beside the calibrated ones
+    params = bundle.table["params"]
+    policy = None if params["policy"] is None else Policy.from_dict(params["policy"])
+    atr_frac = bars.select(atr(pl.col("high"), pl.col("low"), pl.col("close"),
+                               params["atr_window"]) / pl.col("close")).to_series()[-1]
+    codes = {name: i for i, name in enumerate(REGIMES)}
+    signal = SignalFrame(
+        bar_index=np.array([bar_index]), p_up=np.array([p_cal[-1]]), side=np.array([side]),
+        p_take=np.array([np.nan if p_take is None else p_take]),
+        regime=np.array([codes.get(regime, -1)]), atr_frac=np.array([atr_frac or np.nan]),
+        **_members_matrix(bundle, [member_p]))
+    orders = (orders_for(signal, policy) if policy is not None
+              else Orders.constant(np.zeros(1, dtype=np.int64)))
+    table = MemberTable.from_dict(bundle.table["analyst"]["members"])
+    models = {name: bundle.models[f"analyst-{name}"] for name in table.own_models()}
+    member = regime if regime in table.members else table.fallback_to
+    names, contribs = bar_contributions(
+        table, models, member, last.select(table.features).to_numpy().astype(np.float64))
+    top = np.argsort(-np.abs(contribs[0]), kind="stable")[:3]
+    close = float(bars["close"][-1])
+    traded = int(orders.side[0])
+    return {
+        "bar": last["timestamp"][0].isoformat(),
+        "side": {1: "long", -1: "short", 0: "flat"}[traded],
+        "size": float(orders.size[0]) if traded else 0.0,
+        "stop": close * (1 - traded * float(orders.stop[0])) if traded else None,
+        "target": close * (1 + traded * float(orders.target[0])) if traded else None,
+        "close": close,  # stop and target are placed from it (the fill is the next open)
+        "analyst_p_up": float(p_cal[-1]), "analyst_p_up_raw": float(p_raw[-1]),
+        "proposal": {1: "long", -1: "short", 0: "none"}[side],
+        "tactician_p_take": p_take, "tactician_p_take_raw": p_take_raw, "regime": regime,
+        "top_features": [{"feature": names[i], "contribution": float(contribs[0][i])}
+                         for i in top],
+        "rule": "flat: no rule was feasible on validation" if policy is None else
+                "the chosen rule of step 12",
+    }
+
+
+def one_line(d: dict[str, Any]) -> str:
+    """The decision as one line for cron mail."""
+    def f(v: Any, spec: str = ".4f") -> str:
+        return "n/a" if v is None else format(v, spec)
+
+    feats = ", ".join(f"{t['feature']} {t['contribution']:+.3f}" for t in d["top_features"])
+    return (f"{d['bar']} {d['side']} size {d['size']:.2f} stop {f(d['stop'], '.6g')} target "
+            f"{f(d['target'], '.6g')} | analyst P(up) {d['analyst_p_up']:.3f} "
+            f"tactician P(pays) {f(d['tactician_p_take'], '.3f')} regime {d['regime']} | "
+            f"top features: {feats}")
+
+
+def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
+                  max_age_minutes: float | None) -> dict[str, Any]:
+    """Find the bundle (the pair's champion, or its latest saved run with `latest`), collect
+    fresh data with that run's config, and decide. Errors name what is missing or stale."""
+    from datetime import UTC, datetime
+
+    from ares_cli.artifacts import decode
+    from ares_cli.config import build_config
+    from ares_cli.data.bars import bar_length_ms
+    from ares_cli.errors import ConfigError, DataError
+    from ares_cli.pipeline import run_steps
+    from ares_cli.report.promotion import CHAMPION
+
+    runs = [m for m in store.list_runs() if m.exchange == exchange and m.symbol == symbol]
+    if latest:
+        saved = [m for m in runs if m.step(16).done]
+        if not saved:
+            raise ConfigError(f"no run of {exchange}/{symbol} has a bundle (step 16 save)",
+                              hint=f"ares run-all --exchange {exchange} --symbol {symbol}")
+        manifest = saved[-1]
+    else:
+        run_id = store.get_ref(exchange, symbol, CHAMPION)
+        if run_id is None:
+            raise ConfigError(f"{exchange}/{symbol} has no champion",
+                              hint="promote one with: ares promote RUN (or use --latest)")
+        manifest = next((m for m in runs if m.run_id == run_id), None)
+        if manifest is None or not manifest.step(16).done:
+            raise ConfigError(f"the champion run {run_id} has no bundle (step 16 save)",
+                              hint=f"ares resume --exchange {exchange} --symbol {symbol}")
+    record = manifest.step(16)
+    bundle = decode(store.get(record.outputs["bundle"], what="the bundle"), "modelset")
+    config = build_config(manifest.config, origin=f"run {manifest.run_id}")
+    fresh = run_steps([1, 2], {}, config, exchange=exchange, symbol=symbol,
+                      work_dir=store.root)
+    bars, fine = fresh.catalog["bars"], fresh.catalog["bars_fine"]
+    base_ms = config.bars.base_ms
+    closed = bars["timestamp"][-1].timestamp() * 1000 + base_ms
+    age_min = (datetime.now(UTC).timestamp() * 1000 - closed) / 60_000
+    limit = max_age_minutes
+    if limit is None and config.data.source == "ccxt":
+        limit = 2 * base_ms / 60_000
+    if limit is not None and age_min > limit:
+        raise DataError(f"the newest bar of {exchange}/{symbol} closed {age_min:.0f} minutes "
+                        f"ago, more than {limit:.0f} allowed: the data is stale")
+    decision = decide(bundle, bars, fine, fresh.catalog["regimes"], base_ms=base_ms,
+                      fine_ms=bar_length_ms(fine, config.bars.fine_ms))
+    decision.update(run_id=manifest.run_id, source=config.data.source,
+                    bundle="champion" if not latest else "latest",
+                    data_age_minutes=round(age_min, 1))
+    return decision
+
+
+def bundle_signals(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
+                   regimes: pl.DataFrame, index: np.ndarray, *, base_ms: int,
+                   fine_ms: int) -> Any:
+    """The bundle's `SignalFrame` on the base bars `index` of `bars`: its features, models,
+    stacker, calibrators and proposal thresholds applied bar by bar (all causal)."""
+    from ares_cli.ml.features import FeaturesConfig, build_features
+    from ares_cli.ml.indicators import atr
+    from ares_cli.ml.policy import SignalFrame
+    from ares_cli.ml.regimes import REGIMES
+    from ares_cli.ml.tactician_data import tactician_features
+
+    spec = bundle.table["spec"]
+    features = build_features(bars, fine, regimes, FeaturesConfig(**spec["features"]),
+                              base_ms=base_ms).with_row_index("bar_index").with_columns(
+        pl.col("bar_index").cast(pl.Int64))
+    lo = max(0, int(index[0]) - (HISTORY_BARS - 1))
+    rows = features.slice(lo, int(index[-1]) + 1 - lo)
+    p_raw, p_cal = _analyst(bundle, rows)
+    regime = regimes.select("timestamp", "regime")
+    frame = rows.select("bar_index", "timestamp").join(regime, on="timestamp", how="left")
+    frame = frame.with_columns(window=pl.lit("scored"), p_up=pl.Series(p_raw))
+    thresholds = spec["proposal_thresholds"]
+    side = np.where(p_raw >= thresholds["long_at_or_above"], 1,
+                    np.where(p_raw <= thresholds["short_at_or_below"], -1, 0))
+    tact = tactician_features(frame, regimes, fine, base_ms=base_ms, fine_ms=fine_ms,
+                              flow_minutes=spec["tactician"]["flow_minutes"])
+    p_take = np.full(rows.height, np.nan)
+    member_p: list[dict[str, float] | None] = [None] * rows.height
+    for k in np.flatnonzero(side != 0):
+        _, p_take[k], member_p[k] = _tactician(bundle, tact.slice(int(k), 1), int(side[k]))
+    keep = rows["bar_index"].is_in(index.tolist()).to_numpy()
+    codes = {name: i for i, name in enumerate(REGIMES)}
+    atr_frac = bars.select(atr(pl.col("high"), pl.col("low"), pl.col("close"),
+                               bundle.table["params"]["atr_window"])
+                           / pl.col("close")).to_series().to_numpy()
+    return SignalFrame(
+        bar_index=index.astype(np.int64), p_up=p_cal[keep], side=side[keep].astype(np.int64),
+        p_take=p_take[keep],
+        regime=np.array([codes.get(r, -1) if r is not None else -1
+                         for r in frame["regime"].to_list()], dtype=np.int64)[keep],
+        atr_frac=atr_frac[index],
+        **{k: (v[keep] if k == "members" else v)
+           for k, v in _members_matrix(bundle, member_p).items()})
+
+
+def score_bundle(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
+                 regimes: pl.DataFrame, index: np.ndarray, *, base_ms: int,
+                 fine_ms: int) -> np.ndarray:
+    """Per-bar returns of the bundle's rules traded on the bars `index` (the engine, its own
+    fees and slippage); flat when its rule is to stay flat."""
+    from ares_cli.ml.optimize import trade
+    from ares_cli.ml.policy import Policy
+    from ares_cli.ml.trading_data import window_market
+
+    params = bundle.table["params"]
+    policy = None if params["policy"] is None else Policy.from_dict(params["policy"])
+    frame = bundle_signals(bundle, bars, fine, regimes, index, base_ms=base_ms, fine_ms=fine_ms)
+    market = window_market(bars, fine, index, base_ms)
+    return trade(market, frame, policy, fee=params["fee"], slippage=params["slippage"],
+                 bars_per_year=params["bars_per_year"]).returns
