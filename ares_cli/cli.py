@@ -444,7 +444,8 @@ def signal(
     """Today's decision from the champion bundle (or --latest) on data brought up to date:
     side, size, stop, target, probabilities, regime, bar and the three features that pushed it
     most. One line, or one JSON object with --json; made for cron."""
-    from ares_cli.report.signal import load_decision, one_line
+    from ares_cli.report.live import load_decision
+    from ares_cli.report.signal import one_line
 
     try:
         decision = load_decision(_store(config), exchange, symbol, latest=latest,

@@ -127,9 +127,25 @@ def small_config():
 
 
 @pytest.fixture(scope="session")
-def small_pipeline(small_config):
-    """Steps 1..13 of the SMALL market in memory (walk-forward with local processes)."""
+def small_pipeline(small_config, tmp_path_factory):
+    """Every step of the SMALL market in memory (walk-forward with local processes).
+
+    Built once for the whole test session even under pytest-xdist: the first worker builds it
+    under a file lock in the folder all workers share and pickles it; the others load it."""
+    import fcntl
+    import pickle
+
     from ares_cli.pipeline import run_steps
 
-    last = max(s.number for s in STEPS if s.implemented)
-    return run_steps(range(1, last + 1), {}, small_config)
+    base = tmp_path_factory.getbasetemp()
+    # under xdist each worker's base is <this run's folder>/popen-gwN: share the run's folder
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    cache = shared / "small_pipeline.pickle"
+    with open(shared / "small_pipeline.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if cache.exists():
+            return pickle.loads(cache.read_bytes())
+        last = max(s.number for s in STEPS if s.implemented)
+        result = run_steps(range(1, last + 1), {}, small_config)
+        cache.write_bytes(pickle.dumps(result))
+        return result

@@ -17,7 +17,7 @@ import polars as pl
 
 from ares_cli.ml.modelset import ModelSet
 
-__all__ = ["bundle_signals", "decide", "load_decision", "one_line", "score_bundle"]
+__all__ = ["bundle_signals", "decide", "one_line", "score_bundle"]
 
 HISTORY_BARS = 4  # the last bar and the three before it (P(up) changes over 1 and 3 bars)
 
@@ -160,58 +160,6 @@ def one_line(d: dict[str, Any]) -> str:
             f"{f(d['target'], '.6g')} | analyst P(up) {d['analyst_p_up']:.3f} "
             f"tactician P(pays) {f(d['tactician_p_take'], '.3f')} regime {d['regime']} | "
             f"top features: {feats}")
-
-
-def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
-                  max_age_minutes: float | None) -> dict[str, Any]:
-    """Find the bundle (the pair's champion, or its latest saved run with `latest`), collect
-    fresh data with that run's config, and decide. Errors name what is missing or stale."""
-    from datetime import UTC, datetime
-
-    from ares_cli.artifacts import decode
-    from ares_cli.config import build_config
-    from ares_cli.data.bars import bar_length_ms
-    from ares_cli.errors import ConfigError, DataError
-    from ares_cli.pipeline import run_steps
-    from ares_cli.report.promotion import CHAMPION
-
-    runs = [m for m in store.list_runs() if m.exchange == exchange and m.symbol == symbol]
-    if latest:
-        saved = [m for m in runs if m.step(16).done]
-        if not saved:
-            raise ConfigError(f"no run of {exchange}/{symbol} has a bundle (step 16 save)",
-                              hint=f"ares run-all --exchange {exchange} --symbol {symbol}")
-        manifest = saved[-1]
-    else:
-        run_id = store.get_ref(exchange, symbol, CHAMPION)
-        if run_id is None:
-            raise ConfigError(f"{exchange}/{symbol} has no champion",
-                              hint="promote one with: ares promote RUN (or use --latest)")
-        manifest = next((m for m in runs if m.run_id == run_id), None)
-        if manifest is None or not manifest.step(16).done:
-            raise ConfigError(f"the champion run {run_id} has no bundle (step 16 save)",
-                              hint=f"ares resume --exchange {exchange} --symbol {symbol}")
-    record = manifest.step(16)
-    bundle = decode(store.get(record.outputs["bundle"], what="the bundle"), "modelset")
-    config = build_config(manifest.config, origin=f"run {manifest.run_id}")
-    fresh = run_steps([1, 2], {}, config, exchange=exchange, symbol=symbol,
-                      work_dir=store.root)
-    bars, fine = fresh.catalog["bars"], fresh.catalog["bars_fine"]
-    base_ms = config.bars.base_ms
-    closed = bars["timestamp"][-1].timestamp() * 1000 + base_ms
-    age_min = (datetime.now(UTC).timestamp() * 1000 - closed) / 60_000
-    limit = max_age_minutes
-    if limit is None and config.data.source == "ccxt":
-        limit = 2 * base_ms / 60_000
-    if limit is not None and age_min > limit:
-        raise DataError(f"the newest bar of {exchange}/{symbol} closed {age_min:.0f} minutes "
-                        f"ago, more than {limit:.0f} allowed: the data is stale")
-    decision = decide(bundle, bars, fine, fresh.catalog["regimes"], base_ms=base_ms,
-                      fine_ms=bar_length_ms(fine, config.bars.fine_ms))
-    decision.update(run_id=manifest.run_id, source=config.data.source,
-                    bundle="champion" if not latest else "latest",
-                    data_age_minutes=round(age_min, 1))
-    return decision
 
 
 def bundle_signals(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,

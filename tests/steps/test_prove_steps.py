@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-# slow; and in one xdist group, so only one worker builds the SMALL pipeline
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="small_pipeline")]
+pytestmark = pytest.mark.slow
 
 
 def test_monte_carlo_metrics_carry_the_names_and_a_verdict_in_words(small_pipeline) -> None:

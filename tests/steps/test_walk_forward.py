@@ -10,8 +10,7 @@ import pytest
 from ares_cli.folds import CHOICES, run_fold, run_folds
 from ares_cli.ml.walk_forward import Fold
 
-# slow; and in one xdist group, so only one worker builds the SMALL pipeline
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group(name="small_pipeline")]
+pytestmark = pytest.mark.slow
 
 
 def _folds(small_pipeline) -> list[Fold]:
