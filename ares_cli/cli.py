@@ -147,11 +147,15 @@ def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
                    f": {text}")
         for warning in summary["warnings"]:
             typer.echo(f"warning: {warning}")
-        if report is not None:
-            typer.echo(f"report: {report}")
+        # the last line: the run's status in words, then where the report is
+        ending = []
         if not outcome.exit_code and summary["warnings"]:
             n = len(summary["warnings"])
-            typer.echo(f"completed with {n} warning{'s' if n > 1 else ''}")
+            ending.append(f"completed with {n} warning{'s' if n > 1 else ''}")
+        if report is not None:
+            ending.append(f"report: {report}")
+        if ending:
+            typer.echo("; ".join(ending))
     if outcome.failed_step is not None:
         record = outcome.manifest.step(outcome.failed_step.number)
         text = (f"error: step {outcome.failed_step.number} {outcome.failed_step.name} failed: "
@@ -408,7 +412,7 @@ def report(
                              hint="ares run-all --exchange binance --symbol ETHUSDT")
     except AresError as exc:
         raise _fail(exc) from None
-    typer.echo(str(report_path(store, runs[-1].run_id)))
+    typer.echo(str(report_path(store, runs[-1].run_id).resolve()))
 
 
 @app.command("export")

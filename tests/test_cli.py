@@ -86,8 +86,8 @@ def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_co
     assert code == 0, [s["message"] for s in summary["steps"] if s["message"]]
     run_id = summary["run_id"]
     report = Path(summary["report"])
-    assert report == store.runs / run_id / "report.html" and report.read_text().startswith(
-        "<!DOCTYPE html>")
+    assert report == (store.runs / run_id / "report.html").resolve()
+    assert report.read_text().startswith("<!DOCTYPE html>")
     on_disk = json.loads((store.runs / run_id / "summary.json").read_text())
     assert on_disk["run_id"] == run_id and on_disk["report"] == str(report)
     code, out = ares("report")

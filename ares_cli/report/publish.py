@@ -32,7 +32,7 @@ def publish(store: Store, manifest: Manifest, summary: dict[str, Any]) -> Path |
     if digest:
         path = report_path(store, manifest.run_id)
         atomic_write(path, store.get(digest, what="the report made by step 16 save"))
-    summary["report"] = str(path) if path else None
+    summary["report"] = str(path.resolve()) if path else None
     atomic_write(store.runs / manifest.run_id / SUMMARY,
                  json.dumps(json_safe(summary), indent=2, sort_keys=True).encode())
-    return path
+    return path.resolve() if path else None
