@@ -27,14 +27,15 @@ __all__ = ["Fold", "WalkForwardConfig", "parameter_stability", "plan_folds"]
 class WalkForwardConfig(Section):
     """`[walk_forward]`: the folds and the (small) search budgets each fold re-runs with."""
 
-    folds: int = Field(3, ge=1, le=50)
+    folds: int = Field(0, ge=0, le=50)  # 0: as many as fit, up to max_auto_folds
+    max_auto_folds: int = Field(3, ge=1, le=50)
     scheme: Literal["anchored", "rolling"] = "anchored"
     test_bars: int = Field(0, ge=0)  # 0: the length of step 3's test window
     train_bars: int = Field(0, ge=0)  # rolling: bars of each fold's past (0: the first fold's)
     validation: float = Field(0.25, gt=0, lt=1)  # share of a fold's past used as validation
     enhance_trials: int = Field(2, ge=1)  # step 6 trials per member inside each fold
     optimize_trials: int = Field(40, ge=2)  # step 12 trials inside each fold
-    min_train_bars: int = Field(200, ge=10)
+    min_train_bars: int = Field(250, ge=10)
 
 
 @dataclass(frozen=True)
@@ -55,20 +56,33 @@ class Fold:
 def plan_folds(n: int, test_start: int, cfg: WalkForwardConfig, gap: int) -> list[Fold]:
     """The folds over `n` bars whose last test span ends at `n` (see the module docstring).
 
-    `test_start` is where step 3's test window starts; `gap` is purge + embargo bars.
+    `test_start` is where step 3's test window starts; `gap` is purge + embargo bars. With
+    `folds = 0` the count is the largest, up to `max_auto_folds`, whose first fold still trains
+    on `min_train_bars` bars (a short history gets fewer folds rather than starved ones).
 
     Raises:
         ValueError: naming the key to change when a fold's training or validation part would
-            be smaller than allowed.
+            be smaller than allowed (with `folds = 0`: even one fold).
     """
+    if cfg.folds == 0:
+        for k in range(cfg.max_auto_folds, 1, -1):
+            try:
+                return _plan(n, test_start, cfg, gap, k)
+            except ValueError:
+                continue
+        return _plan(n, test_start, cfg, gap, 1)
+    return _plan(n, test_start, cfg, gap, cfg.folds)
+
+
+def _plan(n: int, test_start: int, cfg: WalkForwardConfig, gap: int, count: int) -> list[Fold]:
     span = cfg.test_bars or (n - test_start)
     if span <= 0:
         raise ValueError("the test window is empty: walk_forward needs test spans")
-    first = n - cfg.folds * span
+    first = n - count * span
     folds = []
     past_len_first = first - gap
     rolling_len = cfg.train_bars or past_len_first
-    for k in range(cfg.folds):
+    for k in range(count):
         test = (first + k * span, first + (k + 1) * span)
         past_end = test[0] - gap
         start = 0 if cfg.scheme == "anchored" else max(0, past_end - rolling_len)
@@ -79,7 +93,7 @@ def plan_folds(n: int, test_start: int, cfg: WalkForwardConfig, gap: int) -> lis
         validation = (train_end + gap, past_end)
         if train_end - start < cfg.min_train_bars or val_len < 1:
             raise ValueError(
-                f"walk-forward fold {k + 1} of {cfg.folds} would train on "
+                f"walk-forward fold {k + 1} of {count} would train on "
                 f"{max(train_end - start, 0)} bars and validate on {max(val_len, 0)} "
                 f"(spans of {span} test bars over {n} bars, gaps of {gap}); it needs at least "
                 f"{cfg.min_train_bars} training bars (walk_forward.min_train_bars): lower "

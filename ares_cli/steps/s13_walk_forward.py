@@ -102,6 +102,9 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     trials = int(sum(res.trials for res in results))
     metrics = {
         "data": {"folds": [f.to_dict() for f in folds], "scheme": cfg.walk_forward.scheme,
+                 "folds_setting": (cfg.walk_forward.folds or
+                                   f"auto: as many as fit, up to "
+                                   f"{cfg.walk_forward.max_auto_folds}"),
                  "backend": cfg.compute.backend, "bars_per_year": bars_per_year},
         "walk_forward": {
             "folds": per_fold, "sharpe": stitched["sharpe"],

@@ -33,6 +33,15 @@ def test_too_little_history_names_the_keys_to_change() -> None:
     assert "walk_forward.min_train_bars" in str(err.value)
 
 
+def test_auto_plans_as_many_folds_as_leave_the_first_one_enough_training() -> None:
+    cfg = WalkForwardConfig(folds=0, max_auto_folds=3, min_train_bars=250)
+    assert len(plan_folds(8760, 7044, cfg, gap=36)) == 3  # a year of hours: three fit
+    short = plan_folds(481, 420, cfg, gap=36)  # the real ETH/BTC file: only one fits
+    assert len(short) == 1 and short[0].test == (420, 481)
+    with pytest.raises(ValueError, match="walk_forward.min_train_bars"):
+        plan_folds(300, 250, cfg, gap=36)
+
+
 def test_parameter_stability_summarises_numbers_and_choices() -> None:
     out = parameter_stability([{"k": 1.0, "sizing": "kelly", "on": True},
                                {"k": 3.0, "sizing": "kelly", "on": False}])
