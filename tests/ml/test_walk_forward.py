@@ -38,7 +38,7 @@ def test_auto_plans_as_many_folds_as_leave_the_first_one_enough_training() -> No
     assert len(plan_folds(8760, 7044, cfg, gap=36)) == 3  # a year of hours: three fit
     short = plan_folds(481, 420, cfg, gap=36)  # the real ETH/BTC file: only one fits
     assert len(short) == 1 and short[0].test == (420, 481)
-    with pytest.raises(ValueError, match="walk_forward.min_train_bars"):
+    with pytest.raises(ValueError, match=r"walk_forward\.min_train_bars"):
         plan_folds(300, 250, cfg, gap=36)
 
 
