@@ -51,12 +51,16 @@ def _reliability(report: Mapping[str, Any]) -> dict[str, Any]:
 
 def _tables(params: Mapping[str, Any], wf: Mapping[str, Any], mc: Mapping[str, Any],
             ab: Mapping[str, Any], calibration: Mapping[str, Any]) -> list[dict[str, Any]]:
-    def fmt(v: Any, spec: str = ".3f") -> str:
+    def fmt(v: Any, spec: str | None = None) -> Any:
+        """Percentages and signs formatted here; plain numbers passed on for the renderer to
+        show with four significant digits (so 0.9997 is not rounded to 1)."""
         if v is None:
             return "n/a"
         if isinstance(v, list):
-            return "[" + ", ".join(fmt(x, spec) for x in v) + "]"
-        return format(v, spec) if isinstance(v, int | float) else str(v)
+            return "[" + ", ".join(str(fmt(x, spec or ".3g")) for x in v) + "]"
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return format(v, spec) if spec else v
+        return str(v)
 
     tables = [{
         "title": "Out of sample (stitched walk-forward test spans)", "window": "walk_forward",
