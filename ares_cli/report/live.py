@@ -17,7 +17,9 @@ def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
                   max_age_minutes: float | None) -> dict[str, Any]:
     """Find the bundle (the pair's champion, or its latest saved run with `latest`), collect
     fresh data with that run's config, and decide. Errors name what is missing or stale."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
 
     from ares_cli.artifacts import decode
     from ares_cli.config import build_config
@@ -47,17 +49,25 @@ def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
     config = build_config(manifest.config, origin=f"run {manifest.run_id}")
     fresh = run_steps([1, 2], {}, config, exchange=exchange, symbol=symbol,
                       work_dir=store.root)
-    bars, fine = fresh.catalog["bars"], fresh.catalog["bars_fine"]
     base_ms = config.bars.base_ms
+    now = datetime.now(UTC)
+    # only closed bars: a bar still forming (live data) would change before its close
+    cutoff = now - timedelta(milliseconds=base_ms)
+    bars = fresh.catalog["bars"].filter(pl.col("timestamp") <= cutoff)
+    regimes = fresh.catalog["regimes"].filter(pl.col("timestamp") <= cutoff)
+    if bars.height == 0:
+        raise DataError(f"no closed {config.bars.base} bar of {exchange}/{symbol} yet")
+    fine = fresh.catalog["bars_fine"].filter(
+        pl.col("timestamp") < bars["timestamp"][-1] + timedelta(milliseconds=base_ms))
     closed = bars["timestamp"][-1].timestamp() * 1000 + base_ms
-    age_min = (datetime.now(UTC).timestamp() * 1000 - closed) / 60_000
+    age_min = (now.timestamp() * 1000 - closed) / 60_000
     limit = max_age_minutes
     if limit is None and config.data.source == "ccxt":
         limit = 2 * base_ms / 60_000
     if limit is not None and age_min > limit:
         raise DataError(f"the newest bar of {exchange}/{symbol} closed {age_min:.0f} minutes "
                         f"ago, more than {limit:.0f} allowed: the data is stale")
-    decision = decide(bundle, bars, fine, fresh.catalog["regimes"], base_ms=base_ms,
+    decision = decide(bundle, bars, fine, regimes, base_ms=base_ms,
                       fine_ms=bar_length_ms(fine, config.bars.fine_ms))
     decision.update(run_id=manifest.run_id, source=config.data.source,
                     bundle="champion" if not latest else "latest",

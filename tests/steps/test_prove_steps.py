@@ -103,3 +103,34 @@ def test_save_with_a_server_that_answers_403_warns_or_fails(small_pipeline, smal
             run_steps([16], small_pipeline.catalog,
                       _with_mlflow(small_config, tracking_uri=uri, required=True))
         assert err.value.exit_code == 4 and uri in str(err.value)
+
+
+def test_the_live_decision_equals_the_batch_scoring_and_ignores_later_bars(small_pipeline,
+                                                                            small_config):
+    """`ares signal` on data cut at bar i decides what step 15's batch scoring of the bundle
+    decides for bar i with the whole history present: the live path is causal and the same.
+    (Mutation: the batch scoring reading each bar's next-bar features fails this.)"""
+    from datetime import timedelta
+
+    import numpy as np
+    import polars as pl
+
+    from ares_cli.report.signal import bundle_signals, decide
+
+    cat = small_pipeline.catalog
+    bundle, bars, fine, regimes = cat["bundle"], cat["bars"], cat["bars_fine"], cat["regimes"]
+    base_ms = small_config.bars.base_ms
+    test = cat["splits"].filter(pl.col("window") == "test")["bar_index"].to_numpy()
+    batch = bundle_signals(bundle, bars, fine, regimes, test, base_ms=base_ms, fine_ms=60_000)
+    proposals = np.flatnonzero(batch.side != 0)
+    picks = [int(test[proposals[0]])] if proposals.size else []
+    picks.append(int(test[len(test) // 2]))
+    for i in picks:
+        end = bars["timestamp"][i] + timedelta(milliseconds=base_ms)
+        live = decide(bundle, bars.head(i + 1), fine.filter(pl.col("timestamp") < end),
+                      regimes.head(i + 1), base_ms=base_ms, fine_ms=60_000)
+        k = int(np.flatnonzero(test == i)[0])
+        assert live["analyst_p_up"] == pytest.approx(batch.p_up[k], abs=1e-12)
+        assert {"long": 1, "short": -1, "none": 0}[live["proposal"]] == batch.side[k]
+        if batch.side[k]:
+            assert live["tactician_p_take"] == pytest.approx(batch.p_take[k], abs=1e-12)
