@@ -378,7 +378,7 @@ def promote(
     json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Make a run the champion of its exchange/symbol (what step 15 compares challengers with
-    and `ares signal` trades). The run must have passed walk-forward (step 13)."""
+    and `ares signal` trades). The run must have saved its bundle (step 16)."""
     from ares_cli.report.promotion import promote_run
 
     try:
@@ -498,10 +498,11 @@ def gc(
     try:
         store = _store(config)
         with store.exclusive():
-            latest = {v for _, _, n, v in store.iter_refs() if n == "latest"}
+            # every run a ref names (a pair's latest, its champion) is kept
+            kept = {v for _, _, _n, v in store.iter_refs()}
             dropped_runs = [m.run_id for m in store.list_runs()
                             if failed and run_state(store, m) in ("failed", "interrupted")
-                            and m.run_id not in latest]
+                            and m.run_id not in kept]
             for run_id in dropped_runs:
                 store.delete_run(run_id)
             removed, freed, dropped = store.gc()
@@ -509,7 +510,7 @@ def gc(
         raise _fail(exc) from None
     if failed:
         typer.echo(f"deleted {len(dropped_runs)} failed or interrupted runs "
-                   "(a pair's latest run is kept: resume it or start a new one)")
+                   "(a pair's latest run and its champion are kept)")
     typer.echo(f"removed {removed} objects ({freed / 1e6:.1f} MB), {dropped} stale cache records")
 
 

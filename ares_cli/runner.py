@@ -392,10 +392,12 @@ class Runner:
 
     def _auto_promote(self, step: Step, record: StepRecord, manifest: Manifest) -> None:
         """With `ab_test.auto_promote`, a `promote` decision of step 15 makes this run the
-        pair's champion (the runner already holds the pair's lock)."""
-        if step.name != "ab-test" or not self.config.ab_test.auto_promote:
+        pair's champion once step 16 has saved its bundle (a champion without a bundle could
+        neither be scored by later runs nor trade); the runner already holds the pair's lock."""
+        if step.name != "save" or not self.config.ab_test.auto_promote:
             return
-        if record.metrics.get("test", {}).get("decision") != "promote":
+        decision = manifest.step(15).metrics.get("test", {}).get("decision")
+        if decision != "promote":
             return
         from ares_cli.report.promotion import CHAMPION
 
@@ -468,13 +470,17 @@ class Runner:
                 fresh.message = "config changed (" + "; ".join(changes) + "); run it again"
                 manifest.set_step(fresh)
 
-    @staticmethod
-    def _current_inputs(manifest: Manifest, step: Step) -> dict[str, str]:
+    def _current_inputs(self, manifest: Manifest, step: Step) -> dict[str, str]:
+        """The digests a step would read now, its external inputs (the champion) included."""
         current = {}
         for name in step.all_inputs:
             record = manifest.step(PRODUCER[name].number)
             if record.done and name in record.outputs:
                 current[name] = record.outputs[name]
+        for name in step.external_inputs:
+            found = self._external_input(manifest, name)
+            if found is not None:
+                current[name] = found[0]
         return current
 
     def _invalidate_dependants(self, manifest: Manifest, step: Step) -> None:

@@ -76,7 +76,7 @@ def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_co
     store = Store(store_copy)
     partial = store.list_runs()[-1].run_id  # the fixture's run: steps 1-12 only
     code, out = ares("promote", partial[:12])
-    assert code == 2 and "no finished walk-forward" in out
+    assert code == 2 and "no bundle" in out
     code, out = ares("promote", "no-such-run")
     assert code == 2 and "no run matches" in out
     code, out = ares("signal", "--json")

@@ -19,7 +19,7 @@ import numpy as np
 from ares_cli.ml.backtest import Orders, Rules
 from ares_cli.ml.regimes import REGIMES
 
-__all__ = ["Policy", "SignalFrame", "kelly_size", "orders_for"]
+__all__ = ["Policy", "SignalFrame", "kelly_size", "orders_for", "rule_p_take"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,12 @@ def kelly_size(p: np.ndarray, payoff: float, fraction: float, cap: float) -> np.
         raise ValueError("payoff must be positive")
     full = p - (1.0 - p) / payoff
     return np.clip(np.nan_to_num(fraction * full, nan=0.0), 0.0, cap)
+
+
+def rule_p_take(frame: SignalFrame, weights: tuple[float, ...] | None) -> np.ndarray:
+    """The calibrated P(pays) a rule compares with its threshold: the shipped ensemble's, or
+    the re-weighted members' blend through the tactician calibrator."""
+    return _p_take(frame, weights)
 
 
 def _p_take(frame: SignalFrame, weights: tuple[float, ...] | None) -> np.ndarray:

@@ -156,6 +156,21 @@ class RegimeClassifier:
             }
         ).with_columns(pl.col(*SCORE_COLUMNS, "trend", "volatility").fill_nan(None))
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> RegimeClassifier:
+        """The fitted classifier `params()` describes, applying its final thresholds to every
+        bar (no refits): labels on new data then depend only on each bar's own trailing
+        statistics, whatever history comes before it (a deployed bundle's regimes)."""
+        config = RegimesConfig(**{k: params[k] for k in RegimesConfig.model_fields})
+        out = cls(config)
+        out.vol_threshold_ = float(params["vol_threshold"])
+        out.trend_threshold_ = float(params["trend_threshold"])
+        out.vol_scale_ = float(params["vol_scale"])
+        out.trend_scale_ = float(params["trend_scale"])
+        out.n_fit_ = int(params["n_fit"])
+        out.fit_bars_ = 0
+        return out
+
     def params(self) -> dict[str, Any]:
         """Parameters and learned thresholds, JSON-ready, for the model bundle."""
         return {

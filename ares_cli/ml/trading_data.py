@@ -65,16 +65,15 @@ def window_signals(
              .join(analyst, on="bar_index", how="left")
              .join(tact, on="bar_index", how="left"))
     members = None
-    if tactician_predictions is not None and member_names:
+    if tactician_predictions is not None:
         cols = [f"p_{m.lower()}" for m in member_names]
         side = tactician_predictions.select("bar_index", "side", *cols)
         frame = frame.join(side, on="bar_index", how="left")
-        members = frame.select(cols).to_numpy().astype(np.float64)
-    else:
-        side_of = calibrated_tactician.select("bar_index")
-        if "side" in calibrated_tactician.columns:
-            side_of = calibrated_tactician.select("bar_index", "side")
-        frame = frame.join(side_of, on="bar_index", how="left")
+        if member_names:
+            members = frame.select(cols).to_numpy().astype(np.float64)
+    elif "side" in calibrated_tactician.columns:
+        frame = frame.join(calibrated_tactician.select("bar_index", "side"), on="bar_index",
+                           how="left")
     frame = frame.sort("bar_index")
     if "side" not in frame.columns:
         raise ValueError("no proposal sides: pass tactician_predictions")

@@ -59,8 +59,9 @@ walk_forward = pl.read_parquet("walk_forward.parquet")
 ```
 
 An analyst member's input columns are `bundle["analyst"]["members"]["members"][NAME]
-["features"]` (names in `bundle["spec"]["analyst_features"]` order); members that fall back use
-the model named in `bundle["analyst"]["members"]["fallback_to"]`.
+["features"]` (names in `bundle["spec"]["analyst_features"]` order); a member whose `fallback`
+is true has no model of its own and uses the global one
+(`bundle["analyst"]["members"].get("fallback_to", "GLOBAL")`).
 """
 
 

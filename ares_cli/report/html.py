@@ -786,8 +786,8 @@ def _pair(data: Mapping[str, Any]) -> str:
 
 
 def _run(data: Mapping[str, Any]) -> str:
-    """"run ID" (unescaped) or ""."""
-    return f"run {data['run_id']}" if data.get("run_id") else ""
+    """The run's identification as given (unescaped) or ""."""
+    return str(data["run_id"]) if data.get("run_id") else ""
 
 
 def _created(data: Mapping[str, Any]) -> str:

@@ -54,7 +54,6 @@ def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
     # only closed bars: a bar still forming (live data) would change before its close
     cutoff = now - timedelta(milliseconds=base_ms)
     bars = fresh.catalog["bars"].filter(pl.col("timestamp") <= cutoff)
-    regimes = fresh.catalog["regimes"].filter(pl.col("timestamp") <= cutoff)
     if bars.height == 0:
         raise DataError(f"no closed {config.bars.base} bar of {exchange}/{symbol} yet")
     fine = fresh.catalog["bars_fine"].filter(
@@ -67,7 +66,7 @@ def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
     if limit is not None and age_min > limit:
         raise DataError(f"the newest bar of {exchange}/{symbol} closed {age_min:.0f} minutes "
                         f"ago, more than {limit:.0f} allowed: the data is stale")
-    decision = decide(bundle, bars, fine, regimes, base_ms=base_ms,
+    decision = decide(bundle, bars, fine, base_ms=base_ms,
                       fine_ms=bar_length_ms(fine, config.bars.fine_ms))
     decision.update(run_id=manifest.run_id, source=config.data.source,
                     bundle="champion" if not latest else "latest",

@@ -1,8 +1,8 @@
 """Champion promotion: `ares promote RUN` and step 15's automatic promotion.
 
 The champion of an exchange/symbol is a ref (`refs/<exchange>/<symbol>/champion`) naming a run.
-Only a run whose walk-forward (step 13) is done can be promoted: its out-of-sample record is
-what a challenger is measured against. The pair's lock is held while the ref changes.
+Only a run whose bundle is saved (step 16) can be promoted: later runs score that bundle as
+their champion and `ares signal` trades it. The pair's lock is held while the ref changes.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from ares_cli.store import Store
 __all__ = ["CHAMPION", "promote_run"]
 
 CHAMPION = "champion"
-WALK_FORWARD_STEP = 13
+SAVE_STEP = 16
 
 
 def promote_run(store: Store, ref: str) -> dict[str, Any]:
     """Make run `ref` (an id or unique prefix) its pair's champion; returns what changed.
 
     Raises:
-        ConfigError: no such run, an ambiguous prefix, or a run without a finished
-            walk-forward.
+        ConfigError: no such run, an ambiguous prefix, or a run without a saved bundle.
     """
     runs = [m for m in store.list_runs() if m.run_id.startswith(ref)]
     if not runs:
@@ -32,11 +31,11 @@ def promote_run(store: Store, ref: str) -> dict[str, Any]:
         raise ConfigError(f"{ref!r} matches {len(runs)} runs: "
                           f"{', '.join(m.run_id for m in runs[:5])}; give more of the id")
     manifest = runs[0]
-    record = manifest.step(WALK_FORWARD_STEP)
+    record = manifest.step(SAVE_STEP)
     if not record.done:
         raise ConfigError(
-            f"run {manifest.run_id} has no finished walk-forward (step {WALK_FORWARD_STEP} is "
-            f"{record.status}); only a run with an out-of-sample record can be champion",
+            f"run {manifest.run_id} has no bundle (step {SAVE_STEP} save is {record.status}); "
+            "only a saved run can be champion",
             hint=f"ares resume --exchange {manifest.exchange} --symbol {manifest.symbol}")
     with store.lock(manifest.exchange, manifest.symbol):
         previous = store.get_ref(manifest.exchange, manifest.symbol, CHAMPION)

@@ -29,9 +29,12 @@ def publish(store: Store, manifest: Manifest, summary: dict[str, Any]) -> Path |
     record = manifest.step(SAVE_STEP)
     path = None
     digest = record.outputs.get("report") if record.done else None
+    stale = report_path(store, manifest.run_id)
     if digest:
-        path = report_path(store, manifest.run_id)
+        path = stale
         atomic_write(path, store.get(digest, what="the report made by step 16 save"))
+    elif stale.exists():  # step 16 is no longer current in this run: its report is not either
+        stale.unlink()
     summary["report"] = str(path.resolve()) if path else None
     atomic_write(store.runs / manifest.run_id / SUMMARY,
                  json.dumps(json_safe(summary), indent=2, sort_keys=True).encode())

@@ -17,7 +17,7 @@ import polars as pl
 
 from ares_cli.ml.modelset import ModelSet
 
-__all__ = ["bundle_signals", "decide", "one_line", "score_bundle"]
+__all__ = ["bundle_regimes", "bundle_signals", "decide", "one_line", "score_bundle"]
 
 HISTORY_BARS = 4  # the last bar and the three before it (P(up) changes over 1 and 3 bars)
 
@@ -80,8 +80,18 @@ def _members_matrix(bundle: ModelSet, per_bar: list[dict[str, float] | None]) ->
             "calibrator": Calibrator.from_dict(bundle.table["calibrators"]["tactician"])}
 
 
-def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
-           regimes: pl.DataFrame, *, base_ms: int, fine_ms: int) -> dict[str, Any]:
+def bundle_regimes(bundle: ModelSet, bars: pl.DataFrame) -> pl.DataFrame:
+    """Regimes of `bars` by the bundle's own classifier and final thresholds (not refitted on
+    the data at hand, which would change the models' inputs with the history collected)."""
+    from ares_cli.ml.regimes import RegimeClassifier
+
+    model = RegimeClassifier.from_params(bundle.table["regime_model"])
+    labelled = model.predict(bars["close"].to_numpy())
+    return pl.concat([bars.select("timestamp"), labelled], how="horizontal")
+
+
+def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms: int,
+           fine_ms: int) -> dict[str, Any]:
     """The decision for the last base bar of `bars` (see the module docstring)."""
     from ares_cli.ml.backtest import Orders
     from ares_cli.ml.contributions import bar_contributions
@@ -93,6 +103,7 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
     from ares_cli.ml.tactician_data import tactician_features
 
     spec = bundle.table["spec"]
+    regimes = bundle_regimes(bundle, bars)
     features = build_features(bars, fine, regimes, FeaturesConfig(**spec["features"]),
                               base_ms=base_ms)
     features = features.with_row_index("bar_index").with_columns(
@@ -125,6 +136,11 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
         **_members_matrix(bundle, [member_p]))
     orders = (orders_for(signal, policy) if policy is not None
               else Orders.constant(np.zeros(1, dtype=np.int64)))
+    # the P(pays) the rule compared with its threshold: the rule may re-weight the members
+    from ares_cli.ml.policy import rule_p_take
+
+    p_take_rule = (float(rule_p_take(signal, policy.member_weights)[0])
+                   if policy is not None and side else p_take)
     table = MemberTable.from_dict(bundle.table["analyst"]["members"])
     models = {name: bundle.models[f"analyst-{name}"] for name in table.own_models()}
     member = regime if regime in table.members else table.fallback_to
@@ -142,7 +158,10 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
         "close": close,  # stop and target are placed from it (the fill is the next open)
         "analyst_p_up": float(p_cal[-1]), "analyst_p_up_raw": float(p_raw[-1]),
         "proposal": {1: "long", -1: "short", 0: "none"}[side],
-        "tactician_p_take": p_take, "tactician_p_take_raw": p_take_raw, "regime": regime,
+        "tactician_p_take": (None if p_take_rule is None or not np.isfinite(p_take_rule)
+                             else p_take_rule),
+        "tactician_p_take_shipped": p_take, "tactician_p_take_raw": p_take_raw,
+        "regime": regime,
         "top_features": [{"feature": names[i], "contribution": float(contribs[0][i])}
                          for i in top],
         "rule": "flat: no rule was feasible on validation" if policy is None else
@@ -163,8 +182,7 @@ def one_line(d: dict[str, Any]) -> str:
 
 
 def bundle_signals(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
-                   regimes: pl.DataFrame, index: np.ndarray, *, base_ms: int,
-                   fine_ms: int) -> Any:
+                   index: np.ndarray, *, base_ms: int, fine_ms: int) -> Any:
     """The bundle's `SignalFrame` on the base bars `index` of `bars`: its features, models,
     stacker, calibrators and proposal thresholds applied bar by bar (all causal)."""
     from ares_cli.ml.features import FeaturesConfig, build_features
@@ -174,6 +192,7 @@ def bundle_signals(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
     from ares_cli.ml.tactician_data import tactician_features
 
     spec = bundle.table["spec"]
+    regimes = bundle_regimes(bundle, bars)
     features = build_features(bars, fine, regimes, FeaturesConfig(**spec["features"]),
                               base_ms=base_ms).with_row_index("bar_index").with_columns(
         pl.col("bar_index").cast(pl.Int64))
@@ -208,8 +227,7 @@ def bundle_signals(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
 
 
 def score_bundle(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
-                 regimes: pl.DataFrame, index: np.ndarray, *, base_ms: int,
-                 fine_ms: int) -> np.ndarray:
+                 index: np.ndarray, *, base_ms: int, fine_ms: int) -> np.ndarray:
     """Per-bar returns of the bundle's rules traded on the bars `index` (the engine, its own
     fees and slippage); flat when its rule is to stay flat."""
     from ares_cli.ml.optimize import trade
@@ -218,7 +236,7 @@ def score_bundle(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
 
     params = bundle.table["params"]
     policy = None if params["policy"] is None else Policy.from_dict(params["policy"])
-    frame = bundle_signals(bundle, bars, fine, regimes, index, base_ms=base_ms, fine_ms=fine_ms)
+    frame = bundle_signals(bundle, bars, fine, index, base_ms=base_ms, fine_ms=fine_ms)
     market = window_market(bars, fine, index, base_ms)
     return trade(market, frame, policy, fee=params["fee"], slippage=params["slippage"],
                  bars_per_year=params["bars_per_year"]).returns

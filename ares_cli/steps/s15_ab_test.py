@@ -43,7 +43,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
 
         env.progress(0.1, "scoring the champion bundle on the test window")
         champions = {"champion": score_bundle(
-            inputs["champion_bundle"], inputs["bars"], inputs["bars_fine"], inputs["regimes"],
+            inputs["champion_bundle"], inputs["bars"], inputs["bars_fine"],
             index, base_ms=cfg.bars.base_ms,
             fine_ms=bar_length_ms(inputs["bars_fine"], cfg.bars.fine_ms))}
         source = ("the promoted champion's bundle (its features, models, calibrators and "
@@ -71,7 +71,7 @@ STEP = Step(
     number=15,
     name="ab-test",
     summary="challenger vs champions on the test window: paired bootstrap, decision, shadow plan",
-    inputs=("walk_forward", "monte_carlo", "splits", "bars", "bars_fine", "regimes", "params"),
+    inputs=("walk_forward", "monte_carlo", "splits", "bars", "bars_fine", "params"),
     external_inputs=("champion_bundle",),
     outputs=("ab_test",),
     config=("ab_test", "bars", "data.seed"),

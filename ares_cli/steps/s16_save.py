@@ -55,7 +55,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     wf = inputs["walk_forward"]
     created = wf["timestamp"].max().isoformat()  # the data's end: the report is reproducible
     data = report_data(
-        exchange=env.exchange, symbol=env.symbol, key=env.state_key[:16],
+        exchange=env.exchange, symbol=env.symbol, key=f"action key {env.state_key[:12]}",
         bars=inputs["bars"], splits=inputs["splits"], walk_forward=wf,
         walk_forward_folds=inputs["walk_forward_folds"],
         calibration=inputs["calibration_report"], trials=inputs["trials"],

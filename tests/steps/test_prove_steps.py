@@ -118,19 +118,27 @@ def test_the_live_decision_equals_the_batch_scoring_and_ignores_later_bars(small
     from ares_cli.report.signal import bundle_signals, decide
 
     cat = small_pipeline.catalog
-    bundle, bars, fine, regimes = cat["bundle"], cat["bars"], cat["bars_fine"], cat["regimes"]
+    bundle, bars, fine = cat["bundle"], cat["bars"], cat["bars_fine"]
     base_ms = small_config.bars.base_ms
     test = cat["splits"].filter(pl.col("window") == "test")["bar_index"].to_numpy()
-    batch = bundle_signals(bundle, bars, fine, regimes, test, base_ms=base_ms, fine_ms=60_000)
+    batch = bundle_signals(bundle, bars, fine, test, base_ms=base_ms, fine_ms=60_000)
     proposals = np.flatnonzero(batch.side != 0)
     picks = [int(test[proposals[0]])] if proposals.size else []
     picks.append(int(test[len(test) // 2]))
     for i in picks:
         end = bars["timestamp"][i] + timedelta(milliseconds=base_ms)
         live = decide(bundle, bars.head(i + 1), fine.filter(pl.col("timestamp") < end),
-                      regimes.head(i + 1), base_ms=base_ms, fine_ms=60_000)
+                      base_ms=base_ms, fine_ms=60_000)
         k = int(np.flatnonzero(test == i)[0])
         assert live["analyst_p_up"] == pytest.approx(batch.p_up[k], abs=1e-12)
         assert {"long": 1, "short": -1, "none": 0}[live["proposal"]] == batch.side[k]
         if batch.side[k]:
-            assert live["tactician_p_take"] == pytest.approx(batch.p_take[k], abs=1e-12)
+            assert live["tactician_p_take_shipped"] == pytest.approx(batch.p_take[k],
+                                                                     abs=1e-12)
+        # the bundle's own regime thresholds: the history's start does not change the decision
+        later_start = decide(bundle, bars.slice(400, i + 1 - 400),
+                             fine.filter((pl.col("timestamp") < end)
+                                         & (pl.col("timestamp") >= bars["timestamp"][400])),
+                             base_ms=base_ms, fine_ms=60_000)
+        assert later_start["analyst_p_up"] == pytest.approx(live["analyst_p_up"], abs=1e-12)
+        assert later_start["regime"] == live["regime"]
