@@ -103,7 +103,7 @@ def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_co
     code, decision = ares("signal", "--latest", "--json")
     assert code == 0, decision
     assert decision["run_id"] == run_id and decision["side"] in ("long", "short", "flat")
-    assert len(decision["top_features"]) == 3 and decision["bar"]
+    assert len(decision["top_features"]) <= 3 and decision["bar"]
     code, again = ares("run-all", *TINY, *one_fold, "--json")
     assert code == 0 and all(s["status"] == "cached" for s in again["steps"])
     code, resumed = ares("resume", "--from", "9", "--json")

@@ -1,9 +1,11 @@
-"""What drives the analyst: mean absolute feature contributions (XGBoost `pred_contribs`, the
-exact TreeSHAP values of each tree ensemble) per regime, on the validation window's bars.
+"""What drives the analyst: feature contributions to its log-odds, per bar and per regime.
 
-Each regime's bars are explained by the model that serves them (its own specialist, or the
-global model it falls back to), so the table shows what moved the probabilities the user will
-trade on, in the units of the model's margin (log-odds). Pure: models come in as bytes.
+Each member's contributions are XGBoost's `pred_contribs` (exact TreeSHAP values in the
+member's margin, its log-odds). The stacked analyst's log-odds are linear in the members'
+log-odds, so a feature's contribution to the analyst is the stacker-coefficient-weighted sum of
+its contributions to every member (a member that falls back counts its fallback's); for the
+regime-gated ensemble the members are weighted by the bar's regime scores instead (an
+approximation: the gate mixes probabilities, not log-odds). Pure: models come in as bytes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import polars as pl
 from ares_cli.ml.members import MemberTable
 from ares_cli.ml.regimes import REGIMES
 
-__all__ = ["bar_contributions", "regime_contributions"]
+__all__ = ["analyst_contributions", "bar_contributions", "regime_contributions"]
 
 
 def _booster(model: bytes) -> Any:
@@ -41,10 +43,37 @@ def bar_contributions(table: MemberTable, models: dict[str, bytes], member: str,
     return [table.features[c] for c in cols], contribs[:, :-1]
 
 
+def analyst_contributions(table: MemberTable, models: dict[str, bytes],
+                          ensemble: dict[str, Any], x: np.ndarray,
+                          scores: np.ndarray) -> np.ndarray:
+    """(rows, features in `table.features` order) contributions to the analyst's log-odds of
+    the rows `x` with regime scores `scores` (rows x 4, normalised); see the module docstring."""
+    members = ensemble["members"]
+    if ensemble.get("method") == "stacked":
+        stacker = ensemble["stacker"]
+        coef = dict(zip(stacker["features"], stacker["coef"], strict=True))
+        weights = np.tile([coef[f"logit_{m.lower()}"] for m in members], (x.shape[0], 1))
+    else:  # gated: the regime members weighted by the bar's scores, the global one not used
+        weights = np.zeros((x.shape[0], len(members)))
+        for j, m in enumerate(members):
+            if m in REGIMES:
+                weights[:, j] = scores[:, REGIMES.index(m)]
+    out = np.zeros((x.shape[0], len(table.features)))
+    index = {name: i for i, name in enumerate(table.features)}
+    for j, member in enumerate(members):
+        names, contribs = bar_contributions(table, models, member, x)
+        cols = [index[n] for n in names]
+        out[:, cols] += weights[:, [j]] * contribs
+    return out
+
+
 def regime_contributions(dataset: pl.DataFrame, table: MemberTable, models: dict[str, bytes],
-                         *, window: str = "validation", top: int = 10) -> dict[str, Any]:
-    """Per regime: the `top` features by mean |contribution| on that regime's bars of
-    `window`, with the bar count and the model that served them."""
+                         ensemble: dict[str, Any], *, window: str = "validation",
+                         top: int = 10) -> dict[str, Any]:
+    """Per regime: the `top` features by mean |contribution to the analyst's log-odds| on that
+    regime's bars of `window`, with the bar count; "constant" when nothing moves it."""
+    from ares_cli.ml.analyst import SCORE_FEATURES
+
     rows = dataset.filter(pl.col("window") == window)
     out: dict[str, Any] = {}
     for regime in REGIMES:
@@ -52,9 +81,11 @@ def regime_contributions(dataset: pl.DataFrame, table: MemberTable, models: dict
         if part.height == 0:
             continue
         x = part.select(table.features).to_numpy().astype(np.float64)
-        names, contribs = bar_contributions(table, models, regime, x)
+        scores = part.select(SCORE_FEATURES).to_numpy().astype(np.float64)
+        scores = scores / scores.sum(axis=1, keepdims=True)
+        contribs = analyst_contributions(table, models, ensemble, x, scores)
         mean_abs = np.abs(contribs).mean(axis=0)
-        order = np.argsort(-mean_abs, kind="stable")[:top]
-        out[regime] = {"bars": part.height, "model": table.serving(regime),
-                       "features": {names[i]: float(mean_abs[i]) for i in order}}
+        order = [i for i in np.argsort(-mean_abs, kind="stable")[:top] if mean_abs[i] > 0]
+        out[regime] = {"bars": part.height, "constant": not order,
+                       "features": {table.features[i]: float(mean_abs[i]) for i in order}}
     return out

@@ -94,7 +94,7 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
            fine_ms: int) -> dict[str, Any]:
     """The decision for the last base bar of `bars` (see the module docstring)."""
     from ares_cli.ml.backtest import Orders
-    from ares_cli.ml.contributions import bar_contributions
+    from ares_cli.ml.contributions import analyst_contributions
     from ares_cli.ml.features import FeaturesConfig, build_features
     from ares_cli.ml.indicators import atr
     from ares_cli.ml.members import MemberTable
@@ -141,12 +141,17 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
 
     p_take_rule = (float(rule_p_take(signal, policy.member_weights)[0])
                    if policy is not None and side else p_take)
+    from ares_cli.ml.analyst import SCORE_FEATURES
+
     table = MemberTable.from_dict(bundle.table["analyst"]["members"])
     models = {name: bundle.models[f"analyst-{name}"] for name in table.own_models()}
-    member = regime if regime in table.members else table.fallback_to
-    names, contribs = bar_contributions(
-        table, models, member, last.select(table.features).to_numpy().astype(np.float64))
-    top = np.argsort(-np.abs(contribs[0]), kind="stable")[:3]
+    scores = last.select(SCORE_FEATURES).to_numpy().astype(np.float64)
+    contribs = analyst_contributions(
+        table, models, bundle.table["analyst"]["ensemble"],
+        last.select(table.features).to_numpy().astype(np.float64),
+        scores / scores.sum(axis=1, keepdims=True))
+    names = table.features
+    top = [i for i in np.argsort(-np.abs(contribs[0]), kind="stable")[:3] if contribs[0][i]]
     close = float(bars["close"][-1])
     traded = int(orders.side[0])
     return {
@@ -174,7 +179,8 @@ def one_line(d: dict[str, Any]) -> str:
     def f(v: Any, spec: str = ".4f") -> str:
         return "n/a" if v is None else format(v, spec)
 
-    feats = ", ".join(f"{t['feature']} {t['contribution']:+.3f}" for t in d["top_features"])
+    feats = (", ".join(f"{t['feature']} {t['contribution']:+.3f}" for t in d["top_features"])
+             or "none (the serving models are constant)")
     return (f"{d['bar']} {d['side']} size {d['size']:.2f} stop {f(d['stop'], '.6g')} target "
             f"{f(d['target'], '.6g')} | analyst P(up) {d['analyst_p_up']:.3f} "
             f"tactician P(pays) {f(d['tactician_p_take'], '.3f')} regime {d['regime']} | "

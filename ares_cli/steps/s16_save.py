@@ -50,7 +50,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     env.progress(0.3, "feature contributions (pred_contribs) per regime")
     contributions = regime_contributions(inputs["analyst_dataset"],
                                          MemberTable.from_dict(analyst.table),
-                                         dict(analyst.models))
+                                         dict(analyst.models), inputs["analyst_ensemble_model"])
     env.progress(0.5, "report")
     wf = inputs["walk_forward"]
     created = wf["timestamp"].max().isoformat()  # the data's end: the report is reproducible

@@ -142,3 +142,35 @@ def test_the_live_decision_equals_the_batch_scoring_and_ignores_later_bars(small
                              base_ms=base_ms, fine_ms=60_000)
         assert later_start["analyst_p_up"] == pytest.approx(live["analyst_p_up"], abs=1e-12)
         assert later_start["regime"] == live["regime"]
+
+
+def test_feature_contributions_add_up_to_the_analysts_log_odds(small_pipeline) -> None:
+    """Through the stacker, the per-feature contributions plus the context terms move exactly
+    as the analyst's log-odds do from bar to bar (the member biases are one constant).
+    (Mutation: one member's contributions without its stacker weight fails this.)"""
+    import numpy as np
+    import polars as pl
+
+    from ares_cli.ml.analyst import SCORE_FEATURES
+    from ares_cli.ml.contributions import analyst_contributions
+    from ares_cli.ml.ensemble import StackedEnsemble
+    from ares_cli.ml.members import MemberTable, member_predictions
+
+    cat = small_pipeline.catalog
+    models, ensemble = cat["analyst_models_enhanced"], cat["analyst_ensemble_model"]
+    if ensemble.get("method") != "stacked":
+        pytest.skip("the gated ensemble's contributions are an approximation")
+    table = MemberTable.from_dict(models.table)
+    rows = cat["analyst_dataset"].filter(pl.col("window") == "validation").head(60)
+    x = rows.select(table.features).to_numpy().astype(np.float64)
+    scores = rows.select(SCORE_FEATURES).to_numpy().astype(np.float64)
+    scores /= scores.sum(axis=1, keepdims=True)
+    contribs = analyst_contributions(table, dict(models.models), ensemble, x, scores)
+    stacker = StackedEnsemble.from_dict(ensemble["stacker"])
+    log_odds = stacker.decision_function(
+        member_predictions(x, table, dict(models.models), ensemble["members"]), scores)
+    coef = dict(zip(ensemble["stacker"]["features"], ensemble["stacker"]["coef"], strict=True))
+    context = scores @ np.array([coef[f"score_{r}"] for r in
+                                 ("bull", "bear", "sideways", "volatile")])
+    gap = contribs.sum(axis=1) + context - log_odds
+    assert np.ptp(gap) < 1e-5
