@@ -194,6 +194,10 @@ def _compiled() -> Any:
     stays cheap (`ares --help` imports the config sections)."""
     from numba import njit
 
+    global _CLOSE_TRADE
+    # the loop calls the trade-closing helper through this global, which numba reads when it
+    # compiles the loop: the jitted helper must be in place first
+    _CLOSE_TRADE = njit(cache=True, nogil=True)(_close_trade)
     return njit(cache=True, nogil=True)(_loop)
 
 
@@ -202,22 +206,40 @@ def run_loop(*args: Any) -> Any:
     return _compiled()(*args)
 
 
+# Trade record columns of the loop's `trades` array.
+_T_ENTRY, _T_EXIT, _T_SIDE, _T_SIZE, _T_ENTRY_PX, _T_EXIT_PX, _T_REASON, _T_PNL, _T_RET = range(9)
+
+
+def _close_trade(trades, n, entry_j, j, side, size, entry_px, exit_px, reason, units,
+                 entry_cash, fee):  # pragma: no cover - compiled by numba
+    """Record trade `n` leaving at the fill `exit_px` (slippage included) in fine bar `j`;
+    the cash the exit brings back, its fee paid."""
+    value = units * exit_px
+    fee_paid = abs(value) * fee
+    # entry_cash - |units| * entry_px is the entry fee
+    pnl = value - fee_paid - units * entry_px - (entry_cash - abs(units) * entry_px)
+    trades[n, _T_ENTRY] = entry_j
+    trades[n, _T_EXIT] = j
+    trades[n, _T_SIDE] = side
+    trades[n, _T_SIZE] = size
+    trades[n, _T_ENTRY_PX] = entry_px
+    trades[n, _T_EXIT_PX] = exit_px
+    trades[n, _T_REASON] = reason
+    trades[n, _T_PNL] = pnl
+    trades[n, _T_RET] = pnl / entry_cash
+    return value - fee_paid
+
+
+_CLOSE_TRADE = _close_trade  # replaced by its jitted self in `_compiled`
+
+
 def _loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
              fee, slip, max_hold, cooldown, entry_delay, exit_on_flat):  # pragma: no cover
     n_fine = open_.size
     n_base = first_fine.size
     equity = np.empty(n_base)
     position = np.zeros(n_base, dtype=np.int8)
-    cap = n_base + 1
-    t_entry = np.empty(cap, dtype=np.int64)
-    t_exit = np.empty(cap, dtype=np.int64)
-    t_side = np.empty(cap, dtype=np.int8)
-    t_size = np.empty(cap)
-    t_entry_px = np.empty(cap)
-    t_exit_px = np.empty(cap)
-    t_reason = np.empty(cap, dtype=np.int8)
-    t_pnl = np.empty(cap)
-    t_ret = np.empty(cap)
+    trades = np.empty((n_base + 1, 9))  # one entry decision per base bar at most
     n_trades = 0
 
     cash = 1.0
@@ -253,19 +275,8 @@ def _loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
             exit_px = open_[j] * (1.0 - pos * slip)
             reason = pend_exit_reason
         if reason >= 0:
-            value = units * exit_px
-            fee_paid = abs(value) * fee
-            cash += value - fee_paid
-            pnl = value - fee_paid - (units * entry_px) - (entry_cash - abs(units) * entry_px)
-            t_entry[n_trades] = entry_j
-            t_exit[n_trades] = j
-            t_side[n_trades] = pos
-            t_size[n_trades] = cur_size
-            t_entry_px[n_trades] = entry_px
-            t_exit_px[n_trades] = exit_px
-            t_reason[n_trades] = reason
-            t_pnl[n_trades] = pnl
-            t_ret[n_trades] = pnl / entry_cash
+            cash += _CLOSE_TRADE(trades, n_trades, entry_j, j, pos, cur_size, entry_px,
+                                 exit_px, reason, units, entry_cash, fee)
             n_trades += 1
             pos = 0
             units = 0.0
@@ -313,20 +324,9 @@ def _loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
                     exit_px = target_lvl
                     reason = _TARGET
             if reason >= 0:
-                exit_px = exit_px * (1.0 - pos * slip)
-                value = units * exit_px
-                fee_paid = abs(value) * fee
-                cash += value - fee_paid
-                pnl = value - fee_paid - (units * entry_px) - (entry_cash - abs(units) * entry_px)
-                t_entry[n_trades] = entry_j
-                t_exit[n_trades] = j
-                t_side[n_trades] = pos
-                t_size[n_trades] = cur_size
-                t_entry_px[n_trades] = entry_px
-                t_exit_px[n_trades] = exit_px
-                t_reason[n_trades] = reason
-                t_pnl[n_trades] = pnl
-                t_ret[n_trades] = pnl / entry_cash
+                cash += _CLOSE_TRADE(trades, n_trades, entry_j, j, pos, cur_size, entry_px,
+                                     exit_px * (1.0 - pos * slip), reason, units, entry_cash,
+                                     fee)
                 n_trades += 1
                 pos = 0
                 units = 0.0
@@ -372,20 +372,8 @@ def _loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
     # 6. end of data
     if n_fine > 0 and pos != 0:
         j = n_fine - 1
-        exit_px = close[j] * (1.0 - pos * slip)
-        value = units * exit_px
-        fee_paid = abs(value) * fee
-        cash += value - fee_paid
-        pnl = value - fee_paid - (units * entry_px) - (entry_cash - abs(units) * entry_px)
-        t_entry[n_trades] = entry_j
-        t_exit[n_trades] = j
-        t_side[n_trades] = pos
-        t_size[n_trades] = cur_size
-        t_entry_px[n_trades] = entry_px
-        t_exit_px[n_trades] = exit_px
-        t_reason[n_trades] = _END
-        t_pnl[n_trades] = pnl
-        t_ret[n_trades] = pnl / entry_cash
+        cash += _CLOSE_TRADE(trades, n_trades, entry_j, j, pos, cur_size, entry_px,
+                             close[j] * (1.0 - pos * slip), _END, units, entry_cash, fee)
         n_trades += 1
         pos = 0
         units = 0.0
@@ -404,9 +392,12 @@ def _loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
             position[t] = prev_pos
         prev = equity[t]
         prev_pos = position[t]
-    return (equity, position, t_entry[:n_trades], t_exit[:n_trades], t_side[:n_trades],
-            t_size[:n_trades], t_entry_px[:n_trades], t_exit_px[:n_trades],
-            t_reason[:n_trades], t_pnl[:n_trades], t_ret[:n_trades])
+    done = trades[:n_trades]
+    return (equity, position, done[:, _T_ENTRY].astype(np.int64),
+            done[:, _T_EXIT].astype(np.int64), done[:, _T_SIDE].astype(np.int8),
+            done[:, _T_SIZE].copy(), done[:, _T_ENTRY_PX].copy(), done[:, _T_EXIT_PX].copy(),
+            done[:, _T_REASON].astype(np.int8), done[:, _T_PNL].copy(),
+            done[:, _T_RET].copy())
 
 
 @dataclass(frozen=True)

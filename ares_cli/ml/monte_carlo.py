@@ -68,6 +68,10 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
     out: dict[str, Any] = {"bars": int(returns.size), "trades": int(trades["entry"].size),
                            "trials": int(n_trials), "bars_per_year": bars_per_year}
     traded = bool(np.std(returns) > 0)
+    # the DSR's null: the spread of the per-bar Sharpe ratios of step 12's trials that traded
+    trial_srs = np.array([stats.sharpe(c) for c in trial_returns.T if np.std(c) > 0],
+                         dtype=np.float64)
+    var = float(np.var(trial_srs, ddof=1)) if trial_srs.size > 1 else 0.0
     if traded:
         boot = stats.stationary_bootstrap_ci(
             returns, n_boot=cfg.n_boot, seed=seed, periods_per_year=bars_per_year,
@@ -88,9 +92,6 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
         }
         m = stats.sharpe_moments(returns)
         out["psr"] = float(stats.probabilistic_sharpe(m.sr, 0.0, m.n, m.skew, m.kurt))
-        trial_srs = np.array([stats.sharpe(c) for c in trial_returns.T
-                              if np.std(c) > 0], dtype=np.float64)
-        var = float(np.var(trial_srs, ddof=1)) if trial_srs.size > 1 else 0.0
         out["dsr"] = float(stats.deflated_sharpe(m.sr, m.n, m.skew, m.kurt,
                                                  n_trials=max(int(n_trials), 2),
                                                  var_trial_srs=var))
@@ -98,9 +99,6 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
     else:
         # A flat record: Sharpe 0 exactly, so PSR(0) = 1/2 and the DSR is the PSR of 0 against
         # the trials' expected maximum (normal moments: there are no others to estimate).
-        trial_srs = np.array([stats.sharpe(c) for c in trial_returns.T
-                              if np.std(c) > 0], dtype=np.float64)
-        var = float(np.var(trial_srs, ddof=1)) if trial_srs.size > 1 else 0.0
         sr0 = stats.expected_max_sharpe(max(int(n_trials), 2), var)
         out.update(sharpe=0.0, sharpe_ci95=[0.0, 0.0], max_drawdown=0.0,
                    max_drawdown_ci95=[0.0, 0.0], final_return=0.0, final_return_ci95=[0.0, 0.0],

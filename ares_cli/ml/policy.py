@@ -108,10 +108,6 @@ def kelly_size(p: np.ndarray, payoff: float, fraction: float, cap: float) -> np.
 def rule_p_take(frame: SignalFrame, weights: tuple[float, ...] | None) -> np.ndarray:
     """The calibrated P(pays) a rule compares with its threshold: the shipped ensemble's, or
     the re-weighted members' blend through the tactician calibrator."""
-    return _p_take(frame, weights)
-
-
-def _p_take(frame: SignalFrame, weights: tuple[float, ...] | None) -> np.ndarray:
     if weights is None:
         return frame.p_take
     if frame.members is None or frame.members.shape[1] != len(weights):
@@ -132,7 +128,7 @@ def _p_take(frame: SignalFrame, weights: tuple[float, ...] | None) -> np.ndarray
 def orders_for(frame: SignalFrame, policy: Policy) -> Orders:
     """The engine's orders for `policy` on `frame` (see the module docstring)."""
     n = frame.bar_index.size
-    p_take = _p_take(frame, policy.member_weights)
+    p_take = rule_p_take(frame, policy.member_weights)
     shift = np.zeros(n)
     enabled = np.ones(n, dtype=bool)
     for code, name in enumerate(REGIMES):

@@ -18,7 +18,7 @@ from ares_cli.ml.indicators import atr
 from ares_cli.ml.policy import SignalFrame
 from ares_cli.ml.regimes import REGIMES
 
-__all__ = ["window_bars", "window_market", "window_signals"]
+__all__ = ["atr_fraction", "window_bars", "window_market", "window_signals"]
 
 
 def window_bars(splits: pl.DataFrame, window: str) -> np.ndarray:
@@ -42,7 +42,9 @@ def window_market(bars: pl.DataFrame, fine: pl.DataFrame, index: np.ndarray,
         part["close"].to_numpy())
 
 
-def _atr_frac(bars: pl.DataFrame, window: int) -> np.ndarray:
+def atr_fraction(bars: pl.DataFrame, window: int) -> np.ndarray:
+    """Causal Wilder ATR over `window` bars divided by the close, per bar (stops and targets
+    are multiples of it)."""
     frame = bars.select(
         (atr(pl.col("high"), pl.col("low"), pl.col("close"), window) / pl.col("close"))
         .alias("a"))
@@ -89,7 +91,7 @@ def window_signals(
         side=side,
         p_take=p_take,
         regime=regime_code,
-        atr_frac=_atr_frac(bars, atr_window)[index],
+        atr_frac=atr_fraction(bars, atr_window)[index],
         members=members,
         member_names=tuple(member_names) if members is not None else (),
         calibrator=(Calibrator.from_dict(tactician_calibrator)

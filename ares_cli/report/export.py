@@ -18,6 +18,7 @@ from typing import Any
 from ares_cli.artifacts import decode
 from ares_cli.errors import ConfigError
 from ares_cli.manifest import Manifest
+from ares_cli.report.promotion import find_run
 from ares_cli.store import Store
 
 __all__ = ["export_run"]
@@ -65,15 +66,6 @@ is true has no model of its own and uses the global one
 """
 
 
-def _find(store: Store, ref: str) -> Manifest:
-    runs = [m for m in store.list_runs() if m.run_id.startswith(ref)]
-    if not runs:
-        raise ConfigError(f"no run matches {ref!r}", hint="list them with: ares runs")
-    if len(runs) > 1:
-        raise ConfigError(f"{ref!r} matches {len(runs)} runs; give more of the id")
-    return runs[0]
-
-
 def _outputs(manifest: Manifest) -> dict[str, tuple[str, str]]:
     out = {}
     for record in manifest.steps:
@@ -85,7 +77,7 @@ def _outputs(manifest: Manifest) -> dict[str, tuple[str, str]]:
 
 def export_run(store: Store, ref: str, out: Path) -> dict[str, Any]:
     """Export run `ref` (id or prefix) into the new folder `out`; what was written."""
-    manifest = _find(store, ref)
+    manifest = find_run(store, ref)
     outputs = _outputs(manifest)
     if "bundle" not in outputs:
         raise ConfigError(f"run {manifest.run_id} has no bundle: step 16 (save) is not done",

@@ -219,6 +219,21 @@ def _floats(value: Any) -> np.ndarray:
     return np.array([_to_float(v) for v in _seq(value)], dtype=np.float64)
 
 
+def _time_series(section: Mapping[str, Any], key: str,
+                 what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(date numbers, values of `key`, which points are usable) of a section with a "time"
+    list, both cut to the shorter; `_Unavailable` naming `what` with fewer than two points."""
+    import numpy as np
+
+    t, values = _date_nums(section.get("time")), _floats(section.get(key))
+    n = min(t.size, values.size)
+    t, values = t[:n], values[:n]
+    ok = np.isfinite(t) & np.isfinite(values)
+    if ok.sum() < 2:
+        raise _Unavailable(f"fewer than two {what}")
+    return t, values, ok
+
+
 def _date_nums(value: Any) -> np.ndarray:
     """ISO timestamps as matplotlib date numbers (days since its epoch; NaN where unparseable),
     converted in one vectorised step: per-value `date2num` costs seconds on 100,000 bars."""
@@ -357,12 +372,8 @@ def _plot_price(data: Mapping[str, Any]) -> tuple[str, str]:
     from matplotlib.patches import Patch
 
     price = _mapping(data.get("price"))
-    t, close = _date_nums(price.get("time")), _floats(price.get("close"))
-    n = min(t.size, close.size)
-    t, close = t[:n], close[:n]
-    ok = np.isfinite(t) & np.isfinite(close)
-    if ok.sum() < 2:
-        raise _Unavailable("fewer than two price bars")
+    t, close, ok = _time_series(price, "close", "price bars")
+    n = close.size
     # a regime is a non-empty string; anything else (None, NaN) is "no regime yet"
     regimes = [r if isinstance(r, str) and r else None for r in _seq(price.get("regime"))][:n]
     windows = {k: _seq(v) for k, v in _mapping(data.get("windows")).items()}
@@ -441,12 +452,8 @@ def _plot_equity(data: Mapping[str, Any]) -> tuple[str, str]:
     import numpy as np
 
     eq_data = _mapping(data.get("equity"))
-    t, equity = _date_nums(eq_data.get("time")), _floats(eq_data.get("equity"))
-    n = min(t.size, equity.size)
-    t, equity = t[:n], equity[:n]
-    ok = np.isfinite(t) & np.isfinite(equity)
-    if ok.sum() < 2:
-        raise _Unavailable("fewer than two points of out-of-sample equity")
+    t, equity, ok = _time_series(eq_data, "equity", "points of out-of-sample equity")
+    n = equity.size
     bench = _floats(eq_data.get("benchmark"))[:n]
     has_bench = bench.size == n and bool(np.isfinite(bench).any())
 

@@ -10,12 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 from ares_cli.errors import ConfigError
+from ares_cli.manifest import Manifest
 from ares_cli.store import Store
 
-__all__ = ["CHAMPION", "promote_run"]
+__all__ = ["CHAMPION", "find_run", "promote_run"]
 
 CHAMPION = "champion"
 SAVE_STEP = 16
+
+
+def find_run(store: Store, ref: str) -> Manifest:
+    """The run whose id is `ref` or starts with it (ConfigError: none, or several)."""
+    runs = [m for m in store.list_runs() if m.run_id.startswith(ref)]
+    if not runs:
+        raise ConfigError(f"no run matches {ref!r}", hint="list them with: ares runs")
+    if len(runs) > 1:
+        raise ConfigError(f"{ref!r} matches {len(runs)} runs: "
+                          f"{', '.join(m.run_id for m in runs[:5])}; give more of the id")
+    return runs[0]
 
 
 def promote_run(store: Store, ref: str) -> dict[str, Any]:
@@ -24,13 +36,7 @@ def promote_run(store: Store, ref: str) -> dict[str, Any]:
     Raises:
         ConfigError: no such run, an ambiguous prefix, or a run without a saved bundle.
     """
-    runs = [m for m in store.list_runs() if m.run_id.startswith(ref)]
-    if not runs:
-        raise ConfigError(f"no run matches {ref!r}", hint="list them with: ares runs")
-    if len(runs) > 1:
-        raise ConfigError(f"{ref!r} matches {len(runs)} runs: "
-                          f"{', '.join(m.run_id for m in runs[:5])}; give more of the id")
-    manifest = runs[0]
+    manifest = find_run(store, ref)
     record = manifest.step(SAVE_STEP)
     if not record.done:
         raise ConfigError(

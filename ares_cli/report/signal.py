@@ -96,11 +96,11 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
     from ares_cli.ml.backtest import Orders
     from ares_cli.ml.contributions import analyst_contributions
     from ares_cli.ml.features import FeaturesConfig, build_features
-    from ares_cli.ml.indicators import atr
     from ares_cli.ml.members import MemberTable
     from ares_cli.ml.policy import Policy, SignalFrame, orders_for
     from ares_cli.ml.regimes import REGIMES
     from ares_cli.ml.tactician_data import tactician_features
+    from ares_cli.ml.trading_data import atr_fraction
 
     spec = bundle.table["spec"]
     regimes = bundle_regimes(bundle, bars)
@@ -123,16 +123,14 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
                               flow_minutes=spec["tactician"]["flow_minutes"]).tail(1)
     p_take_raw, p_take, member_p = (_tactician(bundle, tact, side) if side
                                     else (None, None, None))
-    # raw values are reported beside the calibrated ones
     params = bundle.table["params"]
     policy = None if params["policy"] is None else Policy.from_dict(params["policy"])
-    atr_frac = bars.select(atr(pl.col("high"), pl.col("low"), pl.col("close"),
-                               params["atr_window"]) / pl.col("close")).to_series()[-1]
+    atr_frac = atr_fraction(bars, params["atr_window"])[-1]
     codes = {name: i for i, name in enumerate(REGIMES)}
     signal = SignalFrame(
         bar_index=np.array([bar_index]), p_up=np.array([p_cal[-1]]), side=np.array([side]),
         p_take=np.array([np.nan if p_take is None else p_take]),
-        regime=np.array([codes.get(regime, -1)]), atr_frac=np.array([atr_frac or np.nan]),
+        regime=np.array([codes.get(regime, -1)]), atr_frac=np.array([atr_frac]),
         **_members_matrix(bundle, [member_p]))
     orders = (orders_for(signal, policy) if policy is not None
               else Orders.constant(np.zeros(1, dtype=np.int64)))
@@ -192,10 +190,10 @@ def bundle_signals(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
     """The bundle's `SignalFrame` on the base bars `index` of `bars`: its features, models,
     stacker, calibrators and proposal thresholds applied bar by bar (all causal)."""
     from ares_cli.ml.features import FeaturesConfig, build_features
-    from ares_cli.ml.indicators import atr
     from ares_cli.ml.policy import SignalFrame
     from ares_cli.ml.regimes import REGIMES
     from ares_cli.ml.tactician_data import tactician_features
+    from ares_cli.ml.trading_data import atr_fraction
 
     spec = bundle.table["spec"]
     regimes = bundle_regimes(bundle, bars)
@@ -219,9 +217,7 @@ def bundle_signals(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
         _, p_take[k], member_p[k] = _tactician(bundle, tact.slice(int(k), 1), int(side[k]))
     keep = rows["bar_index"].is_in(index.tolist()).to_numpy()
     codes = {name: i for i, name in enumerate(REGIMES)}
-    atr_frac = bars.select(atr(pl.col("high"), pl.col("low"), pl.col("close"),
-                               bundle.table["params"]["atr_window"])
-                           / pl.col("close")).to_series().to_numpy()
+    atr_frac = atr_fraction(bars, bundle.table["params"]["atr_window"])
     return SignalFrame(
         bar_index=index.astype(np.int64), p_up=p_cal[keep], side=side[keep].astype(np.int64),
         p_take=p_take[keep],

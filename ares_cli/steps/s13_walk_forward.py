@@ -72,13 +72,12 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     trades = pl.concat([r.trades for r in results], how="vertical_relaxed")
     bars_per_year = float(results[0].params["bars_per_year"])
     r = returns["ret"].to_numpy()
-    trade_cols = {"pnl": trades["pnl"].to_numpy(),
-                  "exit_index": np.zeros(trades.height), "entry_index": np.zeros(trades.height)}
-    stitched = bt_metrics(r, np.cumprod(1 + r), trade_cols, bars_per_year)
+    # metrics() reads only the trades' pnl here (no fine bars: exposure is set from positions)
+    stitched = bt_metrics(r, np.cumprod(1 + r), {"pnl": trades["pnl"].to_numpy()},
+                          bars_per_year)
     bench = returns["benchmark_ret"].to_numpy()
-    no_trades = {"pnl": np.zeros(0), "exit_index": np.zeros(0), "entry_index": np.zeros(0)}
-    stitched_bench = bt_metrics(bench, np.cumprod(1 + bench), no_trades, bars_per_year)
-    stitched.pop("exposure", None)
+    stitched_bench = bt_metrics(bench, np.cumprod(1 + bench), {"pnl": np.zeros(0)},
+                                bars_per_year)
     stitched["exposure"] = float(np.mean(returns["position"].to_numpy() != 0))
     per_fold = []
     for res in results:
