@@ -10,6 +10,7 @@ log-odds most at that bar come from XGBoost's `pred_contribs`. Pure given the bu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -92,55 +93,26 @@ def bundle_regimes(bundle: ModelSet, bars: pl.DataFrame) -> pl.DataFrame:
 
 def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms: int,
            fine_ms: int) -> dict[str, Any]:
-    """The decision for the last base bar of `bars` (see the module docstring)."""
+    """The decision for the last base bar of `bars` (see the module docstring): the batch
+    scoring of that one bar, so live and step 15 cannot disagree."""
+    from ares_cli.ml.analyst import SCORE_FEATURES
     from ares_cli.ml.backtest import Orders
     from ares_cli.ml.contributions import analyst_contributions
-    from ares_cli.ml.features import FeaturesConfig, build_features
     from ares_cli.ml.members import MemberTable
-    from ares_cli.ml.policy import Policy, SignalFrame, orders_for
-    from ares_cli.ml.regimes import REGIMES
-    from ares_cli.ml.tactician_data import tactician_features
-    from ares_cli.ml.trading_data import atr_fraction
+    from ares_cli.ml.policy import Policy, orders_for, rule_p_take
 
-    spec = bundle.table["spec"]
-    regimes = bundle_regimes(bundle, bars)
-    features = build_features(bars, fine, regimes, FeaturesConfig(**spec["features"]),
-                              base_ms=base_ms)
-    features = features.with_row_index("bar_index").with_columns(
-        pl.col("bar_index").cast(pl.Int64))
-    recent = features.tail(HISTORY_BARS)
-    p_raw, p_cal = _analyst(bundle, recent)
-    last = recent.tail(1)
-    bar_index = int(last["bar_index"][0])
-    regime_row = regimes.filter(pl.col("timestamp") == last["timestamp"][0])
-    regime = regime_row["regime"][0] if regime_row.height else None
-    thresholds = spec["proposal_thresholds"]
-    side = (1 if p_raw[-1] >= thresholds["long_at_or_above"]
-            else -1 if p_raw[-1] <= thresholds["short_at_or_below"] else 0)
-    frame = recent.select("bar_index", "timestamp").with_columns(
-        window=pl.lit("live"), regime=pl.lit(regime), p_up=pl.Series(p_raw))
-    tact = tactician_features(frame, regimes, fine, base_ms=base_ms, fine_ms=fine_ms,
-                              flow_minutes=spec["tactician"]["flow_minutes"]).tail(1)
-    p_take_raw, p_take, member_p = (_tactician(bundle, tact, side) if side
-                                    else (None, None, None))
+    scored = _score(bundle, bars, fine, np.array([bars.height - 1]), base_ms=base_ms,
+                    fine_ms=fine_ms)
+    signal, last = scored.frame, scored.rows
+    side = int(signal.side[0])
+    p_take = None if not side else float(signal.p_take[0])
     params = bundle.table["params"]
     policy = None if params["policy"] is None else Policy.from_dict(params["policy"])
-    atr_frac = atr_fraction(bars, params["atr_window"])[-1]
-    codes = {name: i for i, name in enumerate(REGIMES)}
-    signal = SignalFrame(
-        bar_index=np.array([bar_index]), p_up=np.array([p_cal[-1]]), side=np.array([side]),
-        p_take=np.array([np.nan if p_take is None else p_take]),
-        regime=np.array([codes.get(regime, -1)]), atr_frac=np.array([atr_frac]),
-        **_members_matrix(bundle, [member_p]))
     orders = (orders_for(signal, policy) if policy is not None
               else Orders.constant(np.zeros(1, dtype=np.int64)))
     # the P(pays) the rule compared with its threshold: the rule may re-weight the members
-    from ares_cli.ml.policy import rule_p_take
-
     p_take_rule = (float(rule_p_take(signal, policy.member_weights)[0])
                    if policy is not None and side else p_take)
-    from ares_cli.ml.analyst import SCORE_FEATURES
-
     table = MemberTable.from_dict(bundle.table["analyst"]["members"])
     models = {name: bundle.models[f"analyst-{name}"] for name in table.own_models()}
     scores = last.select(SCORE_FEATURES).to_numpy().astype(np.float64)
@@ -159,12 +131,13 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
         "stop": close * (1 - traded * float(orders.stop[0])) if traded else None,
         "target": close * (1 + traded * float(orders.target[0])) if traded else None,
         "close": close,  # stop and target are placed from it (the fill is the next open)
-        "analyst_p_up": float(p_cal[-1]), "analyst_p_up_raw": float(p_raw[-1]),
+        "analyst_p_up": float(signal.p_up[0]), "analyst_p_up_raw": float(scored.p_up_raw[0]),
         "proposal": {1: "long", -1: "short", 0: "none"}[side],
         "tactician_p_take": (None if p_take_rule is None or not np.isfinite(p_take_rule)
                              else p_take_rule),
-        "tactician_p_take_shipped": p_take, "tactician_p_take_raw": p_take_raw,
-        "regime": regime,
+        "tactician_p_take_shipped": p_take,
+        "tactician_p_take_raw": None if not side else float(scored.p_take_raw[0]),
+        "regime": scored.regime[0],
         "top_features": [{"feature": names[i], "contribution": float(contribs[0][i])}
                          for i in top],
         "rule": "flat: no rule was feasible on validation" if policy is None else
@@ -185,10 +158,26 @@ def one_line(d: dict[str, Any]) -> str:
             f"top features: {feats}")
 
 
+@dataclass(frozen=True)
+class _Scored:
+    """A window scored by a bundle: the rules' inputs and, for `decide`, the raw values."""
+
+    frame: Any  # SignalFrame
+    p_up_raw: np.ndarray
+    p_take_raw: np.ndarray
+    regime: list[str | None]
+    rows: pl.DataFrame  # the bars' features
+
+
 def bundle_signals(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
                    index: np.ndarray, *, base_ms: int, fine_ms: int) -> Any:
     """The bundle's `SignalFrame` on the base bars `index` of `bars`: its features, models,
     stacker, calibrators and proposal thresholds applied bar by bar (all causal)."""
+    return _score(bundle, bars, fine, index, base_ms=base_ms, fine_ms=fine_ms).frame
+
+
+def _score(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, index: np.ndarray, *,
+           base_ms: int, fine_ms: int) -> _Scored:
     from ares_cli.ml.features import FeaturesConfig, build_features
     from ares_cli.ml.policy import SignalFrame
     from ares_cli.ml.regimes import REGIMES
@@ -212,20 +201,25 @@ def bundle_signals(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
     tact = tactician_features(frame, regimes, fine, base_ms=base_ms, fine_ms=fine_ms,
                               flow_minutes=spec["tactician"]["flow_minutes"])
     p_take = np.full(rows.height, np.nan)
+    p_take_raw = np.full(rows.height, np.nan)
     member_p: list[dict[str, float] | None] = [None] * rows.height
     for k in np.flatnonzero(side != 0):
-        _, p_take[k], member_p[k] = _tactician(bundle, tact.slice(int(k), 1), int(side[k]))
+        p_take_raw[k], p_take[k], member_p[k] = _tactician(bundle, tact.slice(int(k), 1),
+                                                           int(side[k]))
     keep = rows["bar_index"].is_in(index.tolist()).to_numpy()
     codes = {name: i for i, name in enumerate(REGIMES)}
+    names = frame["regime"].to_list()
     atr_frac = atr_fraction(bars, bundle.table["params"]["atr_window"])
-    return SignalFrame(
+    signal = SignalFrame(
         bar_index=index.astype(np.int64), p_up=p_cal[keep], side=side[keep].astype(np.int64),
         p_take=p_take[keep],
-        regime=np.array([codes.get(r, -1) if r is not None else -1
-                         for r in frame["regime"].to_list()], dtype=np.int64)[keep],
+        regime=np.array([codes.get(r, -1) if r is not None else -1 for r in names],
+                        dtype=np.int64)[keep],
         atr_frac=atr_frac[index],
         **{k: (v[keep] if k == "members" else v)
            for k, v in _members_matrix(bundle, member_p).items()})
+    return _Scored(signal, p_raw[keep], p_take_raw[keep],
+                   [r for r, k in zip(names, keep, strict=True) if k], rows.filter(keep))
 
 
 def score_bundle(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame,
