@@ -84,30 +84,42 @@ def _parents(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
+@cache
+def _digest_and_imports(name: str, source: str) -> tuple[str, tuple[str, ...]]:
+    """A module's normalised-syntax digest and its sorted `ares_cli` imports (parsed once)."""
+    tree = ast.parse(source, filename=name)
+    imports = tuple(sorted(_imports(tree)))
+    normal = ast.dump(_without_docstrings(tree), include_attributes=False)
+    return hashlib.sha256(normal.encode()).hexdigest(), imports
+
+
 def module_closure(module: str, reader: object = None) -> dict[str, str]:
     """{module name: digest of its normalised syntax tree} for `module` and all it imports.
 
     The `__init__` of each enclosing package runs on import and is included too, but what it
-    imports is not followed (the step registry in `ares_cli/steps/__init__.py` imports every
-    step; that does not make one step's code part of another's). `reader` (module -> source
-    or None) defaults to `read_source`; tests pass another to simulate an edit.
+    imports is not followed (a package's `__init__` may re-export all its modules for users;
+    that does not make one module's code part of another's). A module reached both as such a
+    parent and as an import is followed, whichever way it was reached first, and imports are
+    visited in sorted order: the closure is the same in every process, whatever the hash seed.
+    `reader` (module -> source or None) defaults to `read_source`; tests pass another to
+    simulate an edit.
     """
     read = reader if callable(reader) else read_source
     digests: dict[str, str] = {}
+    imports_of: dict[str, tuple[str, ...]] = {}
+    followed: set[str] = set()
     pending = [(module, True)]
     while pending:
         name, follow = pending.pop()
-        if name in digests:
-            continue
-        source = read(name)
-        if source is None:
-            continue
-        tree = ast.parse(source, filename=name)
-        normal = ast.dump(_without_docstrings(tree), include_attributes=False)
-        digests[name] = hashlib.sha256(normal.encode()).hexdigest()
-        pending.extend((parent, False) for parent in _parents(name))
-        if follow:
-            pending.extend((imported, True) for imported in _imports(tree))
+        if name not in digests:
+            source = read(name)
+            if source is None:
+                continue
+            digests[name], imports_of[name] = _digest_and_imports(name, source)
+            pending.extend((parent, False) for parent in reversed(_parents(name)))
+        if follow and name not in followed:
+            followed.add(name)
+            pending.extend((imported, True) for imported in reversed(imports_of[name]))
     return dict(sorted(digests.items()))
 
 

@@ -54,3 +54,57 @@ def test_comments_docstrings_and_layout_do_not_count_but_code_does():
     # Step 3 does not import ml/dataset, so its digest is untouched by the same edit.
     step3 = STEPS[2].run.__module__
     assert code_digest(step3, _edited(module, changed)) == code_digest(step3)
+
+
+_DIGESTS = """
+import json
+from ares_cli.codehash import code_digest, module_closure
+from ares_cli.steps import STEPS
+print(json.dumps({s.name: [code_digest(s.run.__module__), len(module_closure(s.run.__module__))]
+                  for s in STEPS}))
+"""
+
+
+def test_every_digest_is_the_same_in_every_process():
+    """Set order varies with the hash seed: a closure that depended on it gave step 13 two
+    digests across processes, so an unchanged run-all re-ran walk-forward in ~40 % of calls."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    seen = set()
+    for seed in ("0", "1", "2", "3", "5", "7"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", _DIGESTS], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        seen.add(json.dumps(json.loads(out), sort_keys=True))
+    assert len(seen) == 1
+
+
+def test_closure_follows_a_module_first_reached_as_a_parent_package():
+    """A package `__init__` first reached as the parent of a module (not followed) and later
+    imported by another module must still be followed."""
+    sources = {
+        "ares_cli.x": "",
+        "ares_cli.x.leaf": "import ares_cli.y\n",
+        "ares_cli.x.top": "import ares_cli.x.leaf\nimport ares_cli.z\n",
+        "ares_cli.y": "",
+        "ares_cli.z": "import ares_cli.x\n",
+        "ares_cli": "",
+    }
+    sources["ares_cli.x"] = "import ares_cli.w\n"
+    sources["ares_cli.w"] = ""
+    closure = module_closure("ares_cli.x.top", sources.get)
+    # ares_cli.x is reached first as the parent of x.top, then imported by z: followed
+    assert "ares_cli.w" in closure
+
+
+def test_walk_forward_digest_holds_no_console_store_or_client():
+    """Step 13 re-runs steps 4-12: its digest covers them and their ml code, not the runner,
+    the console, the store, the exchange client or the report (an edit there must not re-run
+    the costliest step)."""
+    closure = closure_of(13)
+    banned = ("ares_cli.console", "ares_cli.runner", "ares_cli.store", "ares_cli.cli",
+              "ares_cli.data.ccxt", "ares_cli.report", "ares_cli.commands")
+    assert not [m for m in closure if m.startswith(banned) and m != "ares_cli.store_config"]
