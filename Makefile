@@ -3,24 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Exact versions every install here uses (pyproject keeps the lower bounds for users).
+LOCK := requirements.lock
 # vectorbt is a benchmark baseline only: it lives in its own venv, never in the project's.
 BENCH_VENV := .venv-bench
 BENCH_BIN := $(BENCH_VENV)/bin
 BENCH_STAMP := $(BENCH_VENV)/.installed
 VECTORBT ?= vectorbt==1.2.0
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-all lint bench power lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_BIN)/pip install --quiet --upgrade pip
-	$(BENCH_BIN)/pip install --quiet -e . '$(VECTORBT)'
+	$(BENCH_BIN)/pip install --quiet -e . '$(VECTORBT)'  # vectorbt pins its own ranges
 	touch $(BENCH_STAMP)
 
 install: $(STAMP)
@@ -28,11 +30,27 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ares run-all --exchange binance --symbol ETHUSDT
 
+# The fast tier (everything not marked slow), run every few minutes.
 test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Everything, the slow tier included: what CI runs.
+test-all: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check ares_cli tests benchmarks
+	$(BIN)/python -m pytest -q -p no:xdist -o addopts="" tests/test_layers.py
+
+# Re-resolve the newest versions pyproject allows into the lock; `git diff requirements.lock`
+# shows what moved.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet -e '.[dev,dask,mlflow]'
+	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^ares-cli' > $(LOCK)
+	rm -rf .venv-lock
 
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_bars
@@ -40,4 +58,4 @@ bench: $(STAMP) $(BENCH_STAMP)
 	$(BENCH_BIN)/python -m benchmarks.bench_backtest
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) artifacts/objects artifacts/actions artifacts/runs artifacts/refs artifacts/locks
+	rm -rf $(VENV) $(BENCH_VENV) .venv-lock artifacts/objects artifacts/actions artifacts/runs artifacts/refs artifacts/locks

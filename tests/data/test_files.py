@@ -652,12 +652,12 @@ def test_json_bad_value_names_the_row(tmp_path: Path) -> None:
     assert str(data_error(path)).startswith(f"{path}, row 2: expected 6 values, found [1, 2]")
 
 
-def test_readme_lists_column_names_aliases_and_json_shapes() -> None:
-    """The README's "Data sources" section keeps up with what the loader recognises."""
+def test_docs_list_column_names_aliases_and_json_shapes() -> None:
+    """docs/data-sources.md keeps up with what the loader recognises."""
     from ares_cli.data.files import _ALIASES
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Data sources", 1)[1].split("\n## ", 1)[0]
+    docs = Path(__file__).resolve().parents[2] / "docs" / "data-sources.md"
+    section = docs.read_text(encoding="utf-8")
     for name, aliases in _ALIASES.items():
         for alias in (name, *aliases):
             assert f"`{alias}`" in section, alias
