@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ares_cli.jsonutil import canonical_json, json_safe
+from ares_cli.util.jsonutil import canonical_json, json_safe
 
 Kind = Literal["table", "json", "modelset", "joblib", "bytes"]
 
@@ -37,7 +37,7 @@ class Artifact:
 
     @staticmethod
     def modelset(value: Any) -> Artifact:
-        """A `ares_cli.ml.modelset.ModelSet`."""
+        """A `ares_cli.ml.models.modelset.ModelSet`."""
         return Artifact("modelset", value)
 
 
@@ -78,7 +78,7 @@ def decode(data: bytes, kind: Kind) -> Any:
 
         return joblib.load(io.BytesIO(data))
     if kind == "modelset":
-        from ares_cli.ml.modelset import ModelSet
+        from ares_cli.ml.models.modelset import ModelSet
 
         return ModelSet.from_bytes(data)
     if kind == "bytes":

@@ -101,7 +101,7 @@ def _context(exchange: str, symbol: str, cfg: Any, json_mode: bool, strict: bool
              config_args: tuple[str, ...] = (), workers: int = 1) -> Any:
     from ares_cli.console import make_reporter
     from ares_cli.runner import Runner, RunOptions
-    from ares_cli.store import Store
+    from ares_cli.store.objects import Store
 
     if not exchange.strip() or not symbol.strip():
         raise ConfigError("--exchange and --symbol must not be empty")
@@ -132,7 +132,7 @@ def _on_latest_run(exchange: str, symbol: str, config: Path | None, sets: list[s
 def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
     """Write `summary.json` (and `report.html` once step 16 is done) beside the manifest, print
     the summary (JSON or human) ending with the report's path, then exit with the run's code."""
-    from ares_cli.report.publish import publish
+    from ares_cli.commands.publish import publish
 
     summary = outcome.summary(runner.options)
     report = publish(runner.store, outcome.manifest, summary)
@@ -322,7 +322,7 @@ def status(
     json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """The latest run of every exchange/symbol in the store."""
-    from ares_cli.report.listing import status_rows
+    from ares_cli.commands.listing import status_rows
 
     try:
         rows = status_rows(_store(config))
@@ -339,7 +339,7 @@ def runs(
     json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Every run in the store, oldest first."""
-    from ares_cli.report.listing import run_rows
+    from ares_cli.commands.listing import run_rows
 
     try:
         rows = run_rows(_store(config), exchange, symbol)
@@ -361,7 +361,7 @@ def show(
     `latest` and a step name or number refer to the most recent run of any pair unless
     --exchange/--symbol name one; the first line on stderr says which run it is.
     """
-    from ares_cli.report.listing import show_ref
+    from ares_cli.commands.listing import show_ref
 
     try:
         title, content = show_ref(_store(config), ref, exchange, symbol)
@@ -379,7 +379,7 @@ def promote(
 ) -> None:
     """Make a run the champion of its exchange/symbol (what step 15 compares challengers with
     and `ares signal` trades). The run must have saved its bundle (step 16)."""
-    from ares_cli.report.promotion import promote_run
+    from ares_cli.store.champion import promote_run
 
     try:
         record = promote_run(_store(config), run)
@@ -399,7 +399,7 @@ def report(
     config: ConfigPath = None,
 ) -> None:
     """Print the path of the latest run's report.html (of a pair, or of any pair)."""
-    from ares_cli.report.publish import report_path
+    from ares_cli.commands.publish import report_path
 
     try:
         store = _store(config)
@@ -423,7 +423,7 @@ def export(
 ) -> None:
     """Write a run's bundle and main tables as plain files (parquet, XGBoost .ubj, JSON) with a
     README saying what each file is and how to load it."""
-    from ares_cli.report.export import export_run
+    from ares_cli.commands.export import export_run
 
     try:
         result = export_run(_store(config), run, out)
@@ -448,8 +448,8 @@ def signal(
     """Today's decision from the champion bundle (or --latest) on data brought up to date:
     side, size, stop, target, probabilities, regime, bar and the three features that pushed it
     most. One line, or one JSON object with --json; made for cron."""
-    from ares_cli.report.live import load_decision
-    from ares_cli.report.signal import one_line
+    from ares_cli.commands.signal import load_decision
+    from ares_cli.serve.scoring import one_line
 
     try:
         decision = load_decision(_store(config), exchange, symbol, latest=latest,
@@ -465,7 +465,7 @@ def signal(
 @app.command("verify")
 def verify(config: ConfigPath = None) -> None:
     """Re-hash every object in the store; exit 1 naming any that is corrupted."""
-    from ares_cli.report.listing import pairs_using, producers
+    from ares_cli.commands.listing import pairs_using, producers
 
     try:
         store = _store(config)
@@ -493,7 +493,7 @@ def gc(
     ] = False,
 ) -> None:
     """Remove objects that no run or ref reaches (with --failed, failed attempts first)."""
-    from ares_cli.report.listing import run_state
+    from ares_cli.commands.listing import run_state
 
     try:
         store = _store(config)
@@ -515,7 +515,7 @@ def gc(
 
 
 def _store(config: Path | None) -> Any:
-    from ares_cli.store import Store
+    from ares_cli.store.objects import Store
 
     return Store(_load(config, None).store_root())
 

@@ -24,23 +24,23 @@ from ares_cli.data.files import FilesConfig
 from ares_cli.data.sources import DataConfig
 from ares_cli.errors import ConfigError
 from ares_cli.folds import ComputeConfig
-from ares_cli.ml.ab_test import ABTestConfig
-from ares_cli.ml.booster import BoostConfig
-from ares_cli.ml.calibration import CalibrationConfig
-from ares_cli.ml.ensemble import EnsembleConfig
-from ares_cli.ml.features import FeaturesConfig
-from ares_cli.ml.labels import LabelsConfig
-from ares_cli.ml.monte_carlo import MonteCarloConfig
-from ares_cli.ml.optimize import OptimizeConfig
-from ares_cli.ml.regimes import RegimesConfig
-from ares_cli.ml.splits import SplitConfig
-from ares_cli.ml.tactician import TacticianModelConfig
-from ares_cli.ml.tactician_data import TacticianConfig
-from ares_cli.ml.tuning import EnhanceConfig
-from ares_cli.ml.walk_forward import WalkForwardConfig
+from ares_cli.ml.evaluation.ab_test import ABTestConfig
+from ares_cli.ml.evaluation.monte_carlo import MonteCarloConfig
+from ares_cli.ml.evaluation.walk_forward import WalkForwardConfig
+from ares_cli.ml.features.causal import FeaturesConfig
+from ares_cli.ml.features.labels import LabelsConfig
+from ares_cli.ml.features.regimes import RegimesConfig
+from ares_cli.ml.features.splits import SplitConfig
+from ares_cli.ml.models.booster import BoostConfig
+from ares_cli.ml.models.calibration import CalibrationConfig
+from ares_cli.ml.models.ensemble import EnsembleConfig
+from ares_cli.ml.models.tuning import EnhanceConfig
+from ares_cli.ml.tactician.dataset import TacticianConfig
+from ares_cli.ml.tactician.models import TacticianModelConfig
+from ares_cli.ml.trading.optimize import OptimizeConfig
 from ares_cli.report.mlflow_log import MlflowConfig
-from ares_cli.store import StoreConfig
-from ares_cli.timeutil import parse_utc, timeframe_ms
+from ares_cli.store.objects import StoreConfig
+from ares_cli.util.timeutil import parse_utc, timeframe_ms
 
 __all__ = ["Config", "apply_overrides", "build_config", "load_config", "parse_override",
            "parse_utc", "timeframe_ms"]

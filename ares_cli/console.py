@@ -10,9 +10,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
-from ares_cli.manifest import StepRecord
 from ares_cli.steps import LAST
 from ares_cli.steps.base import Step
+from ares_cli.store.manifest import StepRecord
 
 
 class Reporter(Protocol):

@@ -21,8 +21,8 @@ import numpy as np
 import polars as pl
 
 from ares_cli.errors import AresError, StepFailed
-from ares_cli.ml.walk_forward import Fold
-from ares_cli.section import Field, Section
+from ares_cli.ml.evaluation.walk_forward import Fold
+from ares_cli.util.section import Field, Section
 
 __all__ = ["CHOICES", "ComputeConfig", "FoldResult", "fold_state_key", "run_fold", "run_folds"]
 
@@ -72,8 +72,8 @@ def fold_inputs(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
                 base_ms: int) -> dict[str, Any]:
     """The catalog a fold's steps 4 to 12 start from: its bars (its past and test span only),
     the fine bars inside them, regimes fitted on its training part and its windows."""
-    from ares_cli.ml.regimes import classify_bars
-    from ares_cli.ml.splits import SplitPlan, assign
+    from ares_cli.ml.features.regimes import classify_bars
+    from ares_cli.ml.features.splits import SplitPlan, assign
 
     part = bars.slice(fold.start, fold.test[1] - fold.start)
     lo = part["timestamp"][0]
@@ -105,9 +105,9 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
              exchange: str, symbol: str, state_key: str = "memory") -> FoldResult:
     """Steps 4 to 12 on the fold's past, then its test span traded with what it chose.
     `state_key` is the walk-forward step's action key (see `fold_state_key`)."""
-    from ares_cli.ml.optimize import buy_and_hold, trade
-    from ares_cli.ml.policy import Policy
-    from ares_cli.ml.trading_data import window_market, window_signals
+    from ares_cli.ml.trading.optimize import buy_and_hold, trade
+    from ares_cli.ml.trading.policy import Policy
+    from ares_cli.ml.trading.windows import window_market, window_signals
     from ares_cli.pipeline import run_steps
 
     wf = config.walk_forward

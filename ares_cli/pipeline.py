@@ -20,7 +20,7 @@ from ares_cli.errors import StepFailed
 from ares_cli.runner import check_outputs, step_view
 from ares_cli.steps import BY_NUMBER, resolve
 from ares_cli.steps.base import Step, StepEnv
-from ares_cli.store import sha256_bytes
+from ares_cli.store.objects import sha256_bytes
 
 __all__ = ["PipelineResult", "run_steps"]
 

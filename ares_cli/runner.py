@@ -37,11 +37,11 @@ from ares_cli.errors import (
     NotImplementedStep,
     StepFailed,
 )
-from ares_cli.jsonutil import canonical_json, json_safe
-from ares_cli.manifest import Manifest, StepRecord, utc_now
 from ares_cli.steps import BY_NUMBER, LAST, PRODUCER, STEPS
 from ares_cli.steps.base import BASE_LIBRARIES, Step, StepEnv, StepResult
-from ares_cli.store import Store, sha256_bytes
+from ares_cli.store.manifest import Manifest, StepRecord, utc_now
+from ares_cli.store.objects import Store, sha256_bytes
+from ares_cli.util.jsonutil import canonical_json, json_safe
 
 LIBRARIES = ("polars", "numpy", "xgboost-cpu", "optuna", "scikit-learn", "ccxt", "typer",
              "pydantic")
@@ -316,7 +316,7 @@ class Runner:
         """`champion_bundle`: the bundle of the pair's promoted run (not this run itself)."""
         if name != "champion_bundle":
             raise StepFailed(f"unknown external input '{name}'")
-        from ares_cli.report.promotion import CHAMPION
+        from ares_cli.store.champion import CHAMPION
 
         run_id = self.store.get_ref(manifest.exchange, manifest.symbol, CHAMPION)
         if run_id is None or run_id == manifest.run_id:
@@ -399,7 +399,7 @@ class Runner:
         decision = manifest.step(15).metrics.get("test", {}).get("decision")
         if decision != "promote":
             return
-        from ares_cli.report.promotion import CHAMPION
+        from ares_cli.store.champion import CHAMPION
 
         self.store.set_ref(manifest.exchange, manifest.symbol, CHAMPION, manifest.run_id)
         self.log(manifest, "promoted", step=step.name, run=manifest.run_id)

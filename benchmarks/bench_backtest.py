@@ -163,8 +163,8 @@ class Side:
 
 class AresSide(Side):
     def __init__(self, bars: Bars, case: str) -> None:
-        from ares_cli.ml.backtest import Market, Orders, Rules
-        from ares_cli.ml.sweep import sma_crossover_side
+        from ares_cli.ml.trading.backtest import Market, Orders, Rules
+        from ares_cli.ml.trading.sweep import sma_crossover_side
 
         n = bars.close.size
         self.case = case
@@ -179,13 +179,13 @@ class AresSide(Side):
     def first(self) -> Any:
         if self.case == "single":
             return self.run()
-        from ares_cli.ml.sweep import sweep_sma_crossover
+        from ares_cli.ml.trading.sweep import sweep_sma_crossover
 
         return sweep_sma_crossover(self.market, self.fast[:2], self.slow[:2], self.rules)
 
     def run(self) -> Any:
-        from ares_cli.ml.backtest import Orders, backtest
-        from ares_cli.ml.sweep import sma_crossover_side, sweep_sma_crossover
+        from ares_cli.ml.trading.backtest import Orders, backtest
+        from ares_cli.ml.trading.sweep import sma_crossover_side, sweep_sma_crossover
 
         if self.case == "single":
             return backtest(self.market, self.orders, self.rules,
@@ -218,7 +218,7 @@ class VectorbtSide(Side):
         import pandas as pd
         import vectorbt as vbt
 
-        from ares_cli.ml.sweep import sma_crossover_side
+        from ares_cli.ml.trading.sweep import sma_crossover_side
 
         vbt.settings["engine"] = engine
         self.vbt, self.case = vbt, case

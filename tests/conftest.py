@@ -72,7 +72,7 @@ def tiny_pipeline(built_store):
     steps in memory and checks they give the store's bytes."""
     from ares_cli.artifacts import decode
     from ares_cli.pipeline import PipelineResult, StepOutcome
-    from ares_cli.store import Store
+    from ares_cli.store.objects import Store
 
     store = Store(built_store)
     manifest = store.list_runs()[-1]
@@ -91,7 +91,7 @@ def built_store(tmp_path_factory, tiny_config) -> Path:
     """A store holding one run of steps 1..TINY_LAST_STEP of the tiny market (read-only use)."""
     from ares_cli.console import PlainReporter
     from ares_cli.runner import Runner, RunOptions
-    from ares_cli.store import Store
+    from ares_cli.store.objects import Store
 
     root = tmp_path_factory.mktemp("built") / "store"
     store = Store(root)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ares_cli.cli import app
 from ares_cli.steps import LAST
-from ares_cli.store import Store
+from ares_cli.store.objects import Store
 from tests.conftest import TINY_LAST_STEP, TINY_SETS
 
 SMALL = [

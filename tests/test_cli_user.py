@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from ares_cli.cli import main
-from ares_cli.manifest import Manifest, StepRecord
 from ares_cli.steps import STEPS
-from ares_cli.store import Store
+from ares_cli.store.manifest import Manifest, StepRecord
+from ares_cli.store.objects import Store
 from tests.conftest import TINY_SETS, shared_file
 
 TINY = [arg for item in TINY_SETS for arg in ("--set", item)]
@@ -137,7 +137,7 @@ def test_resume_is_suggested_after_a_crash_but_not_after_a_config_or_data_error(
     code, out, err = ares(capsys, "run-all", "--set", "data.dyas=2", "--json")
     assert code == 2 and "resume with" not in err and json.loads(out)["resume_command"] is None
 
-    import ares_cli.ml.splits as splits
+    import ares_cli.ml.features.splits as splits
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")

@@ -48,13 +48,13 @@ def test_editing_an_ml_module_reruns_exactly_the_steps_that_import_it(store_copy
 
     def edited(module: str) -> str | None:
         source = original(module)
-        if module == "ares_cli.ml.dataset" and source is not None:
+        if module == "ares_cli.ml.features.dataset" and source is not None:
             source += "\n\ndef _added_by_a_test() -> int:\n    return 42\n"
         return source
 
     monkeypatch.setattr(codehash, "read_source", edited)
     importers = {s.number for s in STEPS[:TINY_LAST_STEP]
-                 if "ares_cli.ml.dataset" in codehash.module_closure(s.run.__module__)}
+                 if "ares_cli.ml.features.dataset" in codehash.module_closure(s.run.__module__)}
     assert 4 in importers and not importers & {1, 2, 3, 5, 6, 7}
     summary = run_all()
     assert summary["exit_code"] == 0

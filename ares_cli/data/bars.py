@@ -12,8 +12,8 @@ import polars as pl
 from pydantic import field_validator, model_validator
 
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP
-from ares_cli.section import Section
-from ares_cli.timeutil import timeframe_ms
+from ares_cli.util.section import Section
+from ares_cli.util.timeutil import timeframe_ms
 
 
 class BarsConfig(Section):

@@ -59,9 +59,9 @@ from pydantic import field_validator
 
 from ares_cli.data.schema import TRADES_SCHEMA
 from ares_cli.errors import ConfigError, DataError, ExternalServiceError
-from ares_cli.fsutil import TMP_PREFIX, atomic_write, fsync_dir, safe_name
-from ares_cli.section import Field, Section
-from ares_cli.timeutil import as_utc
+from ares_cli.util.fsutil import TMP_PREFIX, atomic_write, fsync_dir, safe_name
+from ares_cli.util.section import Field, Section
+from ares_cli.util.timeutil import as_utc
 
 if TYPE_CHECKING:  # ccxt is imported lazily: it takes about a second to import
     import ccxt

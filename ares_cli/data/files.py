@@ -43,7 +43,7 @@ from pydantic import field_validator
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP, TRADES_SCHEMA, conform
 from ares_cli.data.validate import EARLIEST
 from ares_cli.errors import ConfigError, DataError
-from ares_cli.section import Field, Section
+from ares_cli.util.section import Field, Section
 
 __all__ = [
     "JSON_SHAPES", "KNOWN_SUFFIXES", "FilesConfig", "LoadedFiles", "expand_paths", "load_files",

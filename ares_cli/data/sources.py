@@ -12,8 +12,8 @@ import polars as pl
 from pydantic import field_validator
 
 from ares_cli.errors import ConfigError
-from ares_cli.section import Field, Section, list_field
-from ares_cli.timeutil import parse_utc
+from ares_cli.util.section import Field, Section, list_field
+from ares_cli.util.timeutil import parse_utc
 
 if TYPE_CHECKING:
     from ares_cli.data.ccxt_source import CcxtConfig, Credentials
@@ -147,7 +147,7 @@ def collect_files(paths: tuple[str, ...], files: FilesConfig, progress: Progress
 def input_file_digests(paths: tuple[str, ...]) -> dict[str, str]:
     """sha256 of every input file, so a changed file is a new action (no stale cache hit)."""
     from ares_cli.data.files import expand_paths
-    from ares_cli.fsutil import sha256_file
+    from ares_cli.util.fsutil import sha256_file
 
     return {str(path): sha256_file(path) for path in expand_paths(paths)}
 

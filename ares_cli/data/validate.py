@@ -19,7 +19,7 @@ import polars as pl
 
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP, TRADES_SCHEMA, conform
 from ares_cli.errors import ConfigError, DataError
-from ares_cli.timeutil import as_utc
+from ares_cli.util.timeutil import as_utc
 
 __all__ = ["EARLIEST", "POLICIES", "Locate", "validate_candles", "validate_trades"]
 

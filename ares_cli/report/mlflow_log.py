@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ares_cli.errors import ExternalServiceError, StepFailed
-from ares_cli.section import Field, Section
+from ares_cli.util.section import Field, Section
 
 __all__ = ["INSTALL_HINT", "MlflowConfig", "flatten", "log_run", "try_log"]
 

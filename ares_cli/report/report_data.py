@@ -20,8 +20,8 @@ def _iso(series: pl.Series) -> list[str]:
 
 def verdict(monte_carlo: Mapping[str, Any], ab_test: Mapping[str, Any]) -> dict[str, Any]:
     """The headline: edge or not out of sample, and what to do with the champion."""
-    from ares_cli.ml.ab_test import describe as describe_ab
-    from ares_cli.ml.monte_carlo import describe as describe_mc
+    from ares_cli.ml.evaluation.ab_test import describe as describe_ab
+    from ares_cli.ml.evaluation.monte_carlo import describe as describe_mc
 
     edge = monte_carlo.get("verdict") == "edge"
     act = ("promote this run" if ab_test.get("decision") == "promote"

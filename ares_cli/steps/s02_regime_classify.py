@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.data.bars import market_bars
     from ares_cli.errors import DataError
-    from ares_cli.ml.regimes import classify_bars
+    from ares_cli.ml.features.regimes import classify_bars
 
     bars_cfg = cfg.bars
     env.progress(0.1, f"building {bars_cfg.base} and {bars_cfg.fine} bars")

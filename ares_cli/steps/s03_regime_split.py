@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.ml.regimes import agreement_by_window
-    from ares_cli.ml.splits import split_bars
+    from ares_cli.ml.features.regimes import agreement_by_window
+    from ares_cli.ml.features.splits import split_bars
 
     table, summary = split_bars(inputs["regimes"], cfg.split)
     if summary["fallback_regimes"]:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.ml.dataset import build_dataset
+    from ares_cli.ml.features.dataset import build_dataset
 
     env.progress(0.2, "features and labels")
     dataset, metrics = build_dataset(inputs["bars"], inputs["bars_fine"], inputs["regimes"],

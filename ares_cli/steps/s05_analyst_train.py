@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.ml.analyst import train_analyst
+    from ares_cli.ml.analyst.specialists import train_analyst
 
     env.progress(0.05, "purged CV per regime")
     models, metrics = train_analyst(

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.fsutil import safe_name
-    from ares_cli.ml.analyst import enhance_analyst
+    from ares_cli.ml.analyst.specialists import enhance_analyst
+    from ares_cli.util.fsutil import safe_name
 
     models, metrics = enhance_analyst(
         inputs["analyst_dataset"], inputs["analyst_models"], cfg.enhance, seed=cfg.data.seed,

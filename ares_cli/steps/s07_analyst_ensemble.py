@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.ml.analyst import ensemble_analyst
+    from ares_cli.ml.analyst.specialists import ensemble_analyst
 
     env.progress(0.05, "out-of-fold member predictions")
     frame, model, metrics, summary, warnings = ensemble_analyst(

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.data.bars import bar_length_ms
-    from ares_cli.ml.tactician_data import build_tactician_dataset
+    from ares_cli.ml.tactician.dataset import build_tactician_dataset
 
     fine = inputs["bars_fine"]
     env.progress(0.1, "proposed trades and their meta-labels")

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.ml.edge import describe
-    from ares_cli.ml.tactician import train_tactician
+    from ares_cli.ml.stats.edge import describe
+    from ares_cli.ml.tactician.models import train_tactician
 
     env.progress(0.05, "purged CV of the tactician members")
     models, frame, inner, metrics = train_tactician(

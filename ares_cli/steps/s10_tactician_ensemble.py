@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.ml.tactician_ensemble import combine_tactician
+    from ares_cli.ml.tactician.ensemble import combine_tactician
 
     members = inputs["tactician_models"].table["members"]
     frame, model, metrics, summary, warnings = combine_tactician(

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.jsonutil import json_safe
-    from ares_cli.ml.calibration import calibrate_probabilities
+    from ares_cli.ml.models.calibration import calibrate_probabilities
+    from ares_cli.util.jsonutil import json_safe
 
     outputs, calibrators = {}, {}
     metrics: dict[str, Any] = {"data": {}, "train_cv": {}, "validation": {}}

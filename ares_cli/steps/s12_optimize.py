@@ -16,16 +16,16 @@ YEAR_MS = 365 * 24 * 3600 * 1000
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.data.bars import bar_length_ms
-    from ares_cli.fsutil import safe_name
-    from ares_cli.jsonutil import json_safe
-    from ares_cli.ml.optimize import (
+    from ares_cli.ml.trading.optimize import (
         Problem,
         baselines,
         policy_from_params,
         search,
         trial_tables,
     )
-    from ares_cli.ml.trading_data import window_bars, window_market, window_signals
+    from ares_cli.ml.trading.windows import window_bars, window_market, window_signals
+    from ares_cli.util.fsutil import safe_name
+    from ares_cli.util.jsonutil import json_safe
 
     opt = cfg.optimize
     base_ms = cfg.bars.base_ms

@@ -49,9 +49,9 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
 
     from ares_cli.errors import DataError
     from ares_cli.folds import run_folds
-    from ares_cli.jsonutil import json_safe
-    from ares_cli.ml.backtest import metrics as bt_metrics
-    from ares_cli.ml.walk_forward import parameter_stability, plan_folds
+    from ares_cli.ml.evaluation.walk_forward import parameter_stability, plan_folds
+    from ares_cli.ml.trading.backtest import metrics as bt_metrics
+    from ares_cli.util.jsonutil import json_safe
 
     config = cfg.as_config()
     splits = inputs["splits"]

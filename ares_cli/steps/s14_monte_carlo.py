@@ -38,8 +38,8 @@ def _trades(table: Any, first_bar: int, n_bars: int) -> dict[str, Any]:
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     import numpy as np
 
-    from ares_cli.jsonutil import json_safe
-    from ares_cli.ml.monte_carlo import assess, describe
+    from ares_cli.ml.evaluation.monte_carlo import assess, describe
+    from ares_cli.util.jsonutil import json_safe
 
     wf = inputs["walk_forward"].sort("bar_index")
     returns = wf["ret"].to_numpy()

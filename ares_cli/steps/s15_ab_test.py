@@ -18,10 +18,10 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     import polars as pl
 
     from ares_cli.errors import DataError
-    from ares_cli.jsonutil import json_safe
-    from ares_cli.ml.ab_test import compare, describe, momentum_returns
-    from ares_cli.ml.optimize import buy_and_hold
-    from ares_cli.ml.trading_data import window_bars, window_market
+    from ares_cli.ml.evaluation.ab_test import compare, describe, momentum_returns
+    from ares_cli.ml.trading.optimize import buy_and_hold
+    from ares_cli.ml.trading.windows import window_bars, window_market
+    from ares_cli.util.jsonutil import json_safe
 
     index = window_bars(inputs["splits"], "test")
     wf = inputs["walk_forward"].filter(pl.col("bar_index").is_in(index.tolist()))
@@ -39,7 +39,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     closes = inputs["bars"]["close"].to_numpy()[index[0] - lookback: index[-1] + 1]
     if "champion_bundle" in inputs:  # the promoted run's models and rules on these bars
         from ares_cli.data.bars import bar_length_ms
-        from ares_cli.report.signal import score_bundle
+        from ares_cli.serve.scoring import score_bundle
 
         env.progress(0.1, "scoring the champion bundle on the test window")
         champions = {"champion": score_bundle(

@@ -23,13 +23,13 @@ def _digest(artifact: Artifact) -> str:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.jsonutil import json_safe
-    from ares_cli.ml.contributions import regime_contributions
-    from ares_cli.ml.members import MemberTable
-    from ares_cli.ml.tactician_data import proposal_thresholds
-    from ares_cli.report.bundle import build_bundle
+    from ares_cli.ml.analyst.contributions import regime_contributions
+    from ares_cli.ml.models.members import MemberTable
+    from ares_cli.ml.tactician.dataset import proposal_thresholds
     from ares_cli.report.html import render_report
     from ares_cli.report.report_data import report_data, verdict
+    from ares_cli.serve.bundle import build_bundle
+    from ares_cli.util.jsonutil import json_safe
 
     analyst = inputs["analyst_models_enhanced"]
     spec = {name: getattr(cfg, name).model_dump(mode="json") for name in SPEC_SECTIONS}

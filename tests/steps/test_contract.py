@@ -7,10 +7,10 @@ import pytest
 
 from ares_cli.config import Config
 from ares_cli.config_view import ConfigView, UndeclaredConfig
-from ares_cli.manifest import Manifest
 from ares_cli.pipeline import run_steps
 from ares_cli.steps import LAST, PRODUCER, STEPS
-from ares_cli.store import Store
+from ares_cli.store.manifest import Manifest
+from ares_cli.store.objects import Store
 from tests.conftest import TINY_LAST_STEP
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-import ares_cli.ml.booster as booster
-from ares_cli.ml.dataset import OUTCOME_COLUMNS
-from ares_cli.ml.ensemble import StackedEnsemble
-from ares_cli.ml.features import feature_columns
-from ares_cli.ml.regimes import RegimeClassifier
+import ares_cli.ml.models.booster as booster
+from ares_cli.ml.features.causal import feature_columns
+from ares_cli.ml.features.dataset import OUTCOME_COLUMNS
+from ares_cli.ml.features.regimes import RegimeClassifier
+from ares_cli.ml.models.ensemble import StackedEnsemble
 from ares_cli.pipeline import run_steps
 from tests.conftest import TINY_LAST_STEP
 

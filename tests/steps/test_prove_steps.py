@@ -115,7 +115,7 @@ def test_the_live_decision_equals_the_batch_scoring_and_ignores_later_bars(small
     import numpy as np
     import polars as pl
 
-    from ares_cli.report.signal import bundle_signals, decide
+    from ares_cli.serve.scoring import bundle_signals, decide
 
     cat = small_pipeline.catalog
     bundle, bars, fine = cat["bundle"], cat["bars"], cat["bars_fine"]
@@ -151,10 +151,10 @@ def test_feature_contributions_add_up_to_the_analysts_log_odds(small_pipeline) -
     import numpy as np
     import polars as pl
 
-    from ares_cli.ml.analyst import SCORE_FEATURES
-    from ares_cli.ml.contributions import analyst_contributions
-    from ares_cli.ml.ensemble import StackedEnsemble
-    from ares_cli.ml.members import MemberTable, member_predictions
+    from ares_cli.ml.analyst.contributions import analyst_contributions
+    from ares_cli.ml.analyst.specialists import SCORE_FEATURES
+    from ares_cli.ml.models.ensemble import StackedEnsemble
+    from ares_cli.ml.models.members import MemberTable, member_predictions
 
     cat = small_pipeline.catalog
     models, ensemble = cat["analyst_models_enhanced"], cat["analyst_ensemble_model"]

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from ares_cli.folds import CHOICES, run_fold, run_folds
-from ares_cli.ml.walk_forward import Fold
+from ares_cli.ml.evaluation.walk_forward import Fold
 
 pytestmark = pytest.mark.slow
 

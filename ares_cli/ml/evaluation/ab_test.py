@@ -1,0 +1,146 @@
+"""Step 15's champion-challenger test on the test window (the holdout no search has seen).
+
+The challenger is this run's walk-forward record on the test-window bars. The champions are
+scored on exactly those bars with the same engine, fees and slippage: buy-and-hold and a simple
+momentum rule (long while the close is above the close `momentum_bars` bars earlier, else
+flat). For each champion, a paired stationary block bootstrap of the Sharpe difference gives an
+interval and a p-value (`stats.sharpe_difference_test`). The decision is `promote` only when
+the challenger beats every champion: each interval lies above zero and each p-value is below
+`alpha` (and, with `require_edge`, step 14's verdict on the whole walk-forward record is "edge");
+otherwise `keep`. The shadow plan is the number of days of paper trading that would
+detect the observed difference against the strongest champion at `power`. Pure and I/O-free.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ares_cli.ml.trading.backtest import Market, Orders, Rules, backtest
+from ares_cli.util.section import Field, Section
+
+__all__ = ["ABTestConfig", "compare", "momentum_returns"]
+
+
+class ABTestConfig(Section):
+    """`[ab_test]`: the test, the decision rule and the shadow plan."""
+
+    n_boot: int = Field(2000, ge=100)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    power: float = Field(0.8, gt=0.5, lt=1)
+    momentum_bars: int = Field(24, ge=1)
+    require_edge: bool = True  # promote only if step 14's verdict is also "edge"
+    auto_promote: bool = False
+
+
+def momentum_returns(market: Market, closes_before: np.ndarray, *, lookback: int, fee: float,
+                     slippage: float, bars_per_year: float) -> np.ndarray:
+    """Per-bar returns of "long while close > close `lookback` bars ago" on `market`.
+
+    `closes_before` holds the base closes from `lookback` bars before the window up to its last
+    bar, so the first decision already has its look-back (all before the decision)."""
+    close = closes_before[lookback:]
+    past = closes_before[:-lookback]
+    side = (close > past).astype(np.int64)
+    out = backtest(market, Orders.constant(side), Rules(fee=fee, slippage=slippage,
+                                                          exit_on_flat=True),
+                   bars_per_year=bars_per_year)
+    return out.returns
+
+
+def _against_flat(challenger: np.ndarray, cfg: ABTestConfig, scale: float) -> dict[str, Any]:
+    """The challenger against a champion that never traded (Sharpe 0): the Sharpe estimate's
+    own (Mertens) variance gives the interval, p-value and the per-bar variance for the plan."""
+    from ares_cli.ml.stats import validation as stats  # scipy: imported when used
+
+    m = stats.sharpe_moments(challenger)
+    avar = float(1.0 - m.skew * m.sr + (m.kurt - 1.0) / 4.0 * m.sr ** 2)
+    se = float(np.sqrt(avar / m.n))
+    from scipy.special import ndtr, ndtri
+
+    z = float(ndtri(1.0 - cfg.alpha / 2.0))
+    p = float(2.0 * (1.0 - ndtr(abs(m.sr) / se)))
+    low, high = m.sr - z * se, m.sr + z * se
+    return {"sharpe_champion": 0.0, "sharpe_challenger": m.sr * scale,
+            "sharpe_diff": m.sr * scale, "ci95": [low * scale, high * scale], "p_value": p,
+            "beats": bool(low > 0 and p < cfg.alpha), "avar": avar, "diff_per_bar": m.sr,
+            "note": "the champion never traded on these bars: the challenger against 0"}
+
+
+def compare(challenger: np.ndarray, champions: dict[str, np.ndarray], *, bars_per_year: float,
+            periods_per_day: float, cfg: ABTestConfig, seed: int,
+            edge_verdict: str | None = None) -> dict[str, Any]:
+    """The `test` metrics of step 15 (see the module docstring). With `cfg.require_edge`, a
+    challenger whose walk-forward verdict (`edge_verdict`, step 14) is not "edge" is kept
+    whatever this window says."""
+    from ares_cli.ml.stats import validation as stats  # scipy: imported when used
+
+    scale = float(np.sqrt(bars_per_year))
+    per: dict[str, Any] = {}
+    traded = bool(np.std(challenger) > 0)
+    for name, champ in champions.items():
+        sr_champ = float(stats.sharpe(champ)) if np.std(champ) > 0 else 0.0
+        if traded and np.std(champ) == 0:  # a champion that never traded: the challenger vs 0
+            per[name] = _against_flat(challenger, cfg, scale)
+            continue
+        if not traded:
+            per[name] = {"sharpe_champion": sr_champ * scale, "sharpe_challenger": 0.0,
+                         "sharpe_diff": -sr_champ * scale, "ci95": None, "p_value": None,
+                         "beats": False, "note": "the challenger never traded on these bars"}
+            continue
+        test = stats.sharpe_difference_test(challenger, champ, n_boot=cfg.n_boot, seed=seed,
+                                            confidence=1.0 - cfg.alpha)
+        beats = bool(test.low > 0 and test.boot_p < cfg.alpha)
+        per[name] = {"sharpe_champion": float(test.sr_b) * scale,
+                     "sharpe_challenger": float(test.sr_a) * scale,
+                     "sharpe_diff": float(test.diff) * scale,
+                     "ci95": [float(test.low) * scale, float(test.high) * scale],
+                     "p_value": float(test.boot_p), "beats": beats,
+                     "avar": float(test.avar), "diff_per_bar": float(test.diff)}
+    strongest = max(per, key=lambda k: per[k]["sharpe_champion"])
+    best = per[strongest]
+    beats_all = all(v["beats"] for v in per.values())
+    decision = "promote" if beats_all else "keep"
+    held_back = None
+    if beats_all and cfg.require_edge and edge_verdict != "edge":
+        decision = "keep"
+        held_back = (f"the challenger beats every champion on the test window, but step 14's "
+                     f"verdict is {edge_verdict!r} (ab_test.require_edge)")
+    # Promotion needs every champion beaten, so the plan is the longest of the per-champion
+    # plans (None when any difference is not positive: nothing to confirm).
+    days, days_against = None, None
+    needed = {}
+    for name, v in per.items():
+        if v.get("diff_per_bar") is None or v["diff_per_bar"] <= 0:
+            needed = {}
+            break
+        needed[name] = float(stats.shadow_days(v["diff_per_bar"], v["avar"],
+                                               periods_per_day=periods_per_day,
+                                               alpha=cfg.alpha, power=cfg.power))
+    if needed:
+        days_against = max(needed, key=lambda k: needed[k])
+        days = needed[days_against] if np.isfinite(needed[days_against]) else None
+    return {"decision": decision, "champion": strongest, "sharpe_diff": best["sharpe_diff"],
+            "ci95": best["ci95"], "p_value": best["p_value"], "shadow_days": days,
+            "shadow_days_against": days_against, "confidence": 1.0 - cfg.alpha,
+            "per_champion": per, "bars": int(challenger.size), "alpha": cfg.alpha,
+            "power": cfg.power, "held_back": held_back,
+            "rule": "promote only if every champion is beaten (interval above 0 and p < alpha)"
+                    + (" and step 14 finds an edge" if cfg.require_edge else "")}
+
+
+def describe(m: dict[str, Any]) -> str:
+    """The decision in words."""
+    ci = m["ci95"]
+    interval = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
+    p = "n/a" if m["p_value"] is None else f"{m['p_value']:.3f}"
+    verb = "promote the challenger" if m["decision"] == "promote" else "keep the champion"
+    text = (f"{verb} ({m['champion']}): annualised Sharpe difference {m['sharpe_diff']:+.2f}"
+            f"{interval}, p = {p} on {m['bars']} test bars")
+    if m["shadow_days"] is not None:
+        text += (f"; {m['shadow_days']:.0f} days of shadow trading would confirm it against "
+                 f"every champion ({m['shadow_days_against']} sets it)")
+    if m.get("held_back"):
+        text += f"; kept because {m['held_back']}"
+    return text

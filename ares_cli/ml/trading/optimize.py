@@ -1,0 +1,374 @@
+"""Step 12's search: multi-objective (NSGA-II) choice of the trading rules on the validation window.
+
+Objectives: maximise the annualised Sharpe ratio and minimise the maximum drawdown of the
+backtest on the validation bars. A trial that trades fewer than `min_trades` times is infeasible
+(Optuna's constraint: `min_trades - trades <= 0`), so never trading is never optimal. The Pareto
+front is taken over feasible trials; the chosen point follows `pick`:
+
+* `sharpe_under_drawdown`: the best Sharpe on the front whose drawdown is within
+  `max_drawdown`, else the knee;
+* `knee`: the front point nearest the ideal (best Sharpe, lowest drawdown) after scaling both
+  objectives to [0, 1] over the front.
+
+These figures are selected on validation and therefore optimistic; walk-forward (step 13) gives
+the out-of-sample ones. Every trial's per-bar validation returns are kept for the probability of
+backtest overfitting (step 14), and the trial count is recorded for the deflated Sharpe.
+
+The study lives in the shared Optuna plumbing (`ml/study.py`): memory, a journal file or an RDB
+URL, resumable, with N local worker processes or workers on other machines joining by URL.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import field_validator
+
+from ares_cli.ml.features.regimes import REGIMES
+from ares_cli.ml.trading.backtest import Backtest, Market, Orders, Rules, backtest, metrics
+from ares_cli.ml.trading.policy import Policy, SignalFrame, orders_for
+from ares_cli.util.section import Field, Section, list_field
+
+__all__ = [
+    "OptimizeConfig",
+    "SearchResult",
+    "baselines",
+    "buy_and_hold",
+    "knee",
+    "pareto_front",
+    "pick",
+    "policy_from_params",
+    "search",
+    "trade",
+]
+
+
+class OptimizeConfig(Section):
+    """`[optimize]`: the search budget, its ranges, the feasibility rule and the pick rule."""
+
+    trials: int = Field(120, ge=2)
+    population: int = Field(30, ge=2)
+    min_trades: int = Field(20, ge=1)
+    pick: Literal["sharpe_under_drawdown", "knee"] = "sharpe_under_drawdown"
+    max_drawdown: float = Field(0.25, gt=0, le=1)
+    storage: str = ""
+    fee_bps: float = Field(7.5, ge=0, lt=1000)
+    slippage_bps: float = Field(2.5, ge=0, lt=1000)
+    atr_window: int = Field(14, ge=2)
+    analyst_margin_max: float = Field(0.2, ge=0, lt=0.5)
+    tactician_threshold: tuple[float, float] = list_field((0.3, 0.8))
+    k_stop: tuple[float, float] = list_field((0.5, 4.0))
+    k_target: tuple[float, float] = list_field((0.5, 6.0))
+    k_trail: tuple[float, float] = list_field((0.5, 4.0))
+    max_hold: tuple[int, int] = list_field((1, 48))
+    cooldown_max: int = Field(12, ge=0)
+    entry_delay_max: int = Field(5, ge=0)
+    regime_shift_max: float = Field(0.1, ge=0, lt=0.5)
+    search_regimes: bool = True
+    search_member_weights: bool = True
+
+    @field_validator("tactician_threshold", "k_stop", "k_target", "k_trail", "max_hold")
+    @classmethod
+    def _range(cls, value: tuple[Any, Any]) -> tuple[Any, Any]:
+        if not (len(value) == 2 and 0 < value[0] <= value[1]):
+            raise ValueError(f"must be [low, high] with 0 < low <= high, got {list(value)}")
+        return value
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_spec(cls, value: str) -> str:
+        if value and not ((value.startswith("journal:") and len(value) > len("journal:"))
+                          or "://" in value):
+            raise ValueError("must be '' (memory), 'journal:PATH' or an RDB URL")
+        return value
+
+
+def _suggest(trial: Any, cfg: OptimizeConfig, members: Sequence[str], max_delay: int) -> None:
+    """Draw every parameter (unconditionally, so NSGA-II's crossover sees one fixed space)."""
+    trial.suggest_float("analyst_margin", 0.0, cfg.analyst_margin_max)
+    trial.suggest_float("tactician_threshold", *cfg.tactician_threshold)
+    trial.suggest_categorical("sizing", ["fixed", "kelly"])
+    trial.suggest_float("fixed_size", 0.1, 1.0)
+    trial.suggest_float("kelly_fraction", 0.1, 1.0)
+    trial.suggest_float("kelly_cap", 0.05, 1.0)
+    trial.suggest_float("k_stop", *cfg.k_stop)
+    trial.suggest_float("k_target", *cfg.k_target)
+    trial.suggest_categorical("trailing", [False, True])
+    trial.suggest_float("k_trail", *cfg.k_trail)
+    trial.suggest_int("max_hold", *cfg.max_hold)
+    trial.suggest_int("cooldown", 0, cfg.cooldown_max)
+    trial.suggest_int("entry_delay", 0, max_delay)
+    if cfg.search_regimes:
+        for name in REGIMES:
+            trial.suggest_categorical(f"enable_{name}", [True, False])
+            trial.suggest_float(f"shift_{name}", -cfg.regime_shift_max, cfg.regime_shift_max)
+    if cfg.search_member_weights:
+        for name in members:
+            trial.suggest_float(f"weight_{name}", 0.0, 1.0)
+
+
+def policy_from_params(params: dict[str, Any], members: Sequence[str] = ()) -> Policy:
+    """The policy a trial's parameters describe (the inverse of the search space)."""
+    weights = None
+    if members and all(f"weight_{m}" in params for m in members):
+        w = tuple(float(params[f"weight_{m}"]) for m in members)
+        weights = w if sum(w) > 0 else tuple(1.0 for _ in members)
+    return Policy(
+        analyst_margin=float(params["analyst_margin"]),
+        tactician_threshold=float(params["tactician_threshold"]),
+        sizing=str(params["sizing"]),
+        fixed_size=float(params["fixed_size"]),
+        kelly_fraction=float(params["kelly_fraction"]),
+        kelly_cap=float(params["kelly_cap"]),
+        k_stop=float(params["k_stop"]),
+        k_target=float(params["k_target"]),
+        k_trail=float(params["k_trail"]) if params["trailing"] else 0.0,
+        max_hold=int(params["max_hold"]),
+        cooldown=int(params["cooldown"]),
+        entry_delay=int(params["entry_delay"]),
+        regime_enabled={r: bool(params[f"enable_{r}"]) for r in REGIMES
+                        if f"enable_{r}" in params},
+        regime_shift={r: float(params[f"shift_{r}"]) for r in REGIMES if f"shift_{r}" in params},
+        member_weights=weights,
+    )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything a worker needs to score a trial (picklable, sent to worker processes)."""
+
+    market: Market
+    frame: SignalFrame
+    cfg: OptimizeConfig
+    bars_per_year: float
+    max_delay: int
+    workers: int = 1
+
+    def run(self, policy: Policy | None) -> Backtest:
+        """The backtest of `policy` on the window; None trades nothing (flat)."""
+        return trade(self.market, self.frame, policy, fee=self.cfg.fee_bps / 1e4,
+                     slippage=self.cfg.slippage_bps / 1e4, bars_per_year=self.bars_per_year)
+
+    def objective(self, trial: Any) -> tuple[float, float]:
+        _suggest(trial, self.cfg, self.frame.member_names, self.max_delay)
+        result = self.run(policy_from_params(trial.params, self.frame.member_names))
+        m = result.metrics()
+        trial.set_user_attr("trades", m["trades"])
+        trial.set_user_attr("total_return", m["total_return"])
+        # Feasible when <= 0 (Optuna's constraint convention; NSGA-II ranks infeasible last).
+        trial.set_constraint("min_trades", float(self.cfg.min_trades - m["trades"]))
+        return m["sharpe"], m["max_drawdown"]
+
+
+def trade(market: Market, frame: SignalFrame, policy: Policy | None, *, fee: float,
+          slippage: float, bars_per_year: float) -> Backtest:
+    """Trade `policy` on `market` with the signals `frame`; None (no feasible rule) is flat."""
+    if policy is None:
+        n = market.n_base
+        orders = Orders.constant(np.zeros(n, dtype=np.int64))
+        return backtest(market, orders, Rules(fee=fee, slippage=slippage),
+                        bars_per_year=bars_per_year)
+    rules = policy.rules(fee=fee, slippage=slippage)
+    return backtest(market, orders_for(frame, policy), rules, bars_per_year=bars_per_year)
+
+
+def _sampler_factory(population: int) -> Callable[[int], Any]:
+    def make(seed: int) -> Any:
+        import optuna
+
+        return optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
+    return make
+
+
+def _work(problem: Problem, storage: str, name: str, seed: int) -> None:
+    """One worker: join the study and run trials until it holds `trials` complete ones."""
+    from ares_cli.ml.models.study import make_storage, open_study, quiet_optuna, run_until_complete
+
+    with quiet_optuna():
+        study, _ = open_study(name, make_storage(storage), ["maximize", "minimize"])
+        run_until_complete(study, problem.objective, problem.cfg.trials,
+                           sampler_factory=_sampler_factory(problem.cfg.population), seed=seed)
+
+
+def pareto_front(sharpe: np.ndarray, drawdown: np.ndarray, feasible: np.ndarray) -> np.ndarray:
+    """Indices of the feasible points no other feasible point dominates (Sharpe at least as
+    high and drawdown at least as low, one strictly), in input order. Duplicates all stay."""
+    idx = np.flatnonzero(feasible)
+    s, d = sharpe[idx], drawdown[idx]
+    keep = []
+    for k in range(idx.size):
+        dominated = ((s >= s[k]) & (d <= d[k]) & ((s > s[k]) | (d < d[k]))).any()
+        if not dominated:
+            keep.append(idx[k])
+    return np.asarray(keep, dtype=np.int64)
+
+
+def knee(sharpe: np.ndarray, drawdown: np.ndarray) -> int:
+    """Position of the point nearest (best Sharpe, lowest drawdown) once both objectives are
+    scaled to [0, 1] over the points given; ties go to the earlier point."""
+    def scale(x: np.ndarray) -> np.ndarray:
+        span = x.max() - x.min()
+        return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+
+    distance = np.hypot(1.0 - scale(sharpe), scale(drawdown))
+    return int(np.argmin(distance))
+
+
+def pick(sharpe: np.ndarray, drawdown: np.ndarray, rule: str,
+         max_drawdown: float) -> tuple[int, str]:
+    """(position among the front points given, why) under `rule`."""
+    if rule == "sharpe_under_drawdown":
+        within = np.flatnonzero(drawdown <= max_drawdown)
+        if within.size:
+            best = within[np.lexsort((drawdown[within], -sharpe[within]))[0]]
+            return int(best), (f"best Sharpe on the front with maximum drawdown <= "
+                               f"{max_drawdown:.0%}")
+        return knee(sharpe, drawdown), (f"no front point has maximum drawdown <= "
+                                        f"{max_drawdown:.0%}: the knee of the front")
+    if rule == "knee":
+        return knee(sharpe, drawdown), "the knee of the front"
+    raise ValueError(f"unknown pick rule {rule!r}")
+
+
+def buy_and_hold(market: Market, *, fee: float, slippage: float,
+                 bars_per_year: float) -> Backtest:
+    """All equity bought at the open after the first base close and sold at the last fine
+    close, with the same fees and slippage as the strategy."""
+    side = np.zeros(market.n_base, dtype=np.int64)
+    side[0] = 1
+    return backtest(market, Orders.constant(side), Rules(fee=fee, slippage=slippage),
+                    bars_per_year=bars_per_year)
+
+
+def baselines(market: Market, *, fee: float, slippage: float,
+              bars_per_year: float) -> dict[str, dict[str, Any]]:
+    """Flat and buy-and-hold (`buy_and_hold`) on the same bars."""
+    n = market.n_base
+    empty = {k: np.zeros(0) for k in Backtest.TRADE_COLUMNS}
+    hold = buy_and_hold(market, fee=fee, slippage=slippage, bars_per_year=bars_per_year)
+    return {"flat": metrics(np.zeros(n), np.ones(n), empty, bars_per_year),
+            "buy_and_hold": hold.metrics()}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What the search found."""
+
+    trials: list[dict[str, Any]]  # number, params, sharpe, max_drawdown, trades, feasible
+    front: list[int]  # trial numbers on the Pareto front
+    chosen: int | None  # trial number; None: no trial was feasible, the rule is to stay flat
+    why: str
+    chosen_backtest: Backtest
+    returns: dict[int, np.ndarray]  # per trial number: per-bar validation returns
+    notes: list[str]
+
+
+def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | None = None,
+           progress: Callable[[float, str], None] = lambda *_: None) -> SearchResult:
+    """Run (or resume) the study and read off the front, the chosen point and every trial's
+    returns. With several workers and in-memory storage, a journal file in a temporary folder
+    is shared by the processes for the step's duration."""
+    import multiprocessing
+
+    from ares_cli.ml.models.study import complete_trials, make_storage, open_study, quiet_optuna
+
+    cfg = problem.cfg
+    notes: list[str] = []
+    storage = cfg.storage
+    tmp = None
+    if problem.workers > 1 and not storage:
+        tmp = tempfile.TemporaryDirectory(dir=work_dir)
+        storage = f"journal:{os.path.join(tmp.name, 'optimize.journal')}"
+        notes.append(f"{problem.workers} workers shared a temporary journal file (optimize.storage "
+                     "is in memory, so the study does not outlive the step)")
+    try:
+        if storage:
+            progress(0.05, f"{problem.workers} worker(s) on study {study_name}")
+            context = multiprocessing.get_context("spawn")
+            others = [context.Process(target=_work, args=(problem, storage, study_name,
+                                                          seed), daemon=True)
+                      for _ in range(problem.workers - 1)]
+            for proc in others:
+                proc.start()
+            _work(problem, storage, study_name, seed)
+            for proc in others:
+                proc.join()
+            failed = [p.exitcode for p in others if p.exitcode != 0]
+            if failed:
+                raise RuntimeError(f"{len(failed)} optimize worker process(es) failed "
+                                   f"(exit codes {failed})")
+            with quiet_optuna():
+                study, _ = open_study(study_name, make_storage(storage),
+                                      ["maximize", "minimize"])
+        else:
+            from ares_cli.ml.models.study import run_until_complete
+
+            progress(0.05, "NSGA-II in memory")
+            with quiet_optuna():
+                study, _ = open_study(study_name, None, ["maximize", "minimize"])
+                run_until_complete(study, problem.objective, cfg.trials,
+                                   sampler_factory=_sampler_factory(cfg.population), seed=seed)
+        done = complete_trials(study)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    progress(0.8, "front, chosen point and per-trial returns")
+    sharpe = np.array([t.values[0] for t in done])
+    dd = np.array([t.values[1] for t in done])
+    trades = np.array([int(t.user_attrs["trades"]) for t in done])
+    feasible = trades >= cfg.min_trades
+    front = pareto_front(sharpe, dd, feasible)
+    if front.size:
+        position, why = pick(sharpe[front], dd[front], cfg.pick, cfg.max_drawdown)
+        chosen_pos = int(front[position])
+    else:
+        chosen_pos = -1
+        why = (f"no trial traded at least {cfg.min_trades} times on the validation window "
+               f"(optimize.min_trades; the most was {int(trades.max(initial=0))}): the rule "
+               "chosen is to stay flat")
+    returns: dict[int, np.ndarray] = {}
+    rows = []
+    chosen_bt = None
+    for k, t in enumerate(done):
+        bt = problem.run(policy_from_params(t.params, problem.frame.member_names))
+        m = bt.metrics()
+        if not (np.isclose(m["sharpe"], t.values[0], rtol=1e-9, atol=1e-12)
+                and np.isclose(m["max_drawdown"], t.values[1], rtol=1e-9, atol=1e-12)):
+            raise RuntimeError(f"trial {t.number} does not reproduce: stored Sharpe "
+                               f"{t.values[0]}, re-run {m['sharpe']}")
+        returns[t.number] = bt.returns
+        if k == chosen_pos:
+            chosen_bt = bt
+        rows.append({"number": t.number, "params": dict(t.params), "sharpe": float(sharpe[k]),
+                     "max_drawdown": float(dd[k]), "total_return": m["total_return"],
+                     "trades": int(trades[k]), "feasible": bool(feasible[k])})
+    if chosen_bt is None:  # nothing feasible: flat
+        chosen_bt = problem.run(None)
+    return SearchResult(rows, [int(done[k].number) for k in front],
+                        int(done[chosen_pos].number) if chosen_pos >= 0 else None, why,
+                        chosen_bt, returns, notes)
+
+
+def trial_tables(result: SearchResult, bar_index: np.ndarray) -> tuple[Any, Any, Any]:
+    """(every trial with its parameters and objectives, the Pareto front, per-bar returns of
+    every trial as columns `r<number>`) as polars tables."""
+    import polars as pl
+
+    front = set(result.front)
+    rows = []
+    for t in result.trials:
+        row = {k: v for k, v in t.items() if k != "params"}
+        row.update(on_front=t["number"] in front, chosen=t["number"] == result.chosen)
+        row.update({f"param_{k}": v for k, v in sorted(t["params"].items())})
+        rows.append(row)
+    trials = pl.DataFrame(rows).sort("number")
+    pareto = trials.filter(pl.col("on_front")).sort("sharpe", descending=True)
+    returns = pl.DataFrame({"bar_index": bar_index,
+                            **{f"r{n}": result.returns[n] for n in sorted(result.returns)}})
+    return trials, pareto, returns

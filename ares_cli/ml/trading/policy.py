@@ -1,0 +1,152 @@
+"""Trading rules: from calibrated probabilities to the engine's orders, per base bar.
+
+The analyst proposes a side (step 8's proposals: where its P(up) was strong for the training
+window); a proposal becomes an order when the calibrated analyst probability is at least
+`analyst_margin` away from 0.5, the calibrated tactician probability of the trade paying clears
+`tactician_threshold` plus the regime's shift, and the bar's regime may trade. Size is fixed or
+fractional Kelly with a cap; stop, target and trailing distance are multiples of the causal ATR
+at the decision bar. Everything is known at the decision bar's close. Pure and vectorised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ares_cli.ml.features.regimes import REGIMES
+from ares_cli.ml.trading.backtest import Orders, Rules
+
+__all__ = ["Policy", "SignalFrame", "kelly_size", "orders_for", "rule_p_take"]
+
+
+@dataclass(frozen=True)
+class SignalFrame:
+    """What the rules read, one value per base bar of the window traded.
+
+    `members` holds the tactician members' raw P(pays) (columns named in `member_names`),
+    NaN where the bar has no proposal; `calibrator` maps a blend of them to a calibrated
+    probability (the step-11 tactician calibrator), so re-weighted members stay calibrated in
+    the same way as the shipped ensemble.
+    """
+
+    bar_index: np.ndarray  # int64
+    p_up: np.ndarray  # calibrated analyst P(up), NaN where unknown
+    side: np.ndarray  # int64: +1 / -1 where the analyst proposed a trade, else 0
+    p_take: np.ndarray  # calibrated tactician P(pays), NaN without a proposal
+    regime: np.ndarray  # int64 index into REGIMES, -1 unknown
+    atr_frac: np.ndarray  # causal ATR / close at the decision bar
+    members: np.ndarray | None = None  # (bars, members) raw P(pays)
+    member_names: tuple[str, ...] = ()
+    calibrator: Any = None  # `Calibrator` or None
+
+    def __post_init__(self) -> None:
+        n = self.bar_index.size
+        for name in ("p_up", "side", "p_take", "regime", "atr_frac"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"SignalFrame.{name} must have {n} values")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One point of step 12's search: thresholds, sizing, exits, timing, regime overrides."""
+
+    analyst_margin: float = 0.0
+    tactician_threshold: float = 0.5
+    sizing: str = "fixed"  # "fixed" | "kelly"
+    fixed_size: float = 1.0
+    kelly_fraction: float = 0.5
+    kelly_cap: float = 1.0
+    k_stop: float = 1.0
+    k_target: float = 2.0
+    k_trail: float = 0.0  # 0: no trailing stop
+    max_hold: int = 24
+    cooldown: int = 0
+    entry_delay: int = 0
+    regime_enabled: Mapping[str, bool] = field(default_factory=dict)  # missing: enabled
+    regime_shift: Mapping[str, float] = field(default_factory=dict)  # missing: 0
+    member_weights: tuple[float, ...] | None = None  # None: the shipped ensemble
+
+    def __post_init__(self) -> None:
+        if self.sizing not in ("fixed", "kelly"):
+            raise ValueError(f"sizing must be 'fixed' or 'kelly', got {self.sizing!r}")
+        unknown = (set(self.regime_enabled) | set(self.regime_shift)) - set(REGIMES)
+        if unknown:
+            raise ValueError(f"unknown regimes {sorted(unknown)}; known: {list(REGIMES)}")
+
+    def rules(self, *, fee: float, slippage: float) -> Rules:
+        return Rules(fee=fee, slippage=slippage, max_hold=self.max_hold, cooldown=self.cooldown,
+                     entry_delay=self.entry_delay)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["regime_enabled"] = dict(self.regime_enabled)
+        out["regime_shift"] = dict(self.regime_shift)
+        out["member_weights"] = (None if self.member_weights is None
+                                 else list(self.member_weights))
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Policy:
+        data = dict(values)
+        if data.get("member_weights") is not None:
+            data["member_weights"] = tuple(data["member_weights"])
+        return cls(**data)
+
+
+def kelly_size(p: np.ndarray, payoff: float, fraction: float, cap: float) -> np.ndarray:
+    """Fractional Kelly for a bet won with probability `p` paying `payoff` times the stake
+    lost: `min(cap, fraction * (p - (1 - p) / payoff))`, 0 where that is not positive."""
+    if payoff <= 0:
+        raise ValueError("payoff must be positive")
+    full = p - (1.0 - p) / payoff
+    return np.clip(np.nan_to_num(fraction * full, nan=0.0), 0.0, cap)
+
+
+def rule_p_take(frame: SignalFrame, weights: tuple[float, ...] | None) -> np.ndarray:
+    """The calibrated P(pays) a rule compares with its threshold: the shipped ensemble's, or
+    the re-weighted members' blend through the tactician calibrator."""
+    if weights is None:
+        return frame.p_take
+    if frame.members is None or frame.members.shape[1] != len(weights):
+        raise ValueError(f"{len(weights)} member weights for "
+                         f"{0 if frame.members is None else frame.members.shape[1]} members")
+    w = np.asarray(weights, dtype=np.float64)
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError("member weights must be >= 0 and not all 0")
+    blend = frame.members @ (w / w.sum())
+    if frame.calibrator is None:
+        return blend
+    out = np.full(blend.size, np.nan)
+    ok = np.isfinite(blend)
+    out[ok] = frame.calibrator.predict(blend[ok])
+    return out
+
+
+def orders_for(frame: SignalFrame, policy: Policy) -> Orders:
+    """The engine's orders for `policy` on `frame` (see the module docstring)."""
+    n = frame.bar_index.size
+    p_take = rule_p_take(frame, policy.member_weights)
+    shift = np.zeros(n)
+    enabled = np.ones(n, dtype=bool)
+    for code, name in enumerate(REGIMES):
+        here = frame.regime == code
+        shift[here] = policy.regime_shift.get(name, 0.0)
+        enabled[here] = policy.regime_enabled.get(name, True)
+    confident = np.abs(frame.p_up - 0.5) >= policy.analyst_margin
+    agrees = np.sign(frame.p_up - 0.5) == frame.side  # a proposal never opposes the analyst
+    take = ((frame.side != 0) & confident & agrees & enabled
+            & (p_take >= policy.tactician_threshold + shift)
+            & np.isfinite(frame.atr_frac) & (frame.atr_frac > 0))
+    if policy.sizing == "kelly":
+        size = kelly_size(p_take, policy.k_target / policy.k_stop, policy.kelly_fraction,
+                          policy.kelly_cap)
+    else:
+        size = np.full(n, policy.fixed_size)
+    take &= size > 0
+    side = np.where(take, frame.side, 0).astype(np.int64)
+    atr = np.nan_to_num(frame.atr_frac, nan=0.0)
+    return Orders(side=side, size=np.where(take, size, 0.0), stop=policy.k_stop * atr,
+                  target=policy.k_target * atr, trail=policy.k_trail * atr)

@@ -1,0 +1,162 @@
+"""Step 12's search: Pareto front, pick rule, minimum trades, workers, resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ares_cli.ml.trading.backtest import Market
+from ares_cli.ml.trading.optimize import (
+    OptimizeConfig,
+    Problem,
+    baselines,
+    knee,
+    pareto_front,
+    pick,
+    policy_from_params,
+    search,
+)
+from ares_cli.ml.trading.policy import SignalFrame
+
+FINE_PER_BASE = 12
+
+
+def _problem(n_base: int = 300, seed: int = 0, workers: int = 1, **cfg: object) -> Problem:
+    rng = np.random.default_rng(seed)
+    n_fine = n_base * FINE_PER_BASE
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, n_fine)))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.001, n_fine)))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.001, n_fine)))
+    fine_us = np.arange(n_fine, dtype=np.int64) * 60_000_000
+    market = Market.from_bars(fine_us[::FINE_PER_BASE], FINE_PER_BASE * 60_000, fine_us, open_,
+                              high, low, close)
+    p_up = np.clip(0.5 + rng.normal(0, 0.08, n_base), 0.01, 0.99)
+    side = np.where(p_up > 0.56, 1, np.where(p_up < 0.44, -1, 0)).astype(np.int64)
+    frame = SignalFrame(bar_index=np.arange(n_base, dtype=np.int64), p_up=p_up, side=side,
+                        p_take=np.where(side != 0, rng.uniform(0.3, 0.7, n_base), np.nan),
+                        regime=rng.integers(0, 4, n_base).astype(np.int64),
+                        atr_frac=np.full(n_base, 0.004))
+    options = {"trials": 16, "population": 6, "min_trades": 5, "search_member_weights": False}
+    options.update(cfg)
+    return Problem(market, frame, OptimizeConfig(**options), bars_per_year=8760.0,
+                   max_delay=3, workers=workers)
+
+
+def test_pareto_front_keeps_exactly_the_feasible_undominated_points() -> None:
+    sharpe = np.array([1.0, 2.0, 1.5, 3.0, 0.5, 2.0])
+    dd = np.array([0.10, 0.20, 0.05, 0.40, 0.01, 0.20])
+    feasible = np.array([True, True, True, False, True, True])
+    front = pareto_front(sharpe, dd, feasible)
+    # 0 is dominated by 2 (higher Sharpe, lower drawdown); 3 is infeasible though best Sharpe;
+    # 1 and 5 tie and both stay.
+    assert front.tolist() == [1, 2, 4, 5]
+    for i in front:
+        others = [j for j in np.flatnonzero(feasible) if j != i]
+        assert not any(sharpe[j] >= sharpe[i] and dd[j] <= dd[i]
+                       and (sharpe[j] > sharpe[i] or dd[j] < dd[i]) for j in others)
+
+
+def test_pick_best_sharpe_under_the_drawdown_limit_else_the_knee() -> None:
+    sharpe = np.array([2.0, 1.5, 0.5])
+    dd = np.array([0.30, 0.10, 0.01])
+    position, why = pick(sharpe, dd, "sharpe_under_drawdown", 0.2)
+    assert position == 1 and "<= 20%" in why
+    position, why = pick(sharpe, dd, "sharpe_under_drawdown", 0.005)
+    assert position == knee(sharpe, dd) and "knee" in why
+    assert pick(sharpe, dd, "knee", 0.2) == (knee(sharpe, dd), "the knee of the front")
+
+
+def test_knee_is_the_point_nearest_the_ideal_corner() -> None:
+    # scaled: (1, 1) far, (0.5, 0.1) near the ideal (1, 0), (0, 0) far
+    sharpe = np.array([3.0, 2.0, 1.0])
+    dd = np.array([0.50, 0.05, 0.00])
+    assert knee(sharpe, dd) == 1
+
+
+def test_search_front_is_feasible_and_the_chosen_point_follows_the_rule() -> None:
+    result = search(_problem(), study_name="t", seed=3)
+    by_number = {t["number"]: t for t in result.trials}
+    assert len(result.trials) == 16 and len(by_number) == 16
+    front = [by_number[n] for n in result.front]
+    assert front and all(t["feasible"] and t["trades"] >= 5 for t in front)
+    chosen = by_number[result.chosen]
+    assert result.chosen in result.front
+    within = [t for t in front if t["max_drawdown"] <= 0.25]
+    if within:
+        assert chosen["sharpe"] == max(t["sharpe"] for t in within)
+    # the chosen backtest is the chosen trial's, and every trial's returns were kept
+    assert result.chosen_backtest.metrics()["sharpe"] == pytest.approx(chosen["sharpe"])
+    assert sorted(result.returns) == sorted(by_number)
+
+
+def test_a_trial_below_min_trades_is_never_on_the_front() -> None:
+    result = search(_problem(min_trades=15), study_name="t", seed=3)
+    below = {t["number"] for t in result.trials if t["trades"] < 15}
+    assert below, "the test needs some trials under the minimum"
+    assert not below & set(result.front)
+    # mutation guard: a trial that never trades has Sharpe 0 and drawdown 0, which would be on
+    # any front of Sharpe-negative trials if the constraint were ignored
+    assert all(t["trades"] >= 15 for t in result.trials if t["number"] in result.front)
+
+
+def test_no_feasible_trial_means_staying_flat_and_saying_why() -> None:
+    result = search(_problem(min_trades=10_000), study_name="t", seed=3)
+    assert result.chosen is None and result.front == []
+    assert "optimize.min_trades" in result.why and "stay flat" in result.why
+    assert result.chosen_backtest.n_trades == 0
+    assert result.chosen_backtest.metrics()["total_return"] == 0
+
+
+def test_same_seed_same_trials_and_a_resumed_study_ends_where_an_uninterrupted_one_does(
+        tmp_path) -> None:
+    one = search(_problem(), study_name="a", seed=5)
+    again = search(_problem(), study_name="a", seed=5)
+    assert [t["params"] for t in one.trials] == [t["params"] for t in again.trials]
+    journal = f"journal:{tmp_path / 'study.journal'}"
+    search(_problem(trials=7, storage=journal), study_name="r", seed=5)  # "interrupted"
+    resumed = search(_problem(storage=journal), study_name="r", seed=5)
+    assert [t["params"] for t in resumed.trials] == [t["params"] for t in one.trials]
+    assert resumed.chosen == one.chosen
+
+
+@pytest.mark.slow
+def test_two_workers_on_one_journal_study_give_a_complete_duplicate_free_trial_set(
+        tmp_path) -> None:
+    journal = f"journal:{tmp_path / 'shared.journal'}"
+    result = search(_problem(trials=20, storage=journal, population=6, workers=2),
+                    study_name="w", seed=1)
+    numbers = [t["number"] for t in result.trials]
+    assert len(numbers) == len(set(numbers)) >= 20
+    points = [tuple(sorted(t["params"].items())) for t in result.trials]
+    assert len(points) == len(set(points)), "two workers evaluated the same point"
+    import optuna
+
+    study = optuna.load_study(study_name="w", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "shared.journal"))))
+    workers = {t.user_attrs["ares_worker"]["pid"] for t in study.trials}
+    assert len(workers) == 2, "both processes ran trials"
+    assert all(t.state.name == "COMPLETE" for t in study.trials)
+
+
+def test_policy_from_params_round_trips_the_search_space() -> None:
+    problem = _problem()
+    result = search(problem, study_name="p", seed=2)
+    for t in result.trials[:5]:
+        policy = policy_from_params(t["params"])
+        again = problem.run(policy).metrics()
+        assert again["sharpe"] == pytest.approx(t["sharpe"], rel=1e-12, abs=1e-12)
+
+
+def test_baselines_flat_is_zero_and_buy_and_hold_pays_its_costs() -> None:
+    problem = _problem()
+    base = baselines(problem.market, fee=0.001, slippage=0.0005, bars_per_year=8760.0)
+    assert base["flat"]["total_return"] == 0 and base["flat"]["trades"] == 0
+    assert base["flat"]["sharpe"] == 0 and base["flat"]["max_drawdown"] == 0
+    hold = base["buy_and_hold"]
+    m = problem.market
+    entry = m.open[m.first_fine[1]] * 1.0005
+    exit_ = m.close[-1] * 0.9995
+    expected = (1 / (entry * 1.001)) * exit_ * 0.999 - 1
+    assert hold["trades"] == 1
+    assert hold["total_return"] == pytest.approx(expected, rel=1e-12)
