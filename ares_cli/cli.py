@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from ares_cli.errors import AresError, ConfigError, StepFailed
+from ares_cli.util.command import ares_command
 
 app = typer.Typer(
     name="ares",
@@ -147,6 +148,9 @@ def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
                    f": {text}")
         for warning in summary["warnings"]:
             typer.echo(f"warning: {warning}")
+        if summary["versions_not_locked"]:
+            typer.echo("note: library versions differ from requirements.lock, so digests may "
+                       "differ from a locked install: " + ", ".join(summary["versions_not_locked"]))
         # the last line: the run's status in words, then where the report is
         ending = []
         if not outcome.exit_code and summary["warnings"]:
@@ -164,15 +168,6 @@ def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
             text += f"\n  resume with: {summary['resume_command']}"
         typer.echo(text, err=True)
     raise typer.Exit(outcome.exit_code)
-
-
-def _check_range(first: int, last: int) -> None:
-    from ares_cli.steps import LAST
-
-    if first > LAST or last > LAST:
-        raise ConfigError(f"steps are numbered 1 to {LAST}; got --from {first} --to {last}")
-    if first > last:
-        raise ConfigError(f"--from {first} is after --to {last}")
 
 
 @app.command("run-all")
@@ -196,11 +191,12 @@ def run_all(
     With --from N the steps before N are taken from the pair's latest run, and so is its
     config (source, paths, overrides); options given here apply on top.
     """
+    from ares_cli.runner import check_range
     from ares_cli.steps import LAST
 
     try:
         to = LAST if to is None else to
-        _check_range(from_, to)
+        check_range(from_, to)
         if from_ > 1:
             runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict,
                                     workers)
@@ -208,16 +204,8 @@ def run_all(
             runner = _context(exchange, symbol, _load(config, set_, source, path), json_,
                               strict, _config_args(set_, source, path, config), workers)
         with runner.store.lock(exchange, symbol):
-            manifest = runner.new_manifest(["run-all", *sys.argv[1:]])
-            manifest.to = to
-            if from_ > 1:
-                base = runner.latest_manifest()
-                if base is not None:
-                    manifest.steps[: from_ - 1] = base.steps[: from_ - 1]
-                    manifest.based_on = base.run_id
-                    runner.require_current(manifest, range(1, from_))
-            numbers = list(range(from_, to + 1))
-            outcome = runner.execute(manifest, numbers, force=set(numbers) if force else None)
+            outcome = runner.run_range(from_, to, force=force,
+                                       command=["run-all", *sys.argv[1:]])
     except AresError as exc:
         raise _fail(exc, json_, exchange, symbol) from None
     _finish(runner, outcome, json_)
@@ -239,25 +227,14 @@ def step(
 ) -> None:
     """Run one step inside the pair's latest run, with that run's config (source, paths,
     overrides) and any options given here on top."""
-    from ares_cli.steps import LAST, resolve
+    from ares_cli.steps import resolve
 
     try:
         target = resolve(name)
         runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict,
                                 workers)
         with runner.store.lock(exchange, symbol):
-            manifest = runner.latest_manifest()
-            if manifest is None:
-                manifest = runner.new_manifest(["step", *sys.argv[1:]])
-            else:
-                runner.require_current(manifest, range(1, target.number))
-                runner.reset_stale(manifest, range(target.number + 1, LAST + 1))
-                manifest.commands.append(["step", *sys.argv[1:]])
-                manifest.config = runner.config.to_dict()
-            outcome = runner.execute(
-                manifest, [target.number], force={target.number} if force else None,
-                invalidate_after=True,
-            )
+            outcome = runner.run_step(target, force=force, command=["step", *sys.argv[1:]])
     except AresError as exc:
         raise _fail(exc, json_, exchange, symbol) from None
     _finish(runner, outcome, json_)
@@ -278,8 +255,7 @@ def resume(
 
     A run started with `run-all --to N` resumes up to step N; `--from N` always runs to the end.
     """
-    from ares_cli.runner import config_of
-    from ares_cli.steps import LAST
+    from ares_cli.runner import Runner, config_of
 
     try:
         cfg = _load(config, None)
@@ -292,12 +268,8 @@ def resume(
                     hint=f"start one with: {probe.options.command('run-all')}",
                 )
             runner = _context(exchange, symbol, config_of(manifest), json_, strict)
-            if from_ is not None:
-                _check_range(from_, LAST)
-            pending = [r.number for r in manifest.steps if not r.done]
-            last = LAST if from_ is not None else (manifest.to or LAST)
-            start = from_ if from_ is not None else (pending[0] if pending else LAST + 1)
-            if start > last:
+            numbers = Runner.resume_steps(manifest, from_)
+            if not numbers:
                 typer.echo(f"run {manifest.run_id}: every step is done; nothing to resume",
                            err=json_)
                 if json_:
@@ -306,11 +278,8 @@ def resume(
                                            exchange, symbol),
                          "status": "ok", "run_id": manifest.run_id}, indent=2) + "\n")
                 raise typer.Exit(0)
-            manifest.commands.append(["resume", *sys.argv[1:]])
-            numbers = list(range(start, last + 1))
-            outcome = runner.execute(
-                manifest, numbers, force=set(numbers) if from_ is not None else None
-            )
+            outcome = runner.resume(manifest, numbers, rerun=from_ is not None,
+                                    command=["resume", *sys.argv[1:]])
     except AresError as exc:
         raise _fail(exc, json_, exchange, symbol) from None
     _finish(runner, outcome, json_)
@@ -379,10 +348,11 @@ def promote(
 ) -> None:
     """Make a run the champion of its exchange/symbol (what step 15 compares challengers with
     and `ares signal` trades). The run must have saved its bundle (step 16)."""
+    from ares_cli.steps import PRODUCER
     from ares_cli.store.champion import promote_run
 
     try:
-        record = promote_run(_store(config), run)
+        record = promote_run(_store(config), run, PRODUCER["bundle"].number)
     except AresError as exc:
         raise _fail(exc, json_) from None
     if json_:
@@ -479,8 +449,9 @@ def verify(config: ConfigPath = None) -> None:
         who = f"output '{made[1]}' of step {made[0]}" if made else "made by no recorded step"
         typer.echo(f"corrupted: {item.digest} ({who}) at {item.path}", err=True)
         for exchange, symbol in pairs.get(item.digest, []):
-            typer.echo(f"  repair with: ares step {made[0] if made else '?'} --force "
-                       f"--exchange {exchange} --symbol {symbol}", err=True)
+            repair = ares_command("step", str(made[0]) if made else "?", "--force",
+                                  exchange=exchange, symbol=symbol)
+            typer.echo(f"  repair with: {repair}", err=True)
     typer.echo(f"verified {checked} objects: {len(bad)} corrupted")
     raise typer.Exit(1 if bad else 0)
 
@@ -493,16 +464,10 @@ def gc(
     ] = False,
 ) -> None:
     """Remove objects that no run or ref reaches (with --failed, failed attempts first)."""
-    from ares_cli.commands.listing import run_state
-
     try:
         store = _store(config)
         with store.exclusive():
-            # every run a ref names (a pair's latest, its champion) is kept
-            kept = {v for _, _, _n, v in store.iter_refs()}
-            dropped_runs = [m.run_id for m in store.list_runs()
-                            if failed and run_state(store, m) in ("failed", "interrupted")
-                            and m.run_id not in kept]
+            dropped_runs = store.failed_runs() if failed else []
             for run_id in dropped_runs:
                 store.delete_run(run_id)
             removed, freed, dropped = store.gc()

@@ -19,14 +19,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ares_cli.data.bars import BarsConfig
-from ares_cli.data.ccxt_source import CcxtConfig
-from ares_cli.data.files import FilesConfig
+from ares_cli.data.ccxt.config import CcxtConfig
+from ares_cli.data.files.config import FilesConfig
 from ares_cli.data.sources import DataConfig
 from ares_cli.errors import ConfigError
-from ares_cli.folds import ComputeConfig
 from ares_cli.ml.evaluation.ab_test import ABTestConfig
 from ares_cli.ml.evaluation.monte_carlo import MonteCarloConfig
-from ares_cli.ml.evaluation.walk_forward import WalkForwardConfig
+from ares_cli.ml.evaluation.walk_forward import ComputeConfig, WalkForwardConfig
 from ares_cli.ml.features.causal import FeaturesConfig
 from ares_cli.ml.features.labels import LabelsConfig
 from ares_cli.ml.features.regimes import RegimesConfig
@@ -37,9 +36,10 @@ from ares_cli.ml.models.ensemble import EnsembleConfig
 from ares_cli.ml.models.tuning import EnhanceConfig
 from ares_cli.ml.tactician.dataset import TacticianConfig
 from ares_cli.ml.tactician.models import TacticianModelConfig
+from ares_cli.ml.trading.costs import CostsConfig
 from ares_cli.ml.trading.optimize import OptimizeConfig
-from ares_cli.report.mlflow_log import MlflowConfig
-from ares_cli.store.objects import StoreConfig
+from ares_cli.report.mlflow_config import MlflowConfig
+from ares_cli.store.config import StoreConfig
 from ares_cli.util.timeutil import parse_utc, timeframe_ms
 
 __all__ = ["Config", "apply_overrides", "build_config", "load_config", "parse_override",
@@ -66,6 +66,7 @@ class Config(BaseModel):
     tactician_model: TacticianModelConfig = Field(default_factory=TacticianModelConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     optimize: OptimizeConfig = Field(default_factory=OptimizeConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
     walk_forward: WalkForwardConfig = Field(default_factory=WalkForwardConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     monte_carlo: MonteCarloConfig = Field(default_factory=MonteCarloConfig)

@@ -57,9 +57,8 @@ class ConfigView:
     def as_config(self) -> Config:
         """A whole `Config` holding the declared values and defaults everywhere else, for a step
         that runs other steps (walk-forward re-runs 4 to 12, which read only keys it declared
-        on their behalf)."""
-        from ares_cli.config import build_config
-
+        on their behalf). Validated by the wrapped config's own class: importing the config
+        assembly here would put every section's module into every step's code digest."""
         raw: dict[str, Any] = {name: self._config.section(name).model_dump(mode="json")
                                for name in self._whole}
         for section, keys in self._partial.items():
@@ -67,7 +66,7 @@ class ConfigView:
                 continue
             values = self._config.section(section).model_dump(mode="json")
             raw[section] = {k: values[k] for k in keys}
-        return build_config(raw, origin=f"the config declared by {self._owner}")
+        return type(self._config).model_validate(raw)
 
     def __getattr__(self, section: str) -> Any:
         if section.startswith("_"):

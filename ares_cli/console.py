@@ -1,4 +1,5 @@
 """How a run talks to people: rich progress on a terminal, plain timestamped lines otherwise.
+Both implement the runner's `Reporter` protocol.
 
 With `--json` the human-readable stream goes to stderr and stdout carries exactly one JSON
 summary, so cron jobs and scripts can parse it.
@@ -8,22 +9,12 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ares_cli.steps import LAST
-from ares_cli.steps.base import Step
-from ares_cli.store.manifest import StepRecord
-
-
-class Reporter(Protocol):
-    """Receives run events; implementations decide how to show them."""
-
-    def run_started(self, run_id: str, steps: list[Step]) -> None: ...
-    def step_started(self, step: Step) -> None: ...
-    def step_progress(self, step: Step, fraction: float, message: str) -> None: ...
-    def step_finished(self, step: Step, record: StepRecord) -> None: ...
-    def message(self, text: str) -> None: ...
-    def close(self) -> None: ...
+if TYPE_CHECKING:
+    from ares_cli.runner import Reporter
+    from ares_cli.steps.base import Step
+    from ares_cli.store.manifest import StepRecord
 
 
 def _now() -> str:
@@ -36,26 +27,28 @@ class PlainReporter:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self._last_progress: dict[int, int] = {}
+        self._total = 0
 
     def _line(self, text: str) -> None:
         self.stream.write(f"{_now()} {text}\n")
         self.stream.flush()
 
-    def run_started(self, run_id: str, steps: list[Step]) -> None:
+    def run_started(self, run_id: str, steps: list[Step], total: int) -> None:
+        self._total = total
         span = f"{steps[0].number}..{steps[-1].number}" if steps else "none"
         self._line(f"run {run_id}: steps {span}")
 
     def step_started(self, step: Step) -> None:
-        self._line(f"[{step.number}/{LAST}] {step.name}: started")
+        self._line(f"[{step.number}/{self._total}] {step.name}: started")
 
     def step_progress(self, step: Step, fraction: float, message: str) -> None:
         decile = int(fraction * 10)
         if self._last_progress.get(step.number) != decile:  # at most ~10 lines per step
             self._last_progress[step.number] = decile
-            self._line(f"[{step.number}/{LAST}] {step.name}: {fraction:4.0%} {message}")
+            self._line(f"[{step.number}/{self._total}] {step.name}: {fraction:4.0%} {message}")
 
     def step_finished(self, step: Step, record: StepRecord) -> None:
-        text = f"[{step.number}/{LAST}] {step.name}: {record.status} ({record.seconds:.2f}s)"
+        text = f"[{step.number}/{self._total}] {step.name}: {record.status} ({record.seconds:.2f}s)"
         if record.message:
             text += f" - {record.message}"
         self._line(text)
@@ -94,7 +87,7 @@ class RichReporter:
         self._run_task: Any = None
         self._step_task: Any = None
 
-    def run_started(self, run_id: str, steps: list[Step]) -> None:
+    def run_started(self, run_id: str, steps: list[Step], total: int) -> None:
         self.progress.start()
         self.console.print(f"[bold]run[/bold] {run_id}")
         self._run_task = self.progress.add_task("pipeline", total=len(steps))

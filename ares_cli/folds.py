@@ -12,36 +12,26 @@ that scrambling the test span changes none of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from ares_cli.errors import AresError, StepFailed
-from ares_cli.ml.evaluation.walk_forward import Fold
-from ares_cli.util.section import Field, Section
+from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
 
-__all__ = ["CHOICES", "ComputeConfig", "FoldResult", "fold_state_key", "run_fold", "run_folds"]
+if TYPE_CHECKING:
+    from ares_cli.steps.base import Step
+
+__all__ = ["CHOICES", "FoldResult", "Stitched", "fold_state_key", "run_fold", "run_folds",
+           "stitch"]
 
 # The artifacts a fold trades with: none may depend on a row of its test span.
 CHOICES = ("analyst_models", "analyst_models_enhanced", "analyst_ensemble_model",
            "tactician_models", "tactician_ensemble_model", "calibrators", "params")
-
-
-class ComputeConfig(Section):
-    """`[compute]`: where independent work (walk-forward folds) runs.
-
-    `local` uses `n_jobs` joblib (loky) processes on this machine; `dask` sends the folds to the
-    Dask scheduler at `scheduler` (e.g. "tcp://10.0.0.5:8786"), whose workers need ares and the
-    same library versions installed. A lost worker's fold is re-run by Dask.
-    """
-
-    backend: Literal["local", "dask"] = "local"
-    scheduler: str = ""
-    n_jobs: int = Field(2, ge=1, le=256)
 
 
 @dataclass(frozen=True)
@@ -59,13 +49,13 @@ class FoldResult:
 
 
 def _fold_config(config: Any, wf: Any) -> Any:
-    from ares_cli.config import build_config
-
+    """The fold's config: the run's, with the walk-forward trial budgets (validated by the
+    config's own class, so the config assembly stays out of step 13's code digest)."""
     raw = config.to_dict()
     raw["enhance"]["n_trials"] = wf.enhance_trials
     raw["optimize"]["trials"] = wf.optimize_trials
     raw["optimize"]["population"] = min(raw["optimize"]["population"], wf.optimize_trials)
-    return build_config(raw, origin="walk-forward fold config")
+    return type(config).model_validate(raw)
 
 
 def fold_inputs(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
@@ -101,9 +91,10 @@ def fold_state_key(state_key: str, fold: Fold) -> str:
     return f"{digest}-f{fold.number}"
 
 
-def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
-             exchange: str, symbol: str, state_key: str = "memory") -> FoldResult:
-    """Steps 4 to 12 on the fold's past, then its test span traded with what it chose.
+def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
+             steps: Sequence[Step], *, exchange: str, symbol: str,
+             state_key: str = "memory") -> FoldResult:
+    """`steps` (4 to 12) on the fold's past, then its test span traded with what it chose.
     `state_key` is the walk-forward step's action key (see `fold_state_key`)."""
     from ares_cli.ml.trading.optimize import buy_and_hold, trade
     from ares_cli.ml.trading.policy import Policy
@@ -114,7 +105,7 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
     fold_cfg = _fold_config(config, wf)
     base_ms = config.bars.base_ms
     catalog = fold_inputs(fold, bars, fine, config, base_ms)
-    result = run_steps(range(4, 13), catalog, fold_cfg, exchange=exchange, symbol=symbol,
+    result = run_steps(steps, catalog, fold_cfg, exchange=exchange, symbol=symbol,
                        state_key=fold_state_key(state_key, fold))
     out = result.catalog
     params = out["params"]
@@ -149,9 +140,9 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
         entry_bar=pl.Series(global_index[entry_bar] if entry_bar.size else [], dtype=pl.Int64),
         exit_bar=pl.Series(global_index[exit_bar] if exit_bar.size else [], dtype=pl.Int64),
     )
-    digests = {name: d for step in range(5, 13) for name, d in result.steps[step].digests.items()}
+    digests = {name: d for outcome in result.steps.values() for name, d in outcome.digests.items()}
     choices = {name: digests[name] for name in CHOICES}
-    step12 = result.steps[12].metrics
+    step12 = next(o for o in result.steps.values() if "params" in o.digests).metrics
     return FoldResult(
         fold=fold, returns=returns, trades=trades, params=params,
         metrics={"rules": bt.metrics(), "buy_and_hold": hold.metrics()},
@@ -169,10 +160,12 @@ def _guarded(fold: Fold, *args: Any, **kwargs: Any) -> FoldResult | tuple[str, i
                 exc.message if isinstance(exc, AresError) else str(exc))
 
 
-def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config: Any, *,
-              exchange: str, symbol: str, state_key: str = "memory",
+def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
+              steps: Sequence[Step], *, exchange: str, symbol: str,
+              compute: ComputeConfig | None = None, state_key: str = "memory",
               progress: Callable[[float, str], None] = lambda *_: None) -> list[FoldResult]:
-    """Every fold through joblib (local processes or Dask); results in fold order.
+    """Every fold through joblib (local processes or Dask, as `compute` says: a resource that
+    changes where folds run, never what they compute); results in fold order.
 
     Raises:
         StepFailed / DataError: the first failed fold, with its number and cause.
@@ -181,9 +174,9 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
 
     from ares_cli import errors
 
-    compute = config.compute
-    jobs = [joblib.delayed(_guarded)(f, bars, fine, config, exchange=exchange, symbol=symbol,
-                                     state_key=state_key)
+    compute = compute or ComputeConfig()
+    jobs = [joblib.delayed(_guarded)(f, bars, fine, config, tuple(steps), exchange=exchange,
+                                     symbol=symbol, state_key=state_key)
             for f in folds]
     results: list[Any] = []
     if compute.backend == "dask":
@@ -225,3 +218,62 @@ def _collect(generator: Any, total: int, progress: Callable[[float, str], None])
         out.append(r)
         progress(0.05 + 0.85 * k / total, f"{k} of {total} folds done")
     return out
+
+
+@dataclass(frozen=True)
+class Stitched:
+    """The folds' test spans as one out-of-sample record."""
+
+    returns: pl.DataFrame  # per test bar: ret, position, benchmark_ret and both equity curves
+    trades: pl.DataFrame  # every fold's trades
+    metrics: dict[str, Any]  # the engine's metrics of the stitched returns
+    buy_and_hold: dict[str, Any]  # the same of buy-and-hold on the same bars
+    bars_per_year: float
+    per_fold: list[dict[str, Any]]  # each fold's span, test record and selection
+    stability: dict[str, Any]  # how the chosen parameters vary across folds
+    trials: int  # configurations tried by every fold's searches
+    folds_json: dict[str, Any]  # the `walk_forward_folds` artifact
+
+
+def stitch(results: list[FoldResult]) -> Stitched:
+    """One out-of-sample record of the folds' test spans, in bar order."""
+    from ares_cli.ml.evaluation.walk_forward import parameter_stability
+    from ares_cli.ml.trading.backtest import metrics as bt_metrics
+
+    returns = pl.concat([r.returns for r in results]).sort("bar_index")
+    returns = returns.with_columns(equity=(1 + pl.col("ret")).cum_prod(),
+                                   benchmark_equity=(1 + pl.col("benchmark_ret")).cum_prod())
+    trades = pl.concat([r.trades for r in results], how="vertical_relaxed")
+    bars_per_year = float(results[0].params["bars_per_year"])
+    r = returns["ret"].to_numpy()
+    # metrics() reads only the trades' pnl here (no fine bars: exposure is set from positions)
+    stitched = bt_metrics(r, np.cumprod(1 + r), {"pnl": trades["pnl"].to_numpy()},
+                          bars_per_year)
+    bench = returns["benchmark_ret"].to_numpy()
+    stitched_bench = bt_metrics(bench, np.cumprod(1 + bench), {"pnl": np.zeros(0)},
+                                bars_per_year)
+    stitched["exposure"] = float(np.mean(returns["position"].to_numpy() != 0))
+    per_fold = []
+    for res in results:
+        rules = res.metrics["rules"]
+        per_fold.append({
+            **res.fold.to_dict(),
+            "test_start": str(res.returns["timestamp"][0]),
+            "test_end": str(res.returns["timestamp"][-1]),
+            "sharpe": rules["sharpe"], "max_drawdown": rules["max_drawdown"],
+            "total_return": rules["total_return"], "trades": rules["trades"],
+            "buy_and_hold_sharpe": res.metrics["buy_and_hold"]["sharpe"],
+            "buy_and_hold_return": res.metrics["buy_and_hold"]["total_return"],
+            "validation_sharpe_selected": res.validation["sharpe"],
+            "trials": res.trials, "chosen_trial": res.params["trial"],
+        })
+    stability = parameter_stability([{**(res.params["policy"] or {}),
+                                      "flat": res.params["policy"] is None} for res in results])
+    trials = int(sum(res.trials for res in results))
+    folds_json = {"folds": [{**res.fold.to_dict(), "params": res.params,
+                             "metrics": res.metrics, "validation_selected": res.validation,
+                             "trials": res.trials, "choices": res.choices}
+                            for res in results],
+                  "stability": stability, "trials": trials}
+    return Stitched(returns, trades, stitched, stitched_bench, bars_per_year, per_fold,
+                    stability, trials, folds_json)

@@ -9,18 +9,19 @@ a step sees exactly what it would see when run from the store.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ares_cli.artifacts import decode, encode
-from ares_cli.config import Config
 from ares_cli.errors import StepFailed
-from ares_cli.runner import check_outputs, step_view
-from ares_cli.steps import BY_NUMBER, resolve
-from ares_cli.steps.base import Step, StepEnv
-from ares_cli.store.objects import sha256_bytes
+from ares_cli.steps.base import Step, StepEnv, check_outputs, step_view
+
+if TYPE_CHECKING:
+    from ares_cli.config import Config
+    from ares_cli.ml.evaluation.walk_forward import ComputeConfig
 
 __all__ = ["PipelineResult", "run_steps"]
 
@@ -48,16 +49,8 @@ class PipelineResult:
         return [w for outcome in self.steps.values() for w in outcome.warnings]
 
 
-def _steps(which: Iterable[int | str | Step]) -> list[Step]:
-    out = []
-    for item in which:
-        out.append(item if isinstance(item, Step) else
-                   BY_NUMBER[item] if isinstance(item, int) else resolve(item))
-    return sorted(out, key=lambda s: s.number)
-
-
 def run_steps(
-    which: Iterable[int | str | Step],
+    which: Iterable[Step],
     catalog: Mapping[str, Any],
     config: Config,
     *,
@@ -65,14 +58,17 @@ def run_steps(
     symbol: str = "ETHUSDT",
     work_dir: Path | None = None,
     state_key: str = "memory",
+    compute: ComputeConfig | None = None,
 ) -> PipelineResult:
-    """Run `which` steps in order on `catalog` (artifact name -> value); return the new catalog.
+    """Run the steps `which` in number order on `catalog` (artifact name -> value); return the
+    new catalog. The caller passes Step objects (the registry or a step's own imports), so this
+    executor depends on the step contract alone, not on the registry of all steps.
 
     Inputs a step needs and no earlier step produced must be in `catalog`; optional inputs are
     passed when present. A step that cannot do its job raises, as under the runner.
     """
     result = PipelineResult(dict(catalog))
-    for step in _steps(which):
+    for step in sorted(which, key=lambda s: s.number):
         if step.run is None:
             raise StepFailed(f"step {step.number} {step.name} is not implemented yet")
         missing = [n for n in step.inputs if n not in result.catalog]
@@ -81,13 +77,13 @@ def run_steps(
         inputs = {n: result.catalog[n] for n in (*step.all_inputs, *step.external_inputs)
                   if n in result.catalog}
         env = StepEnv(exchange=exchange, symbol=symbol, work_dir=work_dir,
-                      state_key=f"{state_key}-{step.number}")
+                      state_key=f"{state_key}-{step.number}", compute=compute)
         produced = step.run(inputs, step_view(step, config), env)
         check_outputs(step, produced)
         outcome = StepOutcome({}, {}, produced.metrics, produced.warnings, produced.summary)
         for name, artifact in sorted(produced.outputs.items()):
             data, _ = encode(artifact)
-            outcome.digests[name] = sha256_bytes(data)
+            outcome.digests[name] = hashlib.sha256(data).hexdigest()  # as the store names it
             outcome.kinds[name] = artifact.kind
             result.catalog[name] = decode(data, artifact.kind)
         result.steps[step.number] = outcome

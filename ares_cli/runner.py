@@ -13,22 +13,16 @@ fails that step instead of storing old code's result under the new code's key.
 
 from __future__ import annotations
 
-import platform
-import shlex
 import time
 import traceback
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
-from typing import Any
+from typing import Any, Protocol
 
-from ares_cli import __version__
 from ares_cli.artifacts import decode, encode
 from ares_cli.codehash import code_digest
 from ares_cli.config import Config, build_config
-from ares_cli.config_view import ConfigView
-from ares_cli.console import Reporter
 from ares_cli.errors import (
     AresError,
     ConfigError,
@@ -38,13 +32,31 @@ from ares_cli.errors import (
     StepFailed,
 )
 from ares_cli.steps import BY_NUMBER, LAST, PRODUCER, STEPS
-from ares_cli.steps.base import BASE_LIBRARIES, Step, StepEnv, StepResult
+from ares_cli.steps.base import (
+    BASE_LIBRARIES,
+    Step,
+    StepEnv,
+    StepResult,
+    check_outputs,
+    step_view,
+)
 from ares_cli.store.manifest import Manifest, StepRecord, utc_now
 from ares_cli.store.objects import Store, sha256_bytes
+from ares_cli.util.command import ares_command
 from ares_cli.util.jsonutil import canonical_json, json_safe
+from ares_cli.util.versions import library_version, library_versions, lock_differences
 
-LIBRARIES = ("polars", "numpy", "xgboost-cpu", "optuna", "scikit-learn", "ccxt", "typer",
-             "pydantic")
+
+class Reporter(Protocol):
+    """Receives run events; implementations (`ares_cli.console`) decide how to show them.
+    `total` is the number of steps in the pipeline, for "[n/total]" labels."""
+
+    def run_started(self, run_id: str, steps: list[Step], total: int) -> None: ...
+    def step_started(self, step: Step) -> None: ...
+    def step_progress(self, step: Step, fraction: float, message: str) -> None: ...
+    def step_finished(self, step: Step, record: StepRecord) -> None: ...
+    def message(self, text: str) -> None: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -57,27 +69,10 @@ class RunOptions:
     config_args: tuple[str, ...] = ()
     workers: int = 1  # local processes a search step may use (`--workers`)
 
-    @property
-    def pair_args(self) -> str:
-        return f"--exchange {shlex.quote(self.exchange)} --symbol {shlex.quote(self.symbol)}"
-
     def command(self, *words: str, with_config: bool = False) -> str:
         """`ares <words> --exchange E --symbol S` (plus this invocation's config options)."""
-        extra = [shlex.quote(a) for a in self.config_args] if with_config else []
-        return " ".join(["ares", *words, self.pair_args, *extra])
-
-
-def library_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"ares": __version__, "python": platform.python_version()}
-    versions.update({name: library_version(name) for name in LIBRARIES})
-    return versions
+        return ares_command(*words, exchange=self.exchange, symbol=self.symbol,
+                            extra=self.config_args if with_config else ())
 
 
 def empty_record(step: Step) -> StepRecord:
@@ -86,11 +81,6 @@ def empty_record(step: Step) -> StepRecord:
 
 def resume_command(options: RunOptions) -> str:
     return options.command("resume")
-
-
-def step_view(step: Step, config: Config) -> ConfigView:
-    """The config a step may read: exactly its declared sections and keys."""
-    return ConfigView(config, step.config_keys(config), owner=f"step {step.name}")
 
 
 def action_key(step: Step, config: Config, inputs: Mapping[str, str], env: StepEnv,
@@ -147,6 +137,8 @@ class RunOutcome:
             "resume_command": resume_command(options) if self.resumable else None,
             "message": (self.manifest.step(self.failed_step.number).message
                         if self.failed_step is not None else None),
+            # libraries at other versions than requirements.lock pins: digests will differ
+            "versions_not_locked": lock_differences(self.manifest.versions),
         })
 
 
@@ -248,7 +240,55 @@ class Runner:
 
         return StepEnv(exchange=self.options.exchange, symbol=self.options.symbol,
                        work_dir=self.store.root, state_key=key, progress=progress, log=log,
-                       workers=self.options.workers)
+                       workers=self.options.workers, compute=self.config.compute)
+
+    # -- what a command runs --------------------------------------------------------------
+    def run_range(self, first: int, last: int, *, force: bool,
+                  command: list[str]) -> RunOutcome:
+        """`run-all --from first --to last`: a new run; the steps before `first` are taken from
+        the pair's latest run, which must have made them with the config in force."""
+        check_range(first, last)
+        manifest = self.new_manifest(command)
+        manifest.to = last
+        if first > 1:
+            base = self.latest_manifest()
+            if base is not None:
+                manifest.steps[: first - 1] = base.steps[: first - 1]
+                manifest.based_on = base.run_id
+                self.require_current(manifest, range(1, first))
+        numbers = list(range(first, last + 1))
+        return self.execute(manifest, numbers, force=set(numbers) if force else None)
+
+    def run_step(self, step: Step, *, force: bool, command: list[str]) -> RunOutcome:
+        """`ares step N` inside the pair's latest run (a new run when there is none): the
+        steps before it must be current; later ones made with other settings are reset."""
+        manifest = self.latest_manifest()
+        if manifest is None:
+            manifest = self.new_manifest(command)
+        else:
+            self.require_current(manifest, range(1, step.number))
+            self.reset_stale(manifest, range(step.number + 1, LAST + 1))
+            manifest.commands.append(command)
+            manifest.config = self.config.to_dict()
+        return self.execute(manifest, [step.number], force={step.number} if force else None,
+                            invalidate_after=True)
+
+    @staticmethod
+    def resume_steps(manifest: Manifest, first: int | None) -> list[int]:
+        """The steps `ares resume [--from first]` runs: from `first` (re-executed) or the first
+        step not done, up to the run's `--to` (the last step with `--from`); [] when done."""
+        if first is not None:
+            check_range(first, LAST)
+        pending = [r.number for r in manifest.steps if not r.done]
+        last = LAST if first is not None else (manifest.to or LAST)
+        start = first if first is not None else (pending[0] if pending else LAST + 1)
+        return list(range(start, last + 1))
+
+    def resume(self, manifest: Manifest, numbers: list[int], *, rerun: bool,
+               command: list[str]) -> RunOutcome:
+        """Continue `manifest` with `numbers` (from `resume_steps`); `rerun` forces them."""
+        manifest.commands.append(command)
+        return self.execute(manifest, numbers, force=set(numbers) if rerun else None)
 
     # -- execution -----------------------------------------------------------------------
     def execute(
@@ -262,8 +302,10 @@ class Runner:
         self.store.set_ref(self.options.exchange, self.options.symbol, "latest",
                            manifest.run_id)
         steps = [BY_NUMBER[n] for n in numbers]
+        manifest.resources = {"compute": self.config.compute.model_dump(mode="json"),
+                              "workers": self.options.workers}
         self.snapshot_code(steps)
-        self.reporter.run_started(manifest.run_id, steps)
+        self.reporter.run_started(manifest.run_id, steps, LAST)
         outcome = RunOutcome(manifest, 0)
         try:
             for step in steps:
@@ -396,7 +438,8 @@ class Runner:
         neither be scored by later runs nor trade); the runner already holds the pair's lock."""
         if step.name != "save" or not self.config.ab_test.auto_promote:
             return
-        decision = manifest.step(15).metrics.get("test", {}).get("decision")
+        decision = manifest.step(PRODUCER["ab_test"].number).metrics.get("test", {}).get(
+            "decision")
         if decision != "promote":
             return
         from ares_cli.store.champion import CHAMPION
@@ -493,18 +536,12 @@ class Runner:
                 manifest.set_step(fresh)
 
 
-def check_outputs(step: Step, result: StepResult) -> None:
-    """A step must produce every declared output, nothing undeclared, and no empty table."""
-    produced = set(result.outputs)
-    missing = [o for o in step.outputs if o not in produced]
-    undeclared = sorted(produced - set(step.all_outputs))
-    if missing:
-        raise StepFailed(f"step {step.name} did not produce its output(s) {missing}")
-    if undeclared:
-        raise StepFailed(f"step {step.name} produced undeclared output(s) {undeclared}")
-    for name, artifact in result.outputs.items():
-        if artifact.kind == "table" and artifact.value.height == 0:
-            raise StepFailed(f"step {step.name} produced an empty table '{name}'")
+def check_range(first: int, last: int) -> None:
+    """`--from first --to last` must name steps that exist, in order (exit 2)."""
+    if first > LAST or last > LAST:
+        raise ConfigError(f"steps are numbered 1 to {LAST}; got --from {first} --to {last}")
+    if first > last:
+        raise ConfigError(f"--from {first} is after --to {last}")
 
 
 def _flatten(values: dict[str, Any]) -> dict[str, Any]:
@@ -523,5 +560,5 @@ def config_of(manifest: Manifest) -> Config:
     return build_config(manifest.config, origin=f"run {manifest.run_id} manifest")
 
 
-__all__ = ["LAST", "RunOptions", "RunOutcome", "Runner", "action_key", "check_outputs",
-           "config_of", "step_view"]
+__all__ = ["Reporter", "RunOptions", "RunOutcome", "Runner", "action_key", "check_range",
+           "config_of"]

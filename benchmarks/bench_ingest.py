@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ares_cli.data.files import load_files
+from ares_cli.data.files.loader import load_files
 from ares_cli.data.synthetic import generate
 from benchmarks.timing import best_of
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,21 +88,45 @@ def tiny_pipeline(built_store):
     return result
 
 
+def _shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder every xdist worker of this test session shares (the session's own without
+    xdist): each worker's base is <this run's folder>/popen-gwN."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def _once(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """Hold the session-wide lock `name` in the shared folder: the first worker to get it
+    builds, the others wait and then find what it built."""
+    import fcntl
+
+    shared = _shared_folder(tmp_path_factory)
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield shared
+
+
 @pytest.fixture(scope="session")
 def built_store(tmp_path_factory, tiny_config) -> Path:
-    """A store holding one run of steps 1..TINY_LAST_STEP of the tiny market (read-only use)."""
+    """A store holding one run of steps 1..TINY_LAST_STEP of the tiny market (read-only use),
+    built once per test session however many xdist workers share it."""
     from ares_cli.console import PlainReporter
     from ares_cli.runner import Runner, RunOptions
     from ares_cli.store.objects import Store
 
-    root = tmp_path_factory.mktemp("built") / "store"
-    store = Store(root)
-    with open(os.devnull, "w") as quiet, store.lock("binance", "ETHUSDT"):
-        runner = Runner(store, tiny_config, RunOptions(), PlainReporter(quiet))
-        manifest = runner.new_manifest(["fixture"])
-        outcome = runner.execute(manifest, list(range(1, TINY_LAST_STEP + 1)))
-    assert outcome.exit_code == 0, [r.message for r in manifest.steps if r.message]
-    return root
+    with _once(tmp_path_factory, "built_store") as shared:
+        root = shared / "built" / "store"
+        if (shared / "built" / "done").exists():
+            return root
+        store = Store(root)
+        with open(os.devnull, "w") as quiet, store.lock("binance", "ETHUSDT"):
+            runner = Runner(store, tiny_config, RunOptions(), PlainReporter(quiet))
+            manifest = runner.new_manifest(["fixture"])
+            outcome = runner.execute(manifest, list(range(1, TINY_LAST_STEP + 1)))
+        assert outcome.exit_code == 0, [r.message for r in manifest.steps if r.message]
+        (shared / "built" / "done").touch()
+        return root
 
 
 @pytest.fixture
@@ -128,24 +154,17 @@ def small_config():
 
 @pytest.fixture(scope="session")
 def small_pipeline(small_config, tmp_path_factory):
-    """Every step of the SMALL market in memory (walk-forward with local processes).
-
-    Built once for the whole test session even under pytest-xdist: the first worker builds it
-    under a file lock in the folder all workers share and pickles it; the others load it."""
-    import fcntl
+    """Every step of the SMALL market in memory (walk-forward with local processes), built
+    once per test session across xdist workers (pickled in the folder they share)."""
     import pickle
 
     from ares_cli.pipeline import run_steps
 
-    base = tmp_path_factory.getbasetemp()
-    # under xdist each worker's base is <this run's folder>/popen-gwN: share the run's folder
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    cache = shared / "small_pipeline.pickle"
-    with open(shared / "small_pipeline.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _once(tmp_path_factory, "small_pipeline") as shared:
+        cache = shared / "small_pipeline.pickle"
         if cache.exists():
             return pickle.loads(cache.read_bytes())
         last = max(s.number for s in STEPS if s.implemented)
-        result = run_steps(range(1, last + 1), {}, small_config)
+        result = run_steps(STEPS[:last], {}, small_config)
         cache.write_bytes(pickle.dumps(result))
         return result

@@ -93,11 +93,11 @@ def test_source_edited_during_a_run_fails_the_step_instead_of_storing_it(store_c
 
 def test_a_changed_config_key_reruns_its_step_and_those_after_it(store_copy):
     """A step-8 key (late, so the test stays quick): steps 1-7 stay cached, 8 onwards re-run."""
-    summary = run_all("--set", "tactician.cost_bps=12.5")
+    summary = run_all("--set", "costs.slippage_bps=5.0")
     assert summary["exit_code"] == 0
     assert statuses(summary) == ["cached"] * 7 + ["ok"] * (TINY_LAST_STEP - 7)
     # The same change again is a cache hit all the way.
-    assert statuses(run_all("--set", "tactician.cost_bps=12.5")) == ["cached"] * TINY_LAST_STEP
+    assert statuses(run_all("--set", "costs.slippage_bps=5.0")) == ["cached"] * TINY_LAST_STEP
 
 
 def test_check_outputs_rejects_missing_undeclared_and_empty_outputs():

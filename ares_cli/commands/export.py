@@ -20,6 +20,7 @@ from ares_cli.errors import ConfigError
 from ares_cli.store.champion import find_run
 from ares_cli.store.manifest import Manifest
 from ares_cli.store.objects import Store
+from ares_cli.util.command import ares_command
 
 __all__ = ["export_run"]
 
@@ -81,8 +82,8 @@ def export_run(store: Store, ref: str, out: Path) -> dict[str, Any]:
     outputs = _outputs(manifest)
     if "bundle" not in outputs:
         raise ConfigError(f"run {manifest.run_id} has no bundle: step 16 (save) is not done",
-                          hint=f"ares resume --exchange {manifest.exchange} "
-                               f"--symbol {manifest.symbol}")
+                          hint=ares_command("resume", exchange=manifest.exchange,
+                                            symbol=manifest.symbol))
     if out.exists():
         raise ConfigError(f"{out} exists; export writes a new folder")
     out.parent.mkdir(parents=True, exist_ok=True)

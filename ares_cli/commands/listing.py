@@ -8,6 +8,10 @@ from ares_cli.artifacts import decode
 from ares_cli.errors import ConfigError
 from ares_cli.store.manifest import Manifest
 from ares_cli.store.objects import Store
+from ares_cli.util.command import ares_command
+
+__all__ = ["FORMATS", "describe_object", "latest_run", "pairs_using", "producers", "run_rows",
+           "show_ref", "status_rows"]
 
 
 def _counts(manifest: Manifest) -> str:
@@ -22,18 +26,10 @@ def _last_done(manifest: Manifest) -> str:
     return f"{done[-1].number} {done[-1].name}" if done else "-"
 
 
-def run_state(store: Store, manifest: Manifest) -> str:
-    """The run's status, with `running` told apart from `interrupted`: a run still marked
-    running whose pair lock is free was killed (kill -9, a power cut) and can be resumed."""
-    if manifest.status == "running" and not store.is_locked(manifest.exchange, manifest.symbol):
-        return "interrupted"
-    return manifest.status
-
-
 def _resume_hint(manifest: Manifest, state: str) -> str:
     if state not in ("interrupted", "failed", "partial"):
         return "-"
-    return f"ares resume --exchange {manifest.exchange} --symbol {manifest.symbol}"
+    return ares_command("resume", exchange=manifest.exchange, symbol=manifest.symbol)
 
 
 def status_rows(store: Store) -> list[dict[str, Any]]:
@@ -47,7 +43,7 @@ def status_rows(store: Store) -> list[dict[str, Any]]:
         except FileNotFoundError:
             continue
         failed = [s for s in manifest.steps if s.status == "failed"]
-        state = run_state(store, manifest)
+        state = store.run_state(manifest)
         rows.append({
             "exchange": manifest.exchange,
             "symbol": manifest.symbol,
@@ -70,7 +66,7 @@ def run_rows(store: Store, exchange: str | None, symbol: str | None) -> list[dic
         if (exchange is not None and m.exchange != exchange) or (
                 symbol is not None and m.symbol != symbol):
             continue
-        state = run_state(store, m)
+        state = store.run_state(m)
         failed = [s for s in m.steps if s.status == "failed"]
         result = {"complete": "all steps done", "partial": f"done to step {_last_done(m)}",
                   "failed": f"FAILED at step {failed[0].number} {failed[0].name}"

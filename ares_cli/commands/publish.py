@@ -17,7 +17,6 @@ __all__ = ["REPORT", "SUMMARY", "publish", "report_path"]
 
 REPORT = "report.html"
 SUMMARY = "summary.json"
-SAVE_STEP = 16
 
 
 def report_path(store: Store, run_id: str) -> Path:
@@ -26,7 +25,9 @@ def report_path(store: Store, run_id: str) -> Path:
 
 def publish(store: Store, manifest: Manifest, summary: dict[str, Any]) -> Path | None:
     """Write the run's report (when step 16 is done) and its summary; the report's path."""
-    record = manifest.step(SAVE_STEP)
+    from ares_cli.steps import PRODUCER
+
+    record = manifest.step(PRODUCER["report"].number)
     path = None
     digest = record.outputs.get("report") if record.done else None
     stale = report_path(store, manifest.run_id)

@@ -1,6 +1,6 @@
 """`ares signal` end to end: find the bundle, bring the data up to date, decide.
 
-Kept apart from `report/signal.py` (pure, also used by step 15) because it runs steps 1 and 2
+Kept apart from `serve/scoring.py` (pure, also used by step 15) because it runs steps 1 and 2
 through the pipeline and loads the config, which a step's code must not depend on.
 """
 
@@ -26,14 +26,18 @@ def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
     from ares_cli.data.bars import bar_length_ms
     from ares_cli.errors import ConfigError, DataError
     from ares_cli.pipeline import run_steps
+    from ares_cli.steps import PRODUCER
     from ares_cli.store.champion import CHAMPION
+    from ares_cli.util.command import ares_command
+
+    save = PRODUCER["bundle"].number
 
     runs = [m for m in store.list_runs() if m.exchange == exchange and m.symbol == symbol]
     if latest:
-        saved = [m for m in runs if m.step(16).done]
+        saved = [m for m in runs if m.step(save).done]
         if not saved:
-            raise ConfigError(f"no run of {exchange}/{symbol} has a bundle (step 16 save)",
-                              hint=f"ares run-all --exchange {exchange} --symbol {symbol}")
+            raise ConfigError(f"no run of {exchange}/{symbol} has a bundle (step {save} save)",
+                              hint=ares_command("run-all", exchange=exchange, symbol=symbol))
         manifest = saved[-1]
     else:
         run_id = store.get_ref(exchange, symbol, CHAMPION)
@@ -41,14 +45,14 @@ def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
             raise ConfigError(f"{exchange}/{symbol} has no champion",
                               hint="promote one with: ares promote RUN (or use --latest)")
         manifest = next((m for m in runs if m.run_id == run_id), None)
-        if manifest is None or not manifest.step(16).done:
-            raise ConfigError(f"the champion run {run_id} has no bundle (step 16 save)",
-                              hint=f"ares resume --exchange {exchange} --symbol {symbol}")
-    record = manifest.step(16)
+        if manifest is None or not manifest.step(save).done:
+            raise ConfigError(f"the champion run {run_id} has no bundle (step {save} save)",
+                              hint=ares_command("resume", exchange=exchange, symbol=symbol))
+    record = manifest.step(save)
     bundle = decode(store.get(record.outputs["bundle"], what="the bundle"), "modelset")
     config = build_config(manifest.config, origin=f"run {manifest.run_id}")
-    fresh = run_steps([1, 2], {}, config, exchange=exchange, symbol=symbol,
-                      work_dir=store.root)
+    fresh = run_steps([PRODUCER["trades"], PRODUCER["bars"]], {}, config, exchange=exchange,
+                      symbol=symbol, work_dir=store.root)
     base_ms = config.bars.base_ms
     now = datetime.now(UTC)
     # only closed bars: a bar still forming (live data) would change before its close

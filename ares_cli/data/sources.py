@@ -16,8 +16,9 @@ from ares_cli.util.section import Field, Section, list_field
 from ares_cli.util.timeutil import parse_utc
 
 if TYPE_CHECKING:
-    from ares_cli.data.ccxt_source import CcxtConfig, Credentials
-    from ares_cli.data.files import FilesConfig
+    from ares_cli.data.ccxt.client import Credentials
+    from ares_cli.data.ccxt.config import CcxtConfig
+    from ares_cli.data.files.config import FilesConfig
 
 
 class DataConfig(Section):
@@ -107,7 +108,7 @@ def collect_ccxt(
     downloads: Path, progress: Progress,
 ) -> Collected:
     """Download (incrementally) from an exchange through ccxt into the download cache."""
-    from ares_cli.data.ccxt_source import download_trades
+    from ares_cli.data.ccxt.download import download_trades
 
     start, end = download_window(data, datetime.now(UTC))
     result = download_trades(exchange, symbol, start=start, end=end, cache_dir=downloads,
@@ -125,7 +126,7 @@ def collect_ccxt(
 
 def collect_files(paths: tuple[str, ...], files: FilesConfig, progress: Progress) -> Collected:
     """Trades or candles from local files (Binance archives, freqtrade, generic tables)."""
-    from ares_cli.data.files import load_files
+    from ares_cli.data.files.loader import load_files
 
     if not paths:
         raise ConfigError("data.source is 'files' but no input is given",
@@ -146,7 +147,7 @@ def collect_files(paths: tuple[str, ...], files: FilesConfig, progress: Progress
 
 def input_file_digests(paths: tuple[str, ...]) -> dict[str, str]:
     """sha256 of every input file, so a changed file is a new action (no stale cache hit)."""
-    from ares_cli.data.files import expand_paths
+    from ares_cli.data.files.paths import expand_paths
     from ares_cli.util.fsutil import sha256_file
 
     return {str(path): sha256_file(path) for path in expand_paths(paths)}
@@ -193,7 +194,7 @@ def collect(
     if data.source == "synthetic":
         collected = collect_synthetic(data, progress)
     elif data.source == "ccxt":
-        from ares_cli.data.ccxt_source import Credentials
+        from ares_cli.data.ccxt.client import Credentials
 
         assert ccxt is not None, "the ccxt source needs the [ccxt] section"
         if downloads is None:
@@ -207,7 +208,7 @@ def collect(
     if data.source == "files" and files is not None:
         from functools import partial
 
-        from ares_cli.data.files import locate_row
+        from ares_cli.data.files.loader import locate_row
 
         locate = partial(locate_row, data.paths, files)
     progress(0.9, "validating")

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from ares_cli.errors import ExternalServiceError, StepFailed
-from ares_cli.util.section import Field, Section
+from ares_cli.report.mlflow_config import MlflowConfig
 
-__all__ = ["INSTALL_HINT", "MlflowConfig", "flatten", "log_run", "try_log"]
+__all__ = ["INSTALL_HINT", "flatten", "log_run", "try_log"]
 
 _log = logging.getLogger(__name__)
 
@@ -66,16 +66,6 @@ _ENV_DEFAULTS = {
 _CHATTY_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")
 
 _MAX_SERVER_MESSAGE = 800
-
-
-class MlflowConfig(Section):
-    """`[mlflow]`: whether and where to log each run to MLflow, and what a failure means."""
-
-    enabled: bool = False
-    tracking_uri: str = Field(default="sqlite:///mlruns.db", min_length=1)
-    experiment: str = Field(default="ares", min_length=1, max_length=500)
-    required: bool = False
-    timeout_s: float = Field(default=10.0, gt=0, le=600)
 
 
 # --------------------------------------------------------------------------------------------

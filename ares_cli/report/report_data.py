@@ -109,7 +109,7 @@ def report_data(*, exchange: str, symbol: str, key: str, bars: pl.DataFrame,
                 trials: pl.DataFrame, params: Mapping[str, Any],
                 monte_carlo: Mapping[str, Any], ab_test: Mapping[str, Any],
                 contributions: Mapping[str, Any], created: str) -> dict[str, Any]:
-    """The dict `report.html.render_report` draws (its keys are documented there)."""
+    """The dict `report.page.render_report` draws (its keys are documented there)."""
     frame = bars.select("timestamp", "close").with_row_index("bar_index").join(
         splits.select(pl.col("bar_index").cast(pl.UInt32), "regime"), on="bar_index",
         how="left")

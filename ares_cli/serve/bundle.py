@@ -10,25 +10,14 @@ every XGBoost model in XGBoost's own UBJSON format: `analyst-<MEMBER>` and `tact
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import metadata
 from typing import Any
 
 from ares_cli.ml.models.modelset import ModelSet
+from ares_cli.util.versions import library_versions
 
-__all__ = ["BUNDLE_FORMAT", "LIBRARIES", "build_bundle", "library_versions"]
+__all__ = ["BUNDLE_FORMAT", "build_bundle"]
 
 BUNDLE_FORMAT = "ares-bundle/1"
-LIBRARIES = ("ares-cli", "numpy", "polars", "xgboost-cpu", "scikit-learn", "numba")
-
-
-def library_versions() -> dict[str, str]:
-    out = {}
-    for name in LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
 
 
 def build_bundle(*, exchange: str, symbol: str, spec: Mapping[str, Any],

@@ -16,10 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ares_cli.config_view import ConfigView
+from ares_cli.errors import StepFailed
+
 if TYPE_CHECKING:
     from ares_cli.artifacts import Artifact
     from ares_cli.config import Config
-    from ares_cli.config_view import ConfigView
+    from ares_cli.ml.evaluation.walk_forward import ComputeConfig
 
 
 def _ignore(*_args: Any) -> None:
@@ -33,8 +36,9 @@ class StepEnv:
     `state_key` is stable for one exact computation (the runner passes the action key), so it
     can name external state that must survive a crash of just that computation (an Optuna
     study). `work_dir` is where a source may keep a download cache; None in memory. `workers`
-    is how many local processes a search may use: a resource, not config, so it is not part of
-    the action key and a worker started with another count joins the same study.
+    is how many local processes a search may use and `compute` where independent work (folds)
+    runs: resources, not recipes, so neither is part of the action key (a worker started with
+    another count joins the same study; the backends give identical results).
     """
 
     exchange: str = "binance"
@@ -44,6 +48,7 @@ class StepEnv:
     progress: Callable[[float, str], None] = _ignore
     log: Callable[[str], None] = _ignore
     workers: int = 1
+    compute: ComputeConfig | None = None  # None: local processes with the default count
 
 
 @dataclass
@@ -110,3 +115,22 @@ class Step:
     def config_keys(self, config: Config) -> tuple[str, ...]:
         """The sections and keys this step reads under `config`."""
         return self.config(config) if callable(self.config) else self.config
+
+
+def step_view(step: Step, config: Config) -> ConfigView:
+    """The config a step may read: exactly its declared sections and keys."""
+    return ConfigView(config, step.config_keys(config), owner=f"step {step.name}")
+
+
+def check_outputs(step: Step, result: StepResult) -> None:
+    """A step must produce every declared output, nothing undeclared, and no empty table."""
+    produced = set(result.outputs)
+    missing = [o for o in step.outputs if o not in produced]
+    undeclared = sorted(produced - set(step.all_outputs))
+    if missing:
+        raise StepFailed(f"step {step.name} did not produce its output(s) {missing}")
+    if undeclared:
+        raise StepFailed(f"step {step.name} produced undeclared output(s) {undeclared}")
+    for name, artifact in result.outputs.items():
+        if artifact.kind == "table" and artifact.value.height == 0:
+            raise StepFailed(f"step {step.name} produced an empty table '{name}'")

@@ -38,7 +38,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     source = cfg.data.source
     credentials = None
     if source == "ccxt":
-        from ares_cli.data.ccxt_source import Credentials
+        from ares_cli.data.ccxt.client import Credentials
 
         credentials = Credentials(os.environ.get("ARES_API_KEY", ""),
                                   os.environ.get("ARES_API_SECRET", ""))

@@ -14,13 +14,18 @@ if TYPE_CHECKING:
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.ml.analyst.specialists import ensemble_analyst
+    from ares_cli.ml.stats.edge import describe
 
     env.progress(0.05, "out-of-fold member predictions")
-    frame, model, metrics, summary, warnings = ensemble_analyst(
+    frame, model, metrics = ensemble_analyst(
         inputs["analyst_dataset"], inputs["analyst_models_enhanced"], cfg.ensemble,
         n_splits=cfg.analyst.n_splits, embargo=cfg.split.embargo_bars, seed=cfg.data.seed,
         horizon=cfg.labels.horizon,
     )
+    validation = metrics["validation"]
+    summary = (f"{validation['verdict']} on validation: "
+               f"{describe(validation['edge']['log_loss'])}, {describe(validation['edge']['auc'])}")
+    warnings = [] if validation["verdict"] == "edge" else [f"{STEP.name}: {summary}"]
     return StepResult(
         {"analyst_ensemble": Artifact.table(frame), "analyst_ensemble_model": Artifact.json(model)},
         metrics, warnings, summary=summary,

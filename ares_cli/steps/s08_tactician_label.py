@@ -21,6 +21,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     frame, metrics = build_tactician_dataset(
         inputs["analyst_ensemble"], inputs["bars"], fine, inputs["regimes"], inputs["splits"],
         cfg.tactician, base_ms=cfg.bars.base_ms, fine_ms=bar_length_ms(fine, cfg.bars.fine_ms),
+        cost_per_side=cfg.costs.per_side,
     )
     train = metrics["train"]
     summary = (f"{metrics['data']['events']['train']} training proposals, {train['labelled']} "
@@ -34,6 +35,6 @@ STEP = Step(
     summary="meta-labels: would the analyst's proposed trade have paid, on the fine path",
     inputs=("analyst_ensemble", "bars", "bars_fine", "regimes", "splits"),
     outputs=("tactician_dataset",),
-    config=("tactician", "bars"),
+    config=("tactician", "costs", "bars"),
     run=run,
 )

@@ -13,11 +13,15 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    from ares_cli.ml.stats.edge import describe
     from ares_cli.ml.tactician.ensemble import combine_tactician
 
     members = inputs["tactician_models"].table["members"]
-    frame, model, metrics, summary, warnings = combine_tactician(
+    frame, model, metrics = combine_tactician(
         inputs["tactician_predictions"], inputs["tactician_inner"], members, seed=cfg.data.seed)
+    validation = metrics["validation"]
+    summary = f"{validation['verdict']} on validation: {describe(validation['edge'])}"
+    warnings = [] if validation["verdict"] == "edge" else [f"{STEP.name}: {summary}"]
     return StepResult({"tactician_ensemble": Artifact.table(frame),
                        "tactician_ensemble_model": Artifact.json(model)}, metrics, warnings,
                       summary=summary)

@@ -7,50 +7,45 @@ from typing import TYPE_CHECKING, Any
 
 from ares_cli.artifacts import Artifact
 from ares_cli.steps.base import Step, StepEnv, StepResult
+from ares_cli.steps.s04_analyst_features import STEP as ANALYST_FEATURES
+from ares_cli.steps.s05_analyst_train import STEP as ANALYST_TRAIN
+from ares_cli.steps.s06_analyst_enhance import STEP as ANALYST_ENHANCE
+from ares_cli.steps.s07_analyst_ensemble import STEP as ANALYST_ENSEMBLE
+from ares_cli.steps.s08_tactician_label import STEP as TACTICIAN_LABEL
+from ares_cli.steps.s09_tactician_train import STEP as TACTICIAN_TRAIN
+from ares_cli.steps.s10_tactician_ensemble import STEP as TACTICIAN_ENSEMBLE
+from ares_cli.steps.s11_calibrate import STEP as CALIBRATE
+from ares_cli.steps.s12_optimize import STEP as OPTIMIZE
 
 if TYPE_CHECKING:
     from ares_cli.config import Config
     from ares_cli.config_view import ConfigView
 
-REPLAYED = range(4, 13)  # the steps every fold re-runs
-
-
-def _replayed_code() -> None:
-    """The folds run these steps through the pipeline (by registry lookup, which code digests
-    do not follow): importing them here puts their code, and what they import, in this step's
-    digest, so an edit to any of them re-runs walk-forward."""
-    from ares_cli.steps import (  # noqa: F401
-        s04_analyst_features,
-        s05_analyst_train,
-        s06_analyst_enhance,
-        s07_analyst_ensemble,
-        s08_tactician_label,
-        s09_tactician_train,
-        s10_tactician_ensemble,
-        s11_calibrate,
-        s12_optimize,
-    )
+# The steps every fold re-runs, imported from their own modules (not the registry): their code,
+# and what it imports, is part of this step's digest, so an edit to any of them re-runs
+# walk-forward, and nothing else of the registry is.
+REPLAYED: tuple[Step, ...] = (
+    ANALYST_FEATURES, ANALYST_TRAIN, ANALYST_ENHANCE, ANALYST_ENSEMBLE, TACTICIAN_LABEL,
+    TACTICIAN_TRAIN, TACTICIAN_ENSEMBLE, CALIBRATE, OPTIMIZE,
+)
 
 
 def config_keys(config: Config) -> tuple[str, ...]:
     """What the folds read: every key of the steps they re-run, the regimes (re-fitted per
-    fold), the windows' gaps, and the walk-forward and compute sections."""
-    from ares_cli.steps import BY_NUMBER
-
-    keys = {"regimes", "split", "bars", "walk_forward", "compute"}
-    for number in REPLAYED:
-        keys.update(BY_NUMBER[number].config_keys(config))
+    fold), the windows' gaps, and the walk-forward section. Not `[compute]`: where the folds
+    run is a resource (`StepEnv.compute`), so it is no part of the action key."""
+    keys = {"regimes", "split", "bars", "walk_forward"}
+    for step in REPLAYED:
+        keys.update(step.config_keys(config))
     return tuple(sorted(keys))
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    import numpy as np
     import polars as pl
 
     from ares_cli.errors import DataError
-    from ares_cli.folds import run_folds
-    from ares_cli.ml.evaluation.walk_forward import parameter_stability, plan_folds
-    from ares_cli.ml.trading.backtest import metrics as bt_metrics
+    from ares_cli.folds import run_folds, stitch
+    from ares_cli.ml.evaluation.walk_forward import plan_folds
     from ares_cli.util.jsonutil import json_safe
 
     config = cfg.as_config()
@@ -63,69 +58,36 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     except ValueError as exc:
         raise DataError(str(exc)) from None
     env.progress(0.02, f"{len(folds)} folds ({cfg.walk_forward.scheme}) on "
-                 f"{cfg.compute.backend} workers")
-    results = run_folds(folds, bars, inputs["bars_fine"], config, exchange=env.exchange,
-                        symbol=env.symbol, state_key=env.state_key, progress=env.progress)
-    returns = pl.concat([r.returns for r in results]).sort("bar_index")
-    returns = returns.with_columns(equity=(1 + pl.col("ret")).cum_prod(),
-                                   benchmark_equity=(1 + pl.col("benchmark_ret")).cum_prod())
-    trades = pl.concat([r.trades for r in results], how="vertical_relaxed")
-    bars_per_year = float(results[0].params["bars_per_year"])
-    r = returns["ret"].to_numpy()
-    # metrics() reads only the trades' pnl here (no fine bars: exposure is set from positions)
-    stitched = bt_metrics(r, np.cumprod(1 + r), {"pnl": trades["pnl"].to_numpy()},
-                          bars_per_year)
-    bench = returns["benchmark_ret"].to_numpy()
-    stitched_bench = bt_metrics(bench, np.cumprod(1 + bench), {"pnl": np.zeros(0)},
-                                bars_per_year)
-    stitched["exposure"] = float(np.mean(returns["position"].to_numpy() != 0))
-    per_fold = []
-    for res in results:
-        f = res.fold
-        rules = res.metrics["rules"]
-        per_fold.append({
-            **f.to_dict(),
-            "test_start": str(res.returns["timestamp"][0]),
-            "test_end": str(res.returns["timestamp"][-1]),
-            "sharpe": rules["sharpe"], "max_drawdown": rules["max_drawdown"],
-            "total_return": rules["total_return"], "trades": rules["trades"],
-            "buy_and_hold_sharpe": res.metrics["buy_and_hold"]["sharpe"],
-            "buy_and_hold_return": res.metrics["buy_and_hold"]["total_return"],
-            "validation_sharpe_selected": res.validation["sharpe"],
-            "trials": res.trials, "chosen_trial": res.params["trial"],
-        })
-    stability = parameter_stability([{**(res.params["policy"] or {}),
-                                      "flat": res.params["policy"] is None} for res in results])
+                 f"{env.compute.backend if env.compute else 'local'} workers")
+    results = run_folds(folds, bars, inputs["bars_fine"], config, REPLAYED,
+                        exchange=env.exchange, symbol=env.symbol, compute=env.compute,
+                        state_key=env.state_key, progress=env.progress)
+    record = stitch(results)
+    returns, stitched = record.returns, record.metrics
     warnings = [f"walk-forward fold {res.fold.number} stayed flat on its test span: "
                 f"{res.params['why']}" for res in results if res.params["policy"] is None]
-    trials = int(sum(res.trials for res in results))
     metrics = {
         "data": {"folds": [f.to_dict() for f in folds], "scheme": cfg.walk_forward.scheme,
                  "folds_setting": (cfg.walk_forward.folds or
                                    f"auto: as many as fit, up to "
                                    f"{cfg.walk_forward.max_auto_folds}"),
-                 "backend": cfg.compute.backend, "bars_per_year": bars_per_year},
+                 "bars_per_year": record.bars_per_year},
         "walk_forward": {
-            "folds": per_fold, "sharpe": stitched["sharpe"],
+            "folds": record.per_fold, "sharpe": stitched["sharpe"],
             "max_drawdown": stitched["max_drawdown"],
             "total_return": stitched["total_return"], "trades": stitched["trades"],
-            "metrics": stitched, "buy_and_hold": stitched_bench, "trials": trials,
-            "parameter_stability": stability,
+            "metrics": stitched, "buy_and_hold": record.buy_and_hold, "trials": record.trials,
+            "parameter_stability": record.stability,
         },
     }
-    folds_json = {"folds": [{**res.fold.to_dict(), "params": res.params,
-                             "metrics": res.metrics, "validation_selected": res.validation,
-                             "trials": res.trials, "choices": res.choices}
-                            for res in results],
-                  "stability": stability, "trials": trials}
     summary = (f"out of sample over {len(folds)} folds ({returns.height} bars): Sharpe "
                f"{stitched['sharpe']:.2f}, max drawdown {stitched['max_drawdown']:.1%}, "
                f"return {stitched['total_return']:+.2%}, {stitched['trades']} trades; "
-               f"buy-and-hold Sharpe {stitched_bench['sharpe']:.2f} (intervals: step 14)")
+               f"buy-and-hold Sharpe {record.buy_and_hold['sharpe']:.2f} (intervals: step 14)")
     outputs = {"walk_forward": Artifact.table(returns),
-               "walk_forward_folds": Artifact.json(folds_json)}
-    if trades.height:  # none when every fold stayed flat or found nothing to take
-        outputs["walk_forward_trades"] = Artifact.table(trades)
+               "walk_forward_folds": Artifact.json(record.folds_json)}
+    if record.trades.height:  # none when every fold stayed flat or found nothing to take
+        outputs["walk_forward_trades"] = Artifact.table(record.trades)
     return StepResult(outputs, json_safe(metrics), warnings=warnings, summary=summary)
 
 

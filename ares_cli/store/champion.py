@@ -12,11 +12,11 @@ from typing import Any
 from ares_cli.errors import ConfigError
 from ares_cli.store.manifest import Manifest
 from ares_cli.store.objects import Store
+from ares_cli.util.command import ares_command
 
 __all__ = ["CHAMPION", "find_run", "promote_run"]
 
 CHAMPION = "champion"
-SAVE_STEP = 16
 
 
 def find_run(store: Store, ref: str) -> Manifest:
@@ -30,19 +30,21 @@ def find_run(store: Store, ref: str) -> Manifest:
     return runs[0]
 
 
-def promote_run(store: Store, ref: str) -> dict[str, Any]:
+def promote_run(store: Store, ref: str, save_step: int) -> dict[str, Any]:
     """Make run `ref` (an id or unique prefix) its pair's champion; returns what changed.
+    `save_step` is the number of the step that saves the bundle (the registry knows it).
 
     Raises:
         ConfigError: no such run, an ambiguous prefix, or a run without a saved bundle.
     """
     manifest = find_run(store, ref)
-    record = manifest.step(SAVE_STEP)
+    record = manifest.step(save_step)
     if not record.done:
         raise ConfigError(
-            f"run {manifest.run_id} has no bundle (step {SAVE_STEP} save is {record.status}); "
+            f"run {manifest.run_id} has no bundle (step {save_step} {record.name} is "
+            f"{record.status}); "
             "only a saved run can be champion",
-            hint=f"ares resume --exchange {manifest.exchange} --symbol {manifest.symbol}")
+            hint=ares_command("resume", exchange=manifest.exchange, symbol=manifest.symbol))
     with store.lock(manifest.exchange, manifest.symbol):
         previous = store.get_ref(manifest.exchange, manifest.symbol, CHAMPION)
         store.set_ref(manifest.exchange, manifest.symbol, CHAMPION, manifest.run_id)

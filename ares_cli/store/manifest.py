@@ -70,6 +70,8 @@ class Manifest(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     to: int | None = None  # last step of the invocation that started it
     based_on: str | None = None  # run whose done steps this one reused
+    # Where the work ran (compute backend, worker counts): resources, in no action key.
+    resources: dict[str, Any] = Field(default_factory=dict)
 
     def step(self, number: int) -> StepRecord:
         """The record of step `number` (1-based)."""

@@ -26,16 +26,9 @@ from ares_cli.errors import IntegrityError, LockHeld
 from ares_cli.store.manifest import Manifest
 from ares_cli.util.fsutil import TMP_PREFIX, atomic_write, safe_name, sha256_file
 from ares_cli.util.jsonutil import canonical_json, json_safe
-from ares_cli.util.section import Field, Section
 
-__all__ = ["CorruptObject", "Store", "StoreConfig", "atomic_write", "canonical_json",
-           "safe_name", "sha256_bytes", "sha256_file"]
-
-
-class StoreConfig(Section):
-    """Where the content-addressed store lives (`ARES_STORE` overrides it)."""
-
-    root: str = Field("artifacts", min_length=1)
+__all__ = ["CorruptObject", "Store", "atomic_write", "canonical_json", "safe_name", "sha256_bytes",
+           "sha256_file"]
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -224,6 +217,21 @@ class Store:
         finally:
             os.close(fd)  # closing releases the probe's lock
         return False
+
+    def run_state(self, manifest: Manifest) -> str:
+        """The run's status, with `running` told apart from `interrupted`: a run still marked
+        running whose pair lock is free was killed (kill -9, a power cut) and can be resumed."""
+        if manifest.status == "running" and not self.is_locked(manifest.exchange,
+                                                               manifest.symbol):
+            return "interrupted"
+        return manifest.status
+
+    def failed_runs(self) -> list[str]:
+        """Runs `gc --failed` deletes: failed or interrupted, and named by no ref (a pair's
+        latest run and its champion are kept)."""
+        kept = {value for _, _, _name, value in self.iter_refs()}
+        return [m.run_id for m in self.list_runs()
+                if self.run_state(m) in ("failed", "interrupted") and m.run_id not in kept]
 
     def delete_run(self, run_id: str) -> None:
         """Remove one run's folder (manifest and log); its objects go with the next `gc`."""

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from ares_cli.data.files import FilesConfig, load_files, locate_row
+from ares_cli.data.files.config import FilesConfig
+from ares_cli.data.files.loader import load_files, locate_row
 from ares_cli.data.schema import BARS_SCHEMA, TRADES_SCHEMA
 from ares_cli.data.validate import validate_candles, validate_trades
 from ares_cli.errors import ConfigError, DataError

@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
-from ares_cli.report.html import PLOTS
-from tests.report.test_html import full_page
+from ares_cli.report.page import PLOTS
+from tests.report.fixtures import full_page
 
 TIMEOUT = 30.0  # seconds for any one protocol answer; a hung browser fails, never hangs CI
 WIDTH = 1400

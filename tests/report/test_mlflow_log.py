@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from ares_cli.errors import ExternalServiceError
 from ares_cli.report import mlflow_log
-from ares_cli.report.mlflow_log import MlflowConfig, flatten, log_run, redact_uri, try_log
+from ares_cli.report.mlflow_config import MlflowConfig
+from ares_cli.report.mlflow_log import flatten, log_run, redact_uri, try_log
 
 DENIED = {"error_code": "PERMISSION_DENIED", "message": "no access for ares"}
 

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ares_cli.cli import app
+from tests.data.ccxt.helpers import HOUR, T0, make_trades
 from tests.data.fake_binance import FakeBinance, Fault
-from tests.data.test_ccxt_source import HOUR, T0, make_trades
 
 DAYS = 3
 WINDOW = [

@@ -8,7 +8,7 @@ import pytest
 from ares_cli.config import Config
 from ares_cli.config_view import ConfigView, UndeclaredConfig
 from ares_cli.pipeline import run_steps
-from ares_cli.steps import LAST, PRODUCER, STEPS
+from ares_cli.steps import BY_NUMBER, LAST, PRODUCER, STEPS
 from ares_cli.store.manifest import Manifest
 from ares_cli.store.objects import Store
 from tests.conftest import TINY_LAST_STEP
@@ -38,7 +38,7 @@ def test_every_step_runs_in_memory_reading_only_what_it_declared_and_gives_the_r
     read would raise UndeclaredConfig), makes exactly the objects the runner stored."""
     manifest: Manifest = Store(built_store).list_runs()[-1]
     implemented = [s.number for s in STEPS if s.implemented and s.number <= TINY_LAST_STEP]
-    result = run_steps(implemented, {}, tiny_config)
+    result = run_steps([BY_NUMBER[n] for n in implemented], {}, tiny_config)
     assert sorted(result.steps) == implemented
     for number in implemented:
         assert result.steps[number].digests == manifest.step(number).outputs, number

@@ -15,6 +15,7 @@ from ares_cli.ml.features.dataset import OUTCOME_COLUMNS
 from ares_cli.ml.features.regimes import RegimeClassifier
 from ares_cli.ml.models.ensemble import StackedEnsemble
 from ares_cli.pipeline import run_steps
+from ares_cli.steps import STEPS
 from tests.conftest import TINY_LAST_STEP
 
 ANALYST_STEPS = range(4, min(TINY_LAST_STEP, 7) + 1)
@@ -70,7 +71,7 @@ def test_no_fit_in_steps_2_to_7_receives_a_validation_or_test_row(
     monkeypatch.setattr(booster, "fit_booster", xgb_spy)
     monkeypatch.setattr(StackedEnsemble, "fit", stack_spy)
     collected = {k: tiny_pipeline.catalog[k] for k in ("trades", "true_regimes")}
-    run_steps(range(2, max(ANALYST_STEPS) + 1), collected, tiny_config)
+    run_steps(STEPS[1:max(ANALYST_STEPS)], collected, tiny_config)
 
     assert seen["regimes"] and all(n <= train_bars for n in seen["regimes"])
     assert len(seen["xgboost"]) > 50 and sum(seen["xgboost"]) == 0, (

@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from ares_cli.pipeline import run_steps
+from ares_cli.steps import BY_NUMBER
 from tests.conftest import TINY_LAST_STEP
 
 pytestmark = pytest.mark.skipif(TINY_LAST_STEP < 12, reason="step 12 not built")
@@ -62,7 +63,7 @@ def test_step_12_reads_no_test_window_price_or_probability(tiny_pipeline, tiny_c
     catalog["tactician_predictions"] = catalog["tactician_predictions"].with_columns(
         pl.when(in_test).then(1.0 - pl.col(c)).otherwise(pl.col(c)).alias(c)
         for c in catalog["tactician_predictions"].columns if c.startswith("p_"))
-    again = run_steps([12], catalog, tiny_config)
+    again = run_steps([BY_NUMBER[12]], catalog, tiny_config)
     assert again.catalog["params"] == tiny_pipeline.catalog["params"]
     assert again.catalog["trials"].equals(tiny_pipeline.catalog["trials"])
     assert again.catalog["trial_returns"].equals(tiny_pipeline.catalog["trial_returns"])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ares_cli.steps.s15_ab_test import STEP as AB_TEST
+from ares_cli.steps.s16_save import STEP as SAVE
+
 pytestmark = pytest.mark.slow
 
 
@@ -40,7 +43,7 @@ def test_a_promoted_bundle_is_the_champion_scored_on_the_same_bars(small_pipelin
 
     catalog = dict(small_pipeline.catalog)
     catalog["champion_bundle"] = small_pipeline.catalog["bundle"]
-    m = run_steps([15], catalog, small_config).steps[15].metrics["test"]
+    m = run_steps([AB_TEST], catalog, small_config).steps[15].metrics["test"]
     assert m["champion"] == "champion" and set(m["per_champion"]) == {"champion"}
     assert "bundle" in m["champion_source"]
     baseline = small_pipeline.steps[15].metrics["test"]
@@ -77,7 +80,8 @@ def test_save_logs_to_a_local_mlflow_store(small_pipeline, small_config, tmp_pat
     from ares_cli.pipeline import run_steps
 
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    out = run_steps([16], small_pipeline.catalog, _with_mlflow(small_config, tracking_uri=uri))
+    out = run_steps([SAVE], small_pipeline.catalog,
+                    _with_mlflow(small_config, tracking_uri=uri))
     run_id = out.steps[16].metrics["data"]["mlflow_run_id"]
     assert run_id and not out.steps[16].warnings
     run = MlflowClient(tracking_uri=uri).get_run(run_id)
@@ -96,11 +100,12 @@ def test_save_with_a_server_that_answers_403_warns_or_fails(small_pipeline, smal
     from tests.report.test_mlflow_log import DENIED, _serve
 
     for uri in _serve(403, json.dumps(DENIED).encode(), "application/json"):
-        out = run_steps([16], small_pipeline.catalog, _with_mlflow(small_config, tracking_uri=uri))
+        out = run_steps([SAVE], small_pipeline.catalog,
+                        _with_mlflow(small_config, tracking_uri=uri))
         (warning,) = out.steps[16].warnings
         assert uri in warning and "403" in warning
         with pytest.raises(ExternalServiceError) as err:
-            run_steps([16], small_pipeline.catalog,
+            run_steps([SAVE], small_pipeline.catalog,
                       _with_mlflow(small_config, tracking_uri=uri, required=True))
         assert err.value.exit_code == 4 and uri in str(err.value)
 

@@ -9,6 +9,7 @@ import pytest
 
 from ares_cli.config import build_config
 from ares_cli.pipeline import run_steps
+from ares_cli.steps import STEPS
 from tests.conftest import SMALL
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,7 @@ def random_walk_config(seed: int):
 
 @pytest.mark.parametrize("seed", [11, 12, 13, 14, 15])
 def test_random_walk_has_no_edge_and_the_champion_is_kept(seed: int) -> None:
-    result = run_steps(range(1, 16), {}, random_walk_config(seed))
+    result = run_steps(STEPS[:15], {}, random_walk_config(seed))
     mc = result.steps[14].metrics["walk_forward"]
     ab = result.steps[15].metrics["test"]
     assert mc["permutation_p"] >= 0.05, result.steps[14].summary

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from ares_cli.cli import app
 from ares_cli.config import build_config
 from ares_cli.pipeline import run_steps
+from ares_cli.steps import STEPS
 from tests.conftest import TINY_LAST_STEP, TINY_SETS
 
 # A year of the regime market with few trades a day and one global model: small enough for a
@@ -28,7 +29,7 @@ SMALL_YEAR = {
 
 
 def verdict(raw: dict) -> tuple[str, dict]:
-    result = run_steps(range(1, 8), {}, build_config(raw))
+    result = run_steps(STEPS[:7], {}, build_config(raw))
     validation = result.steps[7].metrics["validation"]
     return validation["verdict"], validation["edge"]
 
@@ -72,7 +73,7 @@ def test_calibrated_random_walk_stays_within_its_interval_of_the_prior():
     """A model with nothing to find must not stay confidently wrong after calibration."""
     raw = {**SMALL_YEAR, "data": {"days": 120, "trades_per_day": 500, "regimes": False,
                                   "seed": 1}}
-    result = run_steps(range(1, 12), {}, build_config(raw))
+    result = run_steps(STEPS[:11], {}, build_config(raw))
     analyst = result.steps[11].metrics["validation"]["analyst"]["edge_after"]
     assert analyst["ci95"] is not None and analyst["ci95"][0] <= 0 <= analyst["ci95"][1]
     assert analyst["verdict"] == "no edge"

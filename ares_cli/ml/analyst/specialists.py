@@ -21,9 +21,10 @@ from ares_cli.errors import DataError
 from ares_cli.ml.features.causal import feature_columns
 from ares_cli.ml.features.regimes import REGIMES, SCORE_COLUMNS
 from ares_cli.ml.models.booster import BoostConfig, PurgedBooster
+from ares_cli.ml.models.ensemble import Combined
 from ares_cli.ml.models.members import MemberTable, fit_members, member_predictions, members_oof
 from ares_cli.ml.models.modelset import ModelSet
-from ares_cli.ml.stats.edge import describe, edge
+from ares_cli.ml.stats.edge import edge
 from ares_cli.util.jsonutil import json_safe
 
 if TYPE_CHECKING:
@@ -211,11 +212,11 @@ def _scores(frame: pl.DataFrame) -> np.ndarray:
 def ensemble_analyst(
     dataset: pl.DataFrame, models: ModelSet, cfg: EnsembleConfig,
     *, n_splits: int, embargo: int, seed: int, horizon: int,
-) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any], str, list[str]]:
-    """(per-bar analyst probabilities, ensemble model, metrics, summary, warnings).
+) -> Combined:
+    """Per-bar analyst probabilities, the ensemble model and metrics.
 
     The verdict is "edge" only when the 95 % block-bootstrap interval of the validation
-    log-loss gain over the class prior excludes no gain; "no edge" is also a run warning.
+    log-loss gain over the class prior excludes no gain (step 7 also warns on "no edge").
 
     Train rows get out-of-fold probabilities (members by purged CV, the ensemble by the same
     purged folds, fitted with the same weights as the shipped stacker); validation and test rows
@@ -323,8 +324,6 @@ def ensemble_analyst(
     used = np.isfinite(oof.ensemble)
     comparison["edge"] = edge(oof.ensemble[used], oof.baseline[used], labels[used],
                               rows.t0[used], rows.t1[used], seed=seed, model_name="ensemble")
-    summary = f"{verdict} on validation: {describe(edges['log_loss'])}, {describe(edges['auc'])}"
-    warnings = [] if verdict == "edge" else [f"analyst-ensemble: {summary}"]
     metrics = {
         "data": {"method": cfg.method, "notes": notes,
                  "unlabelled_train_bars": int(u_bar.size),
@@ -333,4 +332,4 @@ def ensemble_analyst(
         "train_cv": comparison,
         "validation": scored,
     }
-    return out, model, json_safe(metrics), summary, warnings
+    return Combined(out, model, json_safe(metrics))

@@ -4,7 +4,7 @@ The challenger is this run's walk-forward record on the test-window bars. The ch
 scored on exactly those bars with the same engine, fees and slippage: buy-and-hold and a simple
 momentum rule (long while the close is above the close `momentum_bars` bars earlier, else
 flat). For each champion, a paired stationary block bootstrap of the Sharpe difference gives an
-interval and a p-value (`stats.sharpe_difference_test`). The decision is `promote` only when
+interval and a p-value (`sharpe_difference_test`). The decision is `promote` only when
 the challenger beats every champion: each interval lies above zero and each p-value is below
 `alpha` (and, with `require_edge`, step 14's verdict on the whole walk-forward record is "edge");
 otherwise `keep`. The shadow plan is the number of days of paper trading that would
@@ -52,9 +52,9 @@ def momentum_returns(market: Market, closes_before: np.ndarray, *, lookback: int
 def _against_flat(challenger: np.ndarray, cfg: ABTestConfig, scale: float) -> dict[str, Any]:
     """The challenger against a champion that never traded (Sharpe 0): the Sharpe estimate's
     own (Mertens) variance gives the interval, p-value and the per-bar variance for the plan."""
-    from ares_cli.ml.stats import validation as stats  # scipy: imported when used
+    from ares_cli.ml.stats.sharpe import sharpe_moments  # scipy: imported when used
 
-    m = stats.sharpe_moments(challenger)
+    m = sharpe_moments(challenger)
     avar = float(1.0 - m.skew * m.sr + (m.kurt - 1.0) / 4.0 * m.sr ** 2)
     se = float(np.sqrt(avar / m.n))
     from scipy.special import ndtr, ndtri
@@ -74,13 +74,17 @@ def compare(challenger: np.ndarray, champions: dict[str, np.ndarray], *, bars_pe
     """The `test` metrics of step 15 (see the module docstring). With `cfg.require_edge`, a
     challenger whose walk-forward verdict (`edge_verdict`, step 14) is not "edge" is kept
     whatever this window says."""
-    from ares_cli.ml.stats import validation as stats  # scipy: imported when used
+    from ares_cli.ml.stats.comparisons import (  # scipy: imported when used
+        shadow_days,
+        sharpe_difference_test,
+    )
+    from ares_cli.ml.stats.sharpe import sharpe
 
     scale = float(np.sqrt(bars_per_year))
     per: dict[str, Any] = {}
     traded = bool(np.std(challenger) > 0)
     for name, champ in champions.items():
-        sr_champ = float(stats.sharpe(champ)) if np.std(champ) > 0 else 0.0
+        sr_champ = float(sharpe(champ)) if np.std(champ) > 0 else 0.0
         if traded and np.std(champ) == 0:  # a champion that never traded: the challenger vs 0
             per[name] = _against_flat(challenger, cfg, scale)
             continue
@@ -89,8 +93,8 @@ def compare(challenger: np.ndarray, champions: dict[str, np.ndarray], *, bars_pe
                          "sharpe_diff": -sr_champ * scale, "ci95": None, "p_value": None,
                          "beats": False, "note": "the challenger never traded on these bars"}
             continue
-        test = stats.sharpe_difference_test(challenger, champ, n_boot=cfg.n_boot, seed=seed,
-                                            confidence=1.0 - cfg.alpha)
+        test = sharpe_difference_test(challenger, champ, n_boot=cfg.n_boot, seed=seed,
+                                      confidence=1.0 - cfg.alpha)
         beats = bool(test.low > 0 and test.boot_p < cfg.alpha)
         per[name] = {"sharpe_champion": float(test.sr_b) * scale,
                      "sharpe_challenger": float(test.sr_a) * scale,
@@ -115,9 +119,9 @@ def compare(challenger: np.ndarray, champions: dict[str, np.ndarray], *, bars_pe
         if v.get("diff_per_bar") is None or v["diff_per_bar"] <= 0:
             needed = {}
             break
-        needed[name] = float(stats.shadow_days(v["diff_per_bar"], v["avar"],
-                                               periods_per_day=periods_per_day,
-                                               alpha=cfg.alpha, power=cfg.power))
+        needed[name] = float(shadow_days(v["diff_per_bar"], v["avar"],
+                                         periods_per_day=periods_per_day,
+                                         alpha=cfg.alpha, power=cfg.power))
     if needed:
         days_against = max(needed, key=lambda k: needed[k])
         days = needed[days_against] if np.isfinite(needed[days_against]) else None

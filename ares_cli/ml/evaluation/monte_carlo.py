@@ -41,7 +41,7 @@ def _thin(values: Any, keep: int = 1000) -> list[float]:
 
 
 def _pbo(trial_returns: np.ndarray, splits: int) -> dict[str, Any]:
-    from ares_cli.ml.stats import validation as stats
+    from ares_cli.ml.stats.pbo import pbo_cscv
 
     t, n = trial_returns.shape
     usable = trial_returns[:, np.nanstd(trial_returns, axis=0) > 0]
@@ -49,7 +49,7 @@ def _pbo(trial_returns: np.ndarray, splits: int) -> dict[str, Any]:
     if usable.shape[1] < 2 or s < 2:
         return {"pbo": None, "reason": f"{usable.shape[1]} trials that traded, {t} bars: "
                                          "too few for CSCV", "trials": int(n)}
-    result = stats.pbo_cscv(usable, n_splits=s)
+    result = pbo_cscv(usable, n_splits=s)
     return {"pbo": float(result.pbo), "splits": s, "trials": int(usable.shape[1]),
             "prob_oos_loss": float(result.prob_oos_loss),
             "logits": [float(v) for v in np.asarray(result.logits)]}
@@ -63,17 +63,25 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
     `market_returns` on the same bars, step 12's `trial_returns` (bars x trials) and the total
     number of configurations tried. `distributions` (replicates, thinned) is for the report,
     not for the metrics."""
-    from ares_cli.ml.stats import validation as stats  # scipy: imported when used
+    from ares_cli.ml.stats.permutation import random_entry_pvalue, trade_shuffle_drawdowns
+    from ares_cli.ml.stats.resampling import stationary_bootstrap_ci
+    from ares_cli.ml.stats.sharpe import (  # scipy: imported when used
+        deflated_sharpe,
+        expected_max_sharpe,
+        probabilistic_sharpe,
+        sharpe,
+        sharpe_moments,
+    )
 
     out: dict[str, Any] = {"bars": int(returns.size), "trades": int(trades["entry"].size),
                            "trials": int(n_trials), "bars_per_year": bars_per_year}
     traded = bool(np.std(returns) > 0)
     # the DSR's null: the spread of the per-bar Sharpe ratios of step 12's trials that traded
-    trial_srs = np.array([stats.sharpe(c) for c in trial_returns.T if np.std(c) > 0],
+    trial_srs = np.array([sharpe(c) for c in trial_returns.T if np.std(c) > 0],
                          dtype=np.float64)
     var = float(np.var(trial_srs, ddof=1)) if trial_srs.size > 1 else 0.0
     if traded:
-        boot = stats.stationary_bootstrap_ci(
+        boot = stationary_bootstrap_ci(
             returns, n_boot=cfg.n_boot, seed=seed, periods_per_year=bars_per_year,
             ruin_levels=(cfg.ruin_drawdown,))
         out.update(
@@ -90,31 +98,31 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
             "sharpe": _thin(boot.replicates["sharpe"]),
             "max_drawdown": _thin(boot.replicates["max_drawdown"]),
         }
-        m = stats.sharpe_moments(returns)
-        out["psr"] = float(stats.probabilistic_sharpe(m.sr, 0.0, m.n, m.skew, m.kurt))
-        out["dsr"] = float(stats.deflated_sharpe(m.sr, m.n, m.skew, m.kurt,
-                                                 n_trials=max(int(n_trials), 2),
-                                                 var_trial_srs=var))
+        m = sharpe_moments(returns)
+        out["psr"] = float(probabilistic_sharpe(m.sr, 0.0, m.n, m.skew, m.kurt))
+        out["dsr"] = float(deflated_sharpe(m.sr, m.n, m.skew, m.kurt,
+                                           n_trials=max(int(n_trials), 2),
+                                           var_trial_srs=var))
         out["dsr_trial_sr_variance"] = var
     else:
         # A flat record: Sharpe 0 exactly, so PSR(0) = 1/2 and the DSR is the PSR of 0 against
         # the trials' expected maximum (normal moments: there are no others to estimate).
-        sr0 = stats.expected_max_sharpe(max(int(n_trials), 2), var)
+        sr0 = expected_max_sharpe(max(int(n_trials), 2), var)
         out.update(sharpe=0.0, sharpe_ci95=[0.0, 0.0], max_drawdown=0.0,
                    max_drawdown_ci95=[0.0, 0.0], final_return=0.0, final_return_ci95=[0.0, 0.0],
                    p_loss=0.0, risk_of_ruin=0.0, psr=0.5,
-                   dsr=float(stats.probabilistic_sharpe(0.0, sr0, returns.size)),
+                   dsr=float(probabilistic_sharpe(0.0, sr0, returns.size)),
                    dsr_trial_sr_variance=var,
                    note="no out-of-sample trade: nothing to resample")
     if trades["entry"].size >= 2:
-        shuffle = stats.trade_shuffle_drawdowns(trades["equity_return"], n=cfg.n_shuffle,
-                                                seed=seed)
+        shuffle = trade_shuffle_drawdowns(trades["equity_return"], n=cfg.n_shuffle,
+                                          seed=seed)
         dd = np.asarray(shuffle.drawdowns)
         out["trade_shuffle"] = {"observed": float(shuffle.observed),
                                 "median": float(np.median(dd)),
                                 "p95": float(np.quantile(dd, 0.95)),
                                 "prob_worse": float(shuffle.prob_worse)}
-        perm = stats.random_entry_pvalue(
+        perm = random_entry_pvalue(
             market_returns, trades["entry"], trades["duration"], trades["side"],
             trades["size"], statistic="total_log_return", cost_per_trade=cost_per_trade,
             n_perm=cfg.n_perm, seed=seed)

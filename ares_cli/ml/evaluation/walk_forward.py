@@ -21,7 +21,22 @@ import numpy as np
 
 from ares_cli.util.section import Field, Section
 
-__all__ = ["Fold", "WalkForwardConfig", "parameter_stability", "plan_folds"]
+__all__ = ["ComputeConfig", "Fold", "WalkForwardConfig", "parameter_stability", "plan_folds"]
+
+
+class ComputeConfig(Section):
+    """`[compute]`: where independent work (walk-forward folds) runs.
+
+    `local` uses `n_jobs` joblib (loky) processes on this machine; `dask` sends the folds to the
+    Dask scheduler at `scheduler` (e.g. "tcp://10.0.0.5:8786"), whose workers need ares and the
+    same library versions installed. A lost worker's fold is re-run by Dask. A resource, not a
+    recipe: it is in no action key (the backends give identical results), and the run's
+    manifest records what was used.
+    """
+
+    backend: Literal["local", "dask"] = "local"
+    scheduler: str = ""
+    n_jobs: int = Field(2, ge=1, le=256)
 
 
 class WalkForwardConfig(Section):

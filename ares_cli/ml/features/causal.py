@@ -30,7 +30,7 @@ import math
 import polars as pl
 from pydantic import ValidationInfo, field_validator
 
-from ares_cli.ml.features import indicators as ind
+import ares_cli.ml.features.indicators as ind
 from ares_cli.ml.features.indicators import _safe_div, _safe_log_ratio
 from ares_cli.ml.features.regimes import REGIMES, SCORE_COLUMNS
 from ares_cli.util.section import Field, Section, list_field

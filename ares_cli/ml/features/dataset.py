@@ -14,12 +14,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+import ares_cli.ml.features.indicators as indicators
 from ares_cli.data.bars import BarsConfig, bar_length_ms
 from ares_cli.errors import DataError
-from ares_cli.ml.features import indicators
 from ares_cli.ml.features.causal import FeaturesConfig, build_features, feature_columns
 from ares_cli.ml.features.labels import LabelsConfig, average_uniqueness, triple_barrier
 from ares_cli.ml.features.splits import WINDOWS
+
+__all__ = [
+    "OUTCOME_COLUMNS", "build_dataset", "causal_sigma", "direction_target", "hide_test_outcomes",
+]
 
 # Columns that derive from a row's future (its label); blanked on test-window rows.
 OUTCOME_COLUMNS = ("label", "barrier", "ret", "t1", "t1_index", "ambiguous", "y", "purged")

@@ -20,6 +20,9 @@ import polars as pl
 from ares_cli.errors import DataError
 from ares_cli.util.section import Field, Section
 
+__all__ = ["REGIMES", "SCORE_COLUMNS", "RegimeClassifier", "RegimesConfig", "agreement",
+           "agreement_by_window", "classify_bars", "data_span"]
+
 REGIMES = ("BULL", "BEAR", "SIDEWAYS", "VOLATILE")
 SCORE_COLUMNS = tuple(f"score_{r.lower()}" for r in REGIMES)
 

@@ -19,6 +19,10 @@ from ares_cli.errors import DataError
 from ares_cli.ml.features.regimes import REGIMES
 from ares_cli.util.section import Field, Section
 
+__all__ = [
+    "WINDOWS", "SplitConfig", "SplitPlan", "assign", "plan_windows", "split_bars", "summarise",
+]
+
 WINDOWS = ("train", "validation", "test")
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from ares_cli.util.section import Field, Section
 
 __all__ = [
     "EPS",
+    "Combined",
     "EnsembleConfig",
     "OofCombination",
     "StackedEnsemble",
@@ -45,6 +46,16 @@ EPS = 1e-6
 _DICT_KIND = "ares.stacked_ensemble"
 _DICT_VERSION = 2
 _METHODS = ("gated", "stacked")
+
+
+class Combined(NamedTuple):
+    """What combining members gives a step: the per-row probabilities, the shipped model (a
+    JSON-ready dict) and metrics under their windows, with the validation verdict and edge at
+    `metrics["validation"]["verdict"]` and `["edge"]` (the step says them in words)."""
+
+    frame: Any  # pl.DataFrame
+    model: dict[str, Any]
+    metrics: dict[str, Any]
 
 
 class EnsembleConfig(Section):

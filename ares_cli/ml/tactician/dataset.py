@@ -37,13 +37,13 @@ OUTCOME_COLUMNS = ("y", "ret", "reason", "t1", "t1_index", "purged")
 
 
 class TacticianConfig(Section):
-    """`[tactician]`: which analyst calls become trades, how a trade is managed, what it costs."""
+    """`[tactician]`: which analyst calls become trades and how a trade is managed (what it
+    costs is `[costs]`)."""
 
     entry_quantile: float = Field(0.65, gt=0.5, lt=1.0)
     k_target: float = Field(2.0, gt=0)
     k_stop: float = Field(1.0, gt=0)
     max_hold_bars: int = Field(24, ge=1)
-    cost_bps: float = Field(10.0, ge=0)
     vol_window: int = Field(24, ge=2)
     flow_minutes: int = Field(60, ge=1)
     min_events: int = Field(50, ge=10)
@@ -125,8 +125,10 @@ def proposal_thresholds(ensemble: pl.DataFrame, cfg: TacticianConfig) -> tuple[f
 def build_tactician_dataset(
     ensemble: pl.DataFrame, bars: pl.DataFrame, fine: pl.DataFrame, regimes: pl.DataFrame,
     splits: pl.DataFrame, cfg: TacticianConfig, *, base_ms: int, fine_ms: int,
+    cost_per_side: float,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """(one row per proposed trade with side, features, meta-label and t1; metrics)."""
+    """(one row per proposed trade with side, features, meta-label and t1; metrics).
+    `cost_per_side` (fee plus slippage, a fraction) is charged on entry and on exit."""
     upper, lower = proposal_thresholds(ensemble, cfg)
     features = tactician_features(ensemble.filter(pl.col("p_up").is_not_null()), regimes, fine,
                                   base_ms=base_ms, fine_ms=fine_ms,
@@ -144,7 +146,7 @@ def build_tactician_dataset(
         decision_close_us=base_start[index] + base_ms * 1000,
         side=events["side"].to_numpy(), sigma=sigma[index], k_target=cfg.k_target,
         k_stop=cfg.k_stop, max_hold_ms=cfg.max_hold_bars * base_ms,
-        cost_per_side=cfg.cost_bps / 10_000,
+        cost_per_side=cost_per_side,
     )
     t1_index = np.where(labels.labelled,
                         np.searchsorted(base_start, labels.t1_us - 1, side="right") - 1, -1)

@@ -10,13 +10,12 @@ validation and test. Pure and I/O-free."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import polars as pl
 
-from ares_cli.ml.models.ensemble import evaluate
-from ares_cli.ml.stats.edge import describe, edge
+from ares_cli.ml.models.ensemble import Combined, evaluate
+from ares_cli.ml.stats.edge import edge
 from ares_cli.ml.tactician.models import side_rates
 from ares_cli.util.jsonutil import json_safe
 
@@ -44,8 +43,8 @@ def gain_weights(member_probs: np.ndarray, y: np.ndarray,
 
 def combine_tactician(
     predictions: pl.DataFrame, inner: pl.DataFrame, members: Sequence[str], *, seed: int,
-) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any], str, list[str]]:
-    """(per-proposal ensemble P(pays), weights, metrics, summary, warnings)."""
+) -> Combined:
+    """Per-proposal ensemble P(pays), the weights and metrics (verdict under validation)."""
     cols = [f"p_{m.lower()}" for m in members]
     train = predictions.filter(pl.col("source") == "oof").sort("bar_index")
     y = train["y"].to_numpy().astype(np.float64)
@@ -105,8 +104,6 @@ def combine_tactician(
             "edge": v_edge, "verdict": verdict,
         },
     }
-    summary = f"{verdict} on validation: {describe(v_edge)}"
-    warnings = [] if verdict == "edge" else [f"tactician-ensemble: {summary}"]
     model = {"method": "gain_weighted_mean", "members": list(members),
              "weights": shipped.tolist()}
-    return frame, model, json_safe(metrics), summary, warnings
+    return Combined(frame, model, json_safe(metrics))

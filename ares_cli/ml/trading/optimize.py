@@ -37,6 +37,7 @@ from ares_cli.util.section import Field, Section, list_field
 
 __all__ = [
     "OptimizeConfig",
+    "RuleChoice",
     "SearchResult",
     "baselines",
     "buy_and_hold",
@@ -44,6 +45,7 @@ __all__ = [
     "pareto_front",
     "pick",
     "policy_from_params",
+    "rule_choice",
     "search",
     "trade",
 ]
@@ -58,8 +60,6 @@ class OptimizeConfig(Section):
     pick: Literal["sharpe_under_drawdown", "knee"] = "sharpe_under_drawdown"
     max_drawdown: float = Field(0.25, gt=0, le=1)
     storage: str = ""
-    fee_bps: float = Field(7.5, ge=0, lt=1000)
-    slippage_bps: float = Field(2.5, ge=0, lt=1000)
     atr_window: int = Field(14, ge=2)
     analyst_margin_max: float = Field(0.2, ge=0, lt=0.5)
     tactician_threshold: tuple[float, float] = list_field((0.3, 0.8))
@@ -148,12 +148,14 @@ class Problem:
     cfg: OptimizeConfig
     bars_per_year: float
     max_delay: int
+    fee: float  # per side, a fraction of the traded value ([costs])
+    slippage: float
     workers: int = 1
 
     def run(self, policy: Policy | None) -> Backtest:
         """The backtest of `policy` on the window; None trades nothing (flat)."""
-        return trade(self.market, self.frame, policy, fee=self.cfg.fee_bps / 1e4,
-                     slippage=self.cfg.slippage_bps / 1e4, bars_per_year=self.bars_per_year)
+        return trade(self.market, self.frame, policy, fee=self.fee, slippage=self.slippage,
+                     bars_per_year=self.bars_per_year)
 
     def objective(self, trial: Any) -> tuple[float, float]:
         _suggest(trial, self.cfg, self.frame.member_names, self.max_delay)
@@ -372,3 +374,52 @@ def trial_tables(result: SearchResult, bar_index: np.ndarray) -> tuple[Any, Any,
     returns = pl.DataFrame({"bar_index": bar_index,
                             **{f"r{n}": result.returns[n] for n in sorted(result.returns)}})
     return trials, pareto, returns
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    """What step 12 keeps of a search: the params the folds and later steps trade with, the
+    metrics under `data` and `validation` (selected there, so optimistic), and its tables."""
+
+    params: dict[str, Any]
+    data: dict[str, Any]
+    validation: dict[str, Any]
+    trials: Any  # pl.DataFrame: every trial with its parameters and objectives
+    pareto: Any  # pl.DataFrame: the feasible undominated trials (empty when none)
+    returns: Any  # pl.DataFrame: per-bar validation returns of every trial
+    trades: Any | None  # pl.DataFrame of the chosen rule's validation trades, None if none
+
+
+def rule_choice(problem: Problem, result: SearchResult, bar_index: np.ndarray, *,
+                trials_before: int) -> RuleChoice:
+    """The chosen rule (or flat) with its validation record and the baselines on the same
+    bars; `trials_before` counts configurations earlier searches tried (step 6)."""
+    chosen = result.chosen_backtest.metrics()
+    base = baselines(problem.market, fee=problem.fee, slippage=problem.slippage,
+                     bars_per_year=problem.bars_per_year)
+    trials, pareto, returns = trial_tables(result, bar_index)
+    policy = None
+    if result.chosen is not None:
+        trial = next(t for t in result.trials if t["number"] == result.chosen)
+        policy = policy_from_params(trial["params"], problem.frame.member_names).to_dict()
+    total = trials_before + len(result.trials)
+    params = {
+        "policy": policy,
+        "fee": problem.fee, "slippage": problem.slippage, "atr_window": problem.cfg.atr_window,
+        "bars_per_year": problem.bars_per_year,
+        "member_names": list(problem.frame.member_names),
+        "trial": result.chosen, "why": result.why,
+        "trials": len(result.trials), "trials_step6": trials_before,
+        "trials_search_total": total,
+        "validation_metrics": {k: chosen[k] for k in ("sharpe", "max_drawdown", "total_return",
+                                                       "trades")},
+    }
+    data = {"trials": len(result.trials), "pareto_size": len(result.front),
+            "feasible": int(sum(t["feasible"] for t in result.trials)),
+            "min_trades": problem.cfg.min_trades, "trials_step6": trials_before,
+            "trials_search_total": total, "chosen_trial": result.chosen, "pick": result.why,
+            "bars_per_year": problem.bars_per_year, "workers": problem.workers}
+    validation = {"chosen": chosen, "baselines": base, "bars": int(bar_index.size)}
+    trades = (result.chosen_backtest.trade_table(problem.market)
+              if result.chosen_backtest.n_trades else None)
+    return RuleChoice(params, data, validation, trials, pareto, returns, trades)

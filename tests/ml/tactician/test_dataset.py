@@ -12,6 +12,7 @@ from ares_cli.ml.tactician.dataset import (
     build_tactician_dataset,
     tactician_features,
 )
+from ares_cli.ml.trading.costs import CostsConfig
 
 HOUR, MINUTE = 3_600_000, 60_000
 
@@ -21,7 +22,7 @@ def build(catalog, ensemble=None, **overrides):
     return build_tactician_dataset(
         ensemble if ensemble is not None else catalog["analyst_ensemble"], catalog["bars"],
         catalog["bars_fine"], catalog["regimes"], catalog["splits"], cfg,
-        base_ms=HOUR, fine_ms=MINUTE)
+        base_ms=HOUR, fine_ms=MINUTE, cost_per_side=CostsConfig().per_side)
 
 
 def test_proposals_follow_training_quantiles_and_test_events_carry_no_outcome(tiny_pipeline):

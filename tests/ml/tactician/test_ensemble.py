@@ -35,11 +35,11 @@ def test_each_folds_weights_never_see_that_fold(tiny_pipeline):
 def test_ensemble_covers_every_proposal_and_names_windows(tiny_pipeline):
     catalog = tiny_pipeline.catalog
     members = catalog["tactician_models"].table["members"]
-    frame, model, metrics, summary, _ = combine_tactician(
+    frame, model, metrics = combine_tactician(
         catalog["tactician_predictions"], catalog["tactician_inner"], members, seed=7)
     assert frame["p_take"].null_count() == 0
     assert sum(model["weights"]) == pytest.approx(1.0)
     assert set(metrics) == {"data", "train_cv", "validation"}
-    assert summary.startswith(("edge on validation", "no edge on validation"))
+    assert metrics["validation"]["verdict"] in ("edge", "no edge")
     test = frame.filter(pl.col("window") == "test")
     assert test["y"].null_count() == test.height

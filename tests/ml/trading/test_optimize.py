@@ -40,7 +40,7 @@ def _problem(n_base: int = 300, seed: int = 0, workers: int = 1, **cfg: object) 
     options = {"trials": 16, "population": 6, "min_trades": 5, "search_member_weights": False}
     options.update(cfg)
     return Problem(market, frame, OptimizeConfig(**options), bars_per_year=8760.0,
-                   max_delay=3, workers=workers)
+                   max_delay=3, fee=7.5e-4, slippage=2.5e-4, workers=workers)
 
 
 def test_pareto_front_keeps_exactly_the_feasible_undominated_points() -> None:

@@ -1,0 +1,59 @@
+"""Reading CSV: line endings, and malformed lines named by line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.data.binance_files import (
+    csv_bytes,
+    generate,
+)
+from tests.data.files.helpers import (
+    assert_matches,
+    data_error,
+    load,
+)
+
+
+def test_crlf_and_trailing_blank_lines(tmp_path: Path) -> None:
+    gen = generate("um-aggTrades")
+    path = tmp_path / "x.csv"
+    path.write_bytes(csv_bytes(gen, header=True, newline="\r\n") + b"\r\n\r\n")
+    assert_matches(load(path), gen.expected)
+
+
+def test_truncated_last_line(tmp_path: Path) -> None:
+    content = csv_bytes(generate("spot-aggTrades"))
+    path = tmp_path / "BTCUSDT-aggTrades-2024-01-01.csv"
+    path.write_bytes(content[:-30])  # the last of 5 lines is cut short
+    error = data_error(path)
+    assert str(error).startswith(f"{path}, line 5: expected 8 fields, found ")
+
+
+def test_unparsable_value_names_line_and_field(tmp_path: Path) -> None:
+    gen = generate("spot-klines")
+    gen.rows[2][1] = "0.0x1"
+    path = tmp_path / "k.csv"
+    path.write_bytes(csv_bytes(gen))
+    error = data_error(path)
+    assert str(error) == f"{path}, line 3: field 2 (open) '0.0x1' is not a number"
+
+
+def test_bad_boolean_and_extra_field(tmp_path: Path) -> None:
+    gen = generate("um-trades")
+    gen.rows[1][5] = "maybe"
+    gen.rows[3].append("9")
+    path = tmp_path / "t.csv"
+    path.write_bytes(csv_bytes(gen, header=True))
+    expected = f"{path}, line 3: field 6 (is_buyer_maker) 'maybe' is not true/false"
+    assert str(data_error(path)) == expected
+    gen.rows[1][5] = "true"
+    path.write_bytes(csv_bytes(gen, header=True))
+    assert str(data_error(path)).startswith(f"{path}, line 5: expected 6 fields, found 7")
+
+
+def test_blank_line_in_the_middle(tmp_path: Path) -> None:
+    lines = csv_bytes(generate("spot-aggTrades")).split(b"\n")
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"\n".join([*lines[:2], b"", *lines[2:]]))
+    assert str(data_error(path)) == f"{path}, line 3: empty line (expected 8 fields)"
