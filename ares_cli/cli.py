@@ -194,21 +194,30 @@ def run_all(
     from ares_cli.runner import check_range
     from ares_cli.steps import LAST
 
-    try:
-        to = LAST if to is None else to
-        check_range(from_, to)
+    def runner() -> Any:
+        check_range(from_, last)
         if from_ > 1:
-            runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict,
-                                    workers)
-        else:
-            runner = _context(exchange, symbol, _load(config, set_, source, path), json_,
-                              strict, _config_args(set_, source, path, config), workers)
+            return _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict,
+                                  workers)
+        return _context(exchange, symbol, _load(config, set_, source, path), json_, strict,
+                        _config_args(set_, source, path, config), workers)
+
+    last = LAST if to is None else to
+    _run_locked(exchange, symbol, json_, runner, lambda r, command: r.run_range(
+        from_, last, force=force, command=command), ["run-all", *sys.argv[1:]])
+
+
+def _run_locked(exchange: str, symbol: str, json_mode: bool, make_runner: Any, act: Any,
+                command: list[str]) -> None:
+    """Build the runner, run `act(runner, command)` under the pair's lock, then finish (print,
+    publish, exit with the run's code); an AresError exits with its own code and message."""
+    try:
+        runner = make_runner()
         with runner.store.lock(exchange, symbol):
-            outcome = runner.run_range(from_, to, force=force,
-                                       command=["run-all", *sys.argv[1:]])
+            outcome = act(runner, command)
     except AresError as exc:
-        raise _fail(exc, json_, exchange, symbol) from None
-    _finish(runner, outcome, json_)
+        raise _fail(exc, json_mode, exchange, symbol) from None
+    _finish(runner, outcome, json_mode)
 
 
 @app.command("step")
@@ -229,15 +238,17 @@ def step(
     overrides) and any options given here on top."""
     from ares_cli.steps import resolve
 
-    try:
-        target = resolve(name)
-        runner = _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict,
-                                workers)
-        with runner.store.lock(exchange, symbol):
-            outcome = runner.run_step(target, force=force, command=["step", *sys.argv[1:]])
-    except AresError as exc:
-        raise _fail(exc, json_, exchange, symbol) from None
-    _finish(runner, outcome, json_)
+    target: list[Any] = []
+
+    def runner() -> Any:
+        target.append(resolve(name))  # an unknown step exits 2 before the store is touched
+        return _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict,
+                              workers)
+
+    def act(r: Any, command: list[str]) -> Any:
+        return r.run_step(target[0], force=force, command=command)
+
+    _run_locked(exchange, symbol, json_, runner, act, ["step", *sys.argv[1:]])
 
 
 @app.command("resume")

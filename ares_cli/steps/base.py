@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ares_cli.artifacts import Artifact
 from ares_cli.config_view import ConfigView
 from ares_cli.errors import StepFailed
 
 if TYPE_CHECKING:
-    from ares_cli.artifacts import Artifact
     from ares_cli.config import Config
     from ares_cli.ml.evaluation.walk_forward import ComputeConfig
 
@@ -115,6 +115,13 @@ class Step:
     def config_keys(self, config: Config) -> tuple[str, ...]:
         """The sections and keys this step reads under `config`."""
         return self.config(config) if callable(self.config) else self.config
+
+
+def tables_with_rows(**frames: Any) -> dict[str, Artifact]:
+    """Optional table outputs that hold rows; one that is None or empty is left out (a flat
+    outcome has no trades to store), since no stored table may be empty."""
+    return {name: Artifact.table(frame) for name, frame in frames.items()
+            if frame is not None and frame.height}
 
 
 def step_view(step: Step, config: Config) -> ConfigView:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ares_cli.artifacts import Artifact
-from ares_cli.steps.base import Step, StepEnv, StepResult
+from ares_cli.steps.base import Step, StepEnv, StepResult, tables_with_rows
 
 if TYPE_CHECKING:
     from ares_cli.config_view import ConfigView
@@ -73,12 +73,9 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         "params": Artifact.json(choice.params),
         "trials": Artifact.table(choice.trials),
         "trial_returns": Artifact.table(choice.returns),
+        # none when no trial was feasible (the rule is then to stay flat)
+        **tables_with_rows(pareto=choice.pareto, validation_trades=choice.trades),
     }
-    # Both are empty when no trial was feasible (the rule is then to stay flat).
-    if choice.pareto.height:
-        outputs["pareto"] = Artifact.table(choice.pareto)
-    if choice.trades is not None:
-        outputs["validation_trades"] = Artifact.table(choice.trades)
     return StepResult(outputs, json_safe(metrics), warnings=warnings, summary=summary)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ares_cli.artifacts import Artifact
-from ares_cli.steps.base import Step, StepEnv, StepResult
+from ares_cli.steps.base import Step, StepEnv, StepResult, tables_with_rows
 from ares_cli.steps.s04_analyst_features import STEP as ANALYST_FEATURES
 from ares_cli.steps.s05_analyst_train import STEP as ANALYST_TRAIN
 from ares_cli.steps.s06_analyst_enhance import STEP as ANALYST_ENHANCE
@@ -84,11 +84,11 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                f"{stitched['sharpe']:.2f}, max drawdown {stitched['max_drawdown']:.1%}, "
                f"return {stitched['total_return']:+.2%}, {stitched['trades']} trades; "
                f"buy-and-hold Sharpe {record.buy_and_hold['sharpe']:.2f} (intervals: step 14)")
-    outputs = {"walk_forward": Artifact.table(returns),
-               "walk_forward_folds": Artifact.json(record.folds_json)}
-    if record.trades.height:  # none when every fold stayed flat or found nothing to take
-        outputs["walk_forward_trades"] = Artifact.table(record.trades)
-    return StepResult(outputs, json_safe(metrics), warnings=warnings, summary=summary)
+    # no trades table when every fold stayed flat or found nothing to take
+    trades = tables_with_rows(walk_forward_trades=record.trades)
+    return StepResult({"walk_forward": Artifact.table(returns),
+                       "walk_forward_folds": Artifact.json(record.folds_json), **trades},
+                      json_safe(metrics), warnings=warnings, summary=summary)
 
 
 STEP = Step(

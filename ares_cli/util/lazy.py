@@ -1,24 +1,46 @@
 """Lazy re-exports for a package `__init__` (PEP 562): `from ares_cli.ml.trading import
-backtest` works for users, yet importing one module of a package loads none of its siblings.
+policy_from_params` works for users, yet importing one module of a package loads none of its
+siblings.
 
 Eager re-exports would run every module of a package whenever any one of them is imported (the
 config loading the store to read `StoreConfig`, say) and would tie the package's modules into
-one import cycle through their `__init__`.
+one import cycle through their `__init__`. The names come from each module's `__all__`, read
+from its source without importing it, so a package's `__init__` is one line and never drifts.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 __all__ = ["lazy_exports"]
 
 
-def lazy_exports(package: str, where: Mapping[str, str]) -> tuple[
+def _declared(path: Path) -> list[str]:
+    """The names in a module's literal `__all__` ([] without one)."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return [str(n) for n in ast.literal_eval(node.value)]
+    return []
+
+
+def lazy_exports(package: str, folders: Iterable[str]) -> tuple[
         list[str], Callable[[str], Any], Callable[[], list[str]]]:
-    """`(__all__, __getattr__, __dir__)` for `package`, whose public name N lives in the
-    submodule `where[N]` (a module name relative to the package)."""
+    """`(__all__, __getattr__, __dir__)` for `package` (pass `__name__, __path__`): every name in
+    the `__all__` of one of its modules, loaded from that module on first use. A name equal to a
+    submodule's is left out (the submodule, once imported, would shadow it)."""
+    files = sorted(p for folder in folders for p in Path(folder).glob("*.py")
+                   if p.stem != "__init__")
+    stems = {p.stem for p in files}
+    where: dict[str, str] = {}
+    for path in files:
+        for name in _declared(path):
+            if name not in stems:
+                where.setdefault(name, path.stem)
     names = sorted(where)
 
     def __getattr__(name: str) -> Any:

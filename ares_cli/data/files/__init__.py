@@ -33,47 +33,9 @@ Modules, one job each (inside the package, import from the defining module):
 - `timestamps`: epoch units, datetimes and ISO text to UTC microseconds.
 - `parsed`: one file's result (`Parsed`) and how rows are named in messages (`Where`).
 
-The public names are re-exported here for users (`from ares_cli.data.files import load_files`).
-They are loaded on first access, so that importing `ares_cli.data.files.config` (as the
-configuration does) runs none of the readers.
-"""
+Public names (each module's `__all__`) are re-exported lazily for users, so importing
+`ares_cli.data.files.config` (as the configuration does) loads no reader or client."""
 
-from __future__ import annotations
+from ares_cli.util.lazy import lazy_exports
 
-from importlib import import_module
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ares_cli.data.files.config import FilesConfig
-    from ares_cli.data.files.json_shapes import JSON_SHAPES
-    from ares_cli.data.files.loader import LoadedFiles, load_files, locate_row
-    from ares_cli.data.files.paths import KNOWN_SUFFIXES, expand_paths
-
-__all__ = [
-    "JSON_SHAPES", "KNOWN_SUFFIXES", "FilesConfig", "LoadedFiles", "expand_paths", "load_files",
-    "locate_row",
-]
-
-_DEFINED_IN = {
-    "FilesConfig": "config",
-    "JSON_SHAPES": "json_shapes",
-    "KNOWN_SUFFIXES": "paths",
-    "LoadedFiles": "loader",
-    "expand_paths": "paths",
-    "load_files": "loader",
-    "locate_row": "loader",
-}
-
-
-def __getattr__(name: str) -> object:
-    """A public name, imported from its defining module on first use (PEP 562)."""
-    module = _DEFINED_IN.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__, __getattr__, __dir__ = lazy_exports(__name__, __path__)
