@@ -147,7 +147,7 @@ def collect_files(paths: tuple[str, ...], files: FilesConfig, progress: Progress
 
 def input_file_digests(paths: tuple[str, ...]) -> dict[str, str]:
     """sha256 of every input file, so a changed file is a new action (no stale cache hit)."""
-    from ares_cli.data.files.paths import expand_paths
+    from ares_cli.data.files.loader import expand_paths
     from ares_cli.util.fsutil import sha256_file
 
     return {str(path): sha256_file(path) for path in expand_paths(paths)}

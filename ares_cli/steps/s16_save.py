@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ares_cli.config_view import ConfigView
 
 # The config the features, labels, regimes and trades were built with: a bundle's spec.
-SPEC_SECTIONS = ("bars", "features", "labels", "regimes", "tactician", "optimize")
+SPEC_SECTIONS = ("bars", "features", "labels", "regimes", "tactician", "optimize", "costs")
 
 
 def _digest(artifact: Artifact) -> str:

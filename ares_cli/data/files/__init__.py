@@ -19,11 +19,10 @@ dates absurd where another unit would not) raises `ConfigError` (exit 2).
 Modules, one job each (inside the package, import from the defining module):
 
 - `config`: the `[files]` section model `FilesConfig` and the column `ALIASES` (no I/O).
-- `paths`: which files a list of files, folders and globs stands for.
-- `loader`: the entry point `load_files` (read, merge, sort, deduplicate) and `locate_row`.
+- `loader`: which files `data.paths` names, the entry point `load_files` (read, merge, sort,
+  deduplicate) and `locate_row`.
 - `dispatch`: one file: bytes, checksum sidecar, and the reader its content calls for.
-- `payloads`: plain, gzip and zip CSV payloads.
-- `sniff`: a CSV's header and first rows.
+- `payloads`: plain, gzip and zip CSV payloads, and sniffing a CSV's header and first rows.
 - `binance_layouts`: the data.binance.vision CSV layouts and their detection.
 - `csv_reader`: reading a CSV, and naming the first bad line when polars refuses it.
 - `tables`: parquet and feather files, and named-column tables in general.

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ares_cli.data.files.sniff import floats, is_bool, is_number
+from ares_cli.data.files.payloads import floats, is_bool, is_number
 
 __all__ = ["BinanceLayout", "Columns", "binance_layout"]
 

@@ -15,8 +15,7 @@ from ares_cli.data.files.binance_layouts import BinanceLayout, Columns, binance_
 from ares_cli.data.files.config import FilesConfig
 from ares_cli.data.files.normalise import TYPE_WORDS, canonical
 from ares_cli.data.files.parsed import Parsed, Where
-from ares_cli.data.files.payloads import CsvPayload
-from ares_cli.data.files.sniff import sniff
+from ares_cli.data.files.payloads import CsvPayload, sniff
 from ares_cli.data.files.tables import from_frame
 from ares_cli.errors import DataError
 

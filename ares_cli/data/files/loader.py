@@ -4,10 +4,15 @@
 and merges them: concatenated in file order, sorted, and deduplicated keeping the first file's
 copy of a repeated row. `locate_row` names the file and line (or row) of a row that the shared
 validation rejects after the merge.
+
+Which files a `data.paths` list stands for: files, folders (searched recursively) and globs; folders
+and globs keep only files with a data suffix (`KNOWN_SUFFIXES`), so a `.CHECKSUM` sidecar is never
+loaded as data.
 """
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +24,9 @@ import polars as pl
 from ares_cli.data.files.config import FilesConfig
 from ares_cli.data.files.dispatch import load_one
 from ares_cli.data.files.parsed import Parsed
-from ares_cli.data.files.paths import expand_paths
 from ares_cli.errors import DataError
 
-__all__ = ["LoadedFiles", "load_files", "locate_row"]
+__all__ = ["KNOWN_SUFFIXES", "LoadedFiles", "expand_paths", "load_files", "locate_row"]
 
 _MAX_WORKERS = 4
 
@@ -148,3 +152,49 @@ def _timeframe_ms(timestamps: pl.Series) -> int | None:
     if gaps.len() == 0:
         return None
     return int(gaps.mode().min()) // 1000
+
+
+KNOWN_SUFFIXES = (
+    ".csv", ".csv.gz", ".zip", ".parquet", ".feather", ".arrow", ".ipc", ".json", ".json.gz",
+)
+
+
+def expand_paths(paths: Sequence[str]) -> list[Path]:
+    """Turn files, folders (searched recursively) and glob patterns into a list of data files.
+
+    Folders and globs keep only files with a known data suffix (so `.CHECKSUM` siblings are never
+    loaded as data); an explicitly named file is kept whatever its suffix. Order follows the
+    arguments, each folder or glob sorted by path, without repeats.
+    """
+    found: dict[Path, None] = {}  # ordered set
+    for pattern in paths:
+        matches = _expand_one(pattern)
+        if not matches and not _is_glob(pattern) and not Path(pattern).exists():
+            raise DataError(f"no such file or folder: {pattern}")
+        if not matches:
+            raise DataError(
+                f"no input files match {pattern!r} (looked for {', '.join(KNOWN_SUFFIXES)})"
+            )
+        found.update(dict.fromkeys(matches))
+    return list(found)
+
+
+def _has_known_suffix(path: Path) -> bool:
+    """True for file names ending in one of KNOWN_SUFFIXES (case-insensitive)."""
+    return path.name.lower().endswith(KNOWN_SUFFIXES)
+
+
+def _is_glob(pattern: str) -> bool:
+    """True when the argument is a glob pattern rather than a path."""
+    return any(ch in pattern for ch in "*?[")
+
+
+def _expand_one(pattern: str) -> list[Path]:
+    """The data files one argument stands for; a missing plain path yields an empty list."""
+    if _is_glob(pattern):
+        hits = (Path(p) for p in glob.glob(pattern, recursive=True))
+        return sorted(p for p in hits if p.is_file() and _has_known_suffix(p))
+    path = Path(pattern)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file() and _has_known_suffix(p))
+    return [path] if path.is_file() else []

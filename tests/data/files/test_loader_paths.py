@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ares_cli.data.files.paths import expand_paths
+from ares_cli.data.files.loader import expand_paths
 from ares_cli.errors import DataError
 from tests.data.binance_files import (
     binance_path,
