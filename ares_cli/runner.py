@@ -367,7 +367,7 @@ class Runner:
             champion = self.store.read_manifest(run_id)
         except FileNotFoundError:
             return None
-        save = BY_NUMBER[16]
+        save = PRODUCER["bundle"]
         record = champion.step(save.number)
         digest = record.outputs.get("bundle") if record.done else None
         return None if digest is None else (digest, "modelset", save)

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from ares_cli.folds import CHOICES, run_fold, run_folds
-from ares_cli.ml.evaluation.walk_forward import Fold
+from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
+from ares_cli.steps.s13_walk_forward import REPLAYED
 
 pytestmark = pytest.mark.slow
 
@@ -58,7 +59,7 @@ def test_no_choice_a_fold_trades_with_depends_on_its_test_span(small_pipeline,
         factor = pl.Series(np.where(later, rng.uniform(0.8, 1.2, frame.height), 1.0))
         return frame.with_columns(pl.col(c) * factor for c in ("open", "high", "low", "close"))
 
-    scrambled = run_fold(fold, scramble(bars), scramble(fine), small_config,
+    scrambled = run_fold(fold, scramble(bars), scramble(fine), small_config, REPLAYED,
                          exchange="binance", symbol="ETHUSDT")
     original = small_pipeline.catalog["walk_forward_folds"]["folds"][-1]
     assert set(scrambled.choices) == set(CHOICES)
@@ -70,17 +71,16 @@ def test_no_choice_a_fold_trades_with_depends_on_its_test_span(small_pipeline,
 
 
 def test_dask_local_cluster_gives_the_local_digests(small_pipeline, small_config) -> None:
+    """Where the folds run is a resource: a Dask cluster gives the local run's choices and
+    returns bit for bit (so [compute] rightly stays out of step 13's action key)."""
     distributed = pytest.importorskip("distributed")
-    from ares_cli.config import build_config
 
-    raw = small_config.to_dict()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None, host="127.0.0.1") as cluster:
-        raw["compute"] = {"backend": "dask", "scheduler": cluster.scheduler_address}
-        config = build_config(raw)
+        compute = ComputeConfig(backend="dask", scheduler=cluster.scheduler_address)
         results = run_folds(_folds(small_pipeline), small_pipeline.catalog["bars"],
-                            small_pipeline.catalog["bars_fine"], config,
-                            exchange="binance", symbol="ETHUSDT")
+                            small_pipeline.catalog["bars_fine"], small_config, REPLAYED,
+                            exchange="binance", symbol="ETHUSDT", compute=compute)
     local = small_pipeline.catalog["walk_forward_folds"]["folds"]
     assert [r.choices for r in results] == [f["choices"] for f in local]
     stitched = pl.concat([r.returns for r in results]).sort("bar_index")
