@@ -54,7 +54,7 @@ def failure_summary(exit_code: int, message: str, exchange: str | None = None,
     """The `--json` object of an invocation that never reached a run (same schema, nulls)."""
     return {"status": "failed", "exit_code": exit_code, "run_id": None, "exchange": exchange,
             "symbol": symbol, "steps": [], "warnings": [], "resume_command": None,
-            "message": message}
+            "message": message, "versions_not_locked": []}
 
 
 def _fail(exc: AresError, json_mode: bool = False, exchange: str | None = None,
@@ -133,7 +133,7 @@ def _on_latest_run(exchange: str, symbol: str, config: Path | None, sets: list[s
 def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
     """Write `summary.json` (and `report.html` once step 16 is done) beside the manifest, print
     the summary (JSON or human) ending with the report's path, then exit with the run's code."""
-    from ares_cli.commands.publish import publish
+    from ares_cli.commands.run_outputs import publish
 
     summary = outcome.summary(runner.options)
     report = publish(runner.store, outcome.manifest, summary)
@@ -380,7 +380,8 @@ def report(
     config: ConfigPath = None,
 ) -> None:
     """Print the path of the latest run's report.html (of a pair, or of any pair)."""
-    from ares_cli.commands.publish import report_path
+    from ares_cli.commands.run_outputs import report_path
+    from ares_cli.steps import PRODUCER
 
     try:
         store = _store(config)
@@ -389,8 +390,12 @@ def report(
                 and (symbol is None or m.symbol == symbol)
                 and report_path(store, m.run_id).is_file()]
         if not runs:
-            raise StepFailed("no run has a report yet: step 16 (save) writes it",
-                             hint="ares run-all --exchange binance --symbol ETHUSDT")
+            save = PRODUCER["report"]
+            pair = (f"{exchange}/{symbol}" if exchange and symbol else "any pair")
+            raise StepFailed(f"no run of {pair} has a report yet: step {save.number} "
+                             f"({save.name}) writes it",
+                             hint=ares_command("run-all", exchange=exchange or "binance",
+                                               symbol=symbol or "ETHUSDT"))
     except AresError as exc:
         raise _fail(exc) from None
     typer.echo(str(report_path(store, runs[-1].run_id).resolve()))
@@ -459,9 +464,9 @@ def verify(config: ConfigPath = None) -> None:
         made = made_by.get(item.digest)
         who = f"output '{made[1]}' of step {made[0]}" if made else "made by no recorded step"
         typer.echo(f"corrupted: {item.digest} ({who}) at {item.path}", err=True)
-        for exchange, symbol in pairs.get(item.digest, []):
-            repair = ares_command("step", str(made[0]) if made else "?", "--force",
-                                  exchange=exchange, symbol=symbol)
+        for exchange, symbol in pairs.get(item.digest, []) if made else []:
+            repair = ares_command("step", str(made[0]), "--force", exchange=exchange,
+                                  symbol=symbol)
             typer.echo(f"  repair with: {repair}", err=True)
     typer.echo(f"verified {checked} objects: {len(bad)} corrupted")
     raise typer.Exit(1 if bad else 0)

@@ -1,10 +1,12 @@
 """The whole configuration: config.toml plus `--set` overrides, validated once into typed sections.
 
-Each section is a pydantic model defined beside the code it configures (`DataConfig` in
-`data/sources.py`, `RegimesConfig` in `ml/regimes.py`, ...); this module only assembles them,
-adds the rules that span sections, and turns validation errors into one `ConfigError` (exit 2,
-before any work) naming every bad key by its full path, with the closest valid key for a typo.
-`config.toml` in the repository spells out every default with a comment (a test keeps them equal).
+Each section is a pydantic model defined in a small module beside the code it configures
+(`DataConfig` in `data/sources.py`, `RegimesConfig` in `ml/features/regimes.py`, ...); this module
+only assembles them, adds the rules that span sections (which only ever reject a config, never
+change a value: step code digests do not cover this module), and turns validation errors into one
+`ConfigError` (exit 2, before any work) naming every bad key by its full path, with the closest
+valid key for a typo. `config.toml` in the repository spells out every default with a comment (a
+test keeps them equal).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from ares_cli.store.config import StoreConfig
 from ares_cli.util.timeutil import parse_utc, timeframe_ms
 
 __all__ = ["Config", "apply_overrides", "build_config", "load_config", "parse_override",
-           "parse_utc", "timeframe_ms"]
+           "parse_utc", "timeframe_ms", "upgrade_snapshot"]
 
 
 class Config(BaseModel):
@@ -164,6 +166,33 @@ def _item_noun(section: str, key: str) -> str:
                                                                     "values")
 
 
+def upgrade_snapshot(raw: dict[str, Any], origin: str = "a run") -> dict[str, Any]:
+    """A stored run's config snapshot in today's keys: costs once lived in `optimize.fee_bps`,
+    `optimize.slippage_bps` and `tactician.cost_bps` (their sum per side) and now in
+    `[costs]`. A snapshot whose two costs disagreed cannot be expressed: ConfigError."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    optimize, tactician = out.get("optimize", {}), out.get("tactician", {})
+    if not isinstance(optimize, dict) or not isinstance(tactician, dict):
+        return out
+    costs = out.setdefault("costs", {})
+    for key in ("fee_bps", "slippage_bps"):
+        if key in optimize:
+            costs.setdefault(key, optimize.pop(key))
+    if "cost_bps" in tactician:
+        old = tactician.pop("cost_bps")
+        fields = CostsConfig.model_fields
+        now = (costs.get("fee_bps", fields["fee_bps"].default)
+               + costs.get("slippage_bps", fields["slippage_bps"].default))
+        if abs(float(old) - float(now)) > 1e-9:
+            raise ConfigError(
+                f"{origin} priced labels at tactician.cost_bps = {old} but trades at fee + "
+                f"slippage = {now} bps; [costs] now prices both and cannot hold the two",
+                hint="start a new run: ares run-all (with --set costs.fee_bps=… as you need)")
+    if not costs:
+        out.pop("costs")
+    return out
+
+
 def build_config(raw: dict[str, Any], origin: str = "config") -> Config:
     """Validate a nested dict (from TOML plus overrides) into a frozen `Config`."""
     try:
@@ -209,7 +238,8 @@ def load_config(path: Path | None = None, overrides: typing.Sequence[str] = (),
     raw: dict[str, Any] = {}
     origin = "built-in defaults"
     if path is None and base is not None:
-        raw, origin = base, base_origin or "the run's config"
+        origin = base_origin or "the run's config"
+        raw = upgrade_snapshot(base, origin)
     else:
         if path is None and Path("config.toml").is_file():
             path = Path("config.toml")

@@ -238,7 +238,7 @@ class Stitched:
 def stitch(results: list[FoldResult]) -> Stitched:
     """One out-of-sample record of the folds' test spans, in bar order."""
     from ares_cli.ml.evaluation.walk_forward import parameter_stability
-    from ares_cli.ml.trading.backtest import metrics as bt_metrics
+    from ares_cli.ml.trading.engine import metrics as bt_metrics
 
     returns = pl.concat([r.returns for r in results]).sort("bar_index")
     returns = returns.with_columns(equity=(1 + pl.col("ret")).cum_prod(),

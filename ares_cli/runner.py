@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from ares_cli.artifacts import decode, encode
 from ares_cli.codehash import code_digest
-from ares_cli.config import Config, build_config
+from ares_cli.config import Config, build_config, upgrade_snapshot
 from ares_cli.errors import (
     AresError,
     ConfigError,
@@ -304,6 +304,7 @@ class Runner:
         steps = [BY_NUMBER[n] for n in numbers]
         manifest.resources = {"compute": self.config.compute.model_dump(mode="json"),
                               "workers": self.options.workers}
+        manifest.versions = library_versions()  # what this invocation computes with
         self.snapshot_code(steps)
         self.reporter.run_started(manifest.run_id, steps, LAST)
         outcome = RunOutcome(manifest, 0)
@@ -532,7 +533,8 @@ class Runner:
             record = manifest.step(later.number)
             if record.done and record.input_digests != self._current_inputs(manifest, later):
                 fresh = empty_record(later)
-                fresh.message = f"inputs changed by step {step.number} {step.name}; run ares resume"
+                fresh.message = (f"inputs changed by step {step.number} {step.name}; run "
+                                 f"{self.options.command('resume')}")
                 manifest.set_step(fresh)
 
 
@@ -557,7 +559,8 @@ def _flatten(values: dict[str, Any]) -> dict[str, Any]:
 
 def config_of(manifest: Manifest) -> Config:
     """The configuration a run was started with, rebuilt and re-validated."""
-    return build_config(manifest.config, origin=f"run {manifest.run_id} manifest")
+    origin = f"run {manifest.run_id} manifest"
+    return build_config(upgrade_snapshot(manifest.config, origin), origin=origin)
 
 
 __all__ = ["Reporter", "RunOptions", "RunOutcome", "Runner", "action_key", "check_range",

@@ -163,7 +163,7 @@ class Side:
 
 class AresSide(Side):
     def __init__(self, bars: Bars, case: str) -> None:
-        from ares_cli.ml.trading.backtest import Market, Orders, Rules
+        from ares_cli.ml.trading.engine import Market, Orders, Rules
         from ares_cli.ml.trading.sweep import sma_crossover_side
 
         n = bars.close.size
@@ -184,7 +184,7 @@ class AresSide(Side):
         return sweep_sma_crossover(self.market, self.fast[:2], self.slow[:2], self.rules)
 
     def run(self) -> Any:
-        from ares_cli.ml.trading.backtest import Orders, backtest
+        from ares_cli.ml.trading.engine import Orders, backtest
         from ares_cli.ml.trading.sweep import sma_crossover_side, sweep_sma_crossover
 
         if self.case == "single":

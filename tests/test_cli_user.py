@@ -19,7 +19,7 @@ from tests.conftest import TINY_SETS, shared_file
 
 TINY = [arg for item in TINY_SETS for arg in ("--set", item)]
 SUMMARY_KEYS = {"status", "exit_code", "run_id", "exchange", "symbol", "steps", "warnings",
-                "resume_command", "message"}
+                "resume_command", "message", "versions_not_locked"}
 
 
 def ares(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

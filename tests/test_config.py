@@ -110,3 +110,21 @@ def test_timeframes():
     assert timeframe_ms("4h") == 14_400_000
     with pytest.raises(ValueError):
         timeframe_ms("0m")
+
+
+def test_a_stored_snapshot_with_the_old_cost_keys_is_upgraded_or_refused():
+    """Runs made before [costs] stored tactician.cost_bps and optimize.fee_bps/slippage_bps:
+    their snapshot loads in today's keys; one whose two costs disagreed is refused (exit 2)."""
+    from ares_cli.config import build_config, upgrade_snapshot
+    from ares_cli.errors import ConfigError
+
+    old = {"tactician": {"cost_bps": 12.0, "k_stop": 1.5},
+           "optimize": {"fee_bps": 9.0, "slippage_bps": 3.0}}
+    config = build_config(upgrade_snapshot(old))
+    assert (config.costs.fee_bps, config.costs.slippage_bps, config.tactician.k_stop) == (
+        9.0, 3.0, 1.5)
+    assert build_config(upgrade_snapshot({"tactician": {"cost_bps": 10.0}})).costs.per_side \
+        == pytest.approx(0.001)
+    with pytest.raises(ConfigError, match=r"tactician\.cost_bps = 11\.0") as info:
+        upgrade_snapshot({"tactician": {"cost_bps": 11.0}}, "run X")
+    assert info.value.exit_code == 2 and "run X" in info.value.message

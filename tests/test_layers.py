@@ -37,10 +37,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ares_cli.ml.stats",),
     ("ares_cli.ml.features",),
     ("ares_cli.ml",),
-    ("ares_cli.data",),
+    ("ares_cli.data.sources",),  # picks a source
+    ("ares_cli.data.files", "ares_cli.data.ccxt"),  # the two real sources, independent
+    ("ares_cli.data",),  # bars, schema, validation, the synthetic market
     ("ares_cli.store",),
     ("ares_cli.util", "ares_cli.errors", "ares_cli.codehash"),
-    ("ares_cli",),
+    ("ares_cli",),  # the package itself only (its version); see layer_of
 )
 
 
@@ -71,8 +73,8 @@ def layer_of(module: str) -> tuple[int, str]:
     best: tuple[int, str] | None = None
     for rank, prefixes in enumerate(LAYERS):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and (
-                    best is None or len(prefix) > len(best[1])):
+            inside = module == prefix or (prefix != "ares_cli" and module.startswith(prefix + "."))
+            if inside and (best is None or len(prefix) > len(best[1])):
                 best = (rank, prefix)
     assert best is not None, f"{module} is in no layer: add it to LAYERS"
     return best
@@ -138,6 +140,77 @@ def test_imports_point_down_the_layers():
 
 def test_no_import_cycle():
     assert cycles(import_graph(all_modules())) == []
+
+
+def _packages() -> dict[str, Path]:
+    """Every package of ares_cli (a folder with an __init__.py) by module name."""
+    return {".".join(["ares_cli", *p.parent.relative_to(PACKAGE_DIR).parts]).rstrip("."): p.parent
+            for p in PACKAGE_DIR.rglob("__init__.py")}
+
+
+def _bound_in(init: Path) -> set[str]:
+    """Names a package's `__init__` binds itself (the step registry's STEPS, say), as opposed
+    to the names it re-exports lazily."""
+    names: set[str] = set()
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {a.asname or a.name for a in node.names}
+    return names - {"__all__", "__getattr__", "__dir__"}
+
+
+def imports_through_a_package(module: str, source: str) -> list[str]:
+    """`from <package> import <name>` where the name is neither a submodule nor bound by the
+    package's `__init__`: it goes through the package's lazy re-exports, so the defining
+    module would be missing from code digests."""
+    packages = _packages()
+    bad = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in packages:
+            folder = packages[node.module]
+            bound = _bound_in(folder / "__init__.py")
+            for alias in node.names:
+                sub = folder / alias.name
+                if not (sub.with_suffix(".py").is_file() or (sub / "__init__.py").is_file()
+                        or alias.name in bound):
+                    bad.append(f"{module}: from {node.module} import {alias.name}")
+    return bad
+
+
+def test_names_are_imported_from_their_defining_module():
+    bad = [line for m in all_modules()
+           for line in imports_through_a_package(m, read_source(m) or "")]
+    assert bad == []
+    # the check can fail: an import of a re-exported name through its package
+    assert imports_through_a_package("x", "from ares_cli.ml.stats import deflated_sharpe")
+
+
+def test_no_relative_import():
+    """Relative imports are invisible to code digests and to this check."""
+    relative = [m for m in all_modules() for node in ast.walk(ast.parse(read_source(m) or ""))
+                if isinstance(node, ast.ImportFrom) and node.level > 0]
+    assert relative == []
+
+
+def test_no_public_name_is_shadowed_by_a_submodule():
+    """A package re-exports its modules' `__all__` names; one named like a sibling module
+    would be shadowed by that module once imported, so none may be."""
+    clashes = []
+    for package, folder in _packages().items():
+        stems = {p.stem for p in folder.glob("*.py")} | {p.parent.name
+                                                          for p in folder.glob("*/__init__.py")}
+        for path in folder.glob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and any(
+                        isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+                    clashes += [f"{package}.{path.stem}.{n}" for n in ast.literal_eval(node.value)
+                                if n in stems]
+    assert clashes == []
 
 
 def test_the_check_catches_an_upward_import_and_a_cycle():

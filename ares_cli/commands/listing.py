@@ -161,7 +161,7 @@ def describe_object(store: Store, digest: str) -> dict[str, Any]:
         data = store.get(digest, what=made[1] if made else "")
     except IntegrityError as exc:
         pairs = pairs_using(store).get(digest, [])
-        hint = "; ".join(f"ares step {made[0]} --force --exchange {e} --symbol {s}"
+        hint = "; ".join(ares_command("step", str(made[0]), "--force", exchange=e, symbol=s)
                          for e, s in pairs) if made else "it was made by no recorded step"
         raise IntegrityError(exc.message, hint=f"repair it with: {hint}") from None
     kind = kind or _sniff(data)

@@ -22,7 +22,7 @@ def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
     import polars as pl
 
     from ares_cli.artifacts import decode
-    from ares_cli.config import build_config
+    from ares_cli.config import build_config, upgrade_snapshot
     from ares_cli.data.bars import bar_length_ms
     from ares_cli.errors import ConfigError, DataError
     from ares_cli.pipeline import run_steps
@@ -30,13 +30,14 @@ def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
     from ares_cli.store.champion import CHAMPION
     from ares_cli.util.command import ares_command
 
-    save = PRODUCER["bundle"].number
+    save, saver = PRODUCER["bundle"].number, PRODUCER["bundle"].name
 
     runs = [m for m in store.list_runs() if m.exchange == exchange and m.symbol == symbol]
     if latest:
         saved = [m for m in runs if m.step(save).done]
         if not saved:
-            raise ConfigError(f"no run of {exchange}/{symbol} has a bundle (step {save} save)",
+            raise ConfigError(f"no run of {exchange}/{symbol} has a bundle "
+                              f"(step {save} {saver})",
                               hint=ares_command("run-all", exchange=exchange, symbol=symbol))
         manifest = saved[-1]
     else:
@@ -46,11 +47,13 @@ def load_decision(store: Any, exchange: str, symbol: str, *, latest: bool,
                               hint="promote one with: ares promote RUN (or use --latest)")
         manifest = next((m for m in runs if m.run_id == run_id), None)
         if manifest is None or not manifest.step(save).done:
-            raise ConfigError(f"the champion run {run_id} has no bundle (step {save} save)",
+            raise ConfigError(f"the champion run {run_id} has no bundle "
+                              f"(step {save} {saver})",
                               hint=ares_command("resume", exchange=exchange, symbol=symbol))
     record = manifest.step(save)
     bundle = decode(store.get(record.outputs["bundle"], what="the bundle"), "modelset")
-    config = build_config(manifest.config, origin=f"run {manifest.run_id}")
+    origin = f"run {manifest.run_id}"
+    config = build_config(upgrade_snapshot(manifest.config, origin), origin=origin)
     fresh = run_steps([PRODUCER["trades"], PRODUCER["bars"]], {}, config, exchange=exchange,
                       symbol=symbol, work_dir=store.root)
     base_ms = config.bars.base_ms

@@ -98,7 +98,7 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
     from ares_cli.ml.analyst.contributions import analyst_contributions
     from ares_cli.ml.analyst.specialists import SCORE_FEATURES
     from ares_cli.ml.models.members import MemberTable
-    from ares_cli.ml.trading.backtest import Orders
+    from ares_cli.ml.trading.engine import Orders
     from ares_cli.ml.trading.policy import Policy, orders_for, rule_p_take
 
     scored = _score(bundle, bars, fine, np.array([bars.height - 1]), base_ms=base_ms,

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.ml.analyst.specialists import ensemble_analyst
-    from ares_cli.ml.stats.edge import describe
+    from ares_cli.ml.stats.edge_intervals import describe
 
     env.progress(0.05, "out-of-fold member predictions")
     frame, model, metrics = ensemble_analyst(

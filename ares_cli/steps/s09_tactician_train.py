@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.ml.stats.edge import describe
+    from ares_cli.ml.stats.edge_intervals import describe
     from ares_cli.ml.tactician.models import train_tactician
 
     env.progress(0.05, "purged CV of the tactician members")

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.ml.stats.edge import describe
+    from ares_cli.ml.stats.edge_intervals import describe
     from ares_cli.ml.tactician.ensemble import combine_tactician
 
     members = inputs["tactician_models"].table["members"]

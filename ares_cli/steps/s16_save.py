@@ -26,8 +26,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.ml.analyst.contributions import regime_contributions
     from ares_cli.ml.models.members import MemberTable
     from ares_cli.ml.tactician.dataset import proposal_thresholds
+    from ares_cli.report.gather import report_data, verdict
     from ares_cli.report.page import render_report
-    from ares_cli.report.report_data import report_data, verdict
     from ares_cli.serve.bundle import build_bundle
     from ares_cli.util.jsonutil import json_safe
 

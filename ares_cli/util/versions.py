@@ -15,7 +15,7 @@ from pathlib import Path
 __all__ = ["LIBRARIES", "LOCK_FILE", "library_version", "library_versions", "lock_differences"]
 
 LIBRARIES = ("ares-cli", "numpy", "polars", "pyarrow", "scipy", "xgboost-cpu", "scikit-learn",
-             "optuna", "numba", "ccxt", "typer", "pydantic")
+             "optuna", "numba", "matplotlib", "ccxt", "typer", "pydantic")
 # The lock file of a source checkout (absent from an installed wheel: then nothing is compared).
 LOCK_FILE = Path(__file__).resolve().parents[2] / "requirements.lock"
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from ares_cli.data.files.parsed import Where, raise_on_new_nulls
-from ares_cli.data.files.timestamps import timestamps
+from ares_cli.data.files.time_columns import timestamps
 from ares_cli.data.schema import BARS_SCHEMA, TRADES_SCHEMA, conform
 
 __all__ = ["TYPE_WORDS", "canonical"]

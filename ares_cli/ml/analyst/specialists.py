@@ -24,7 +24,7 @@ from ares_cli.ml.models.booster import BoostConfig, PurgedBooster
 from ares_cli.ml.models.ensemble import Combined
 from ares_cli.ml.models.members import MemberTable, fit_members, member_predictions, members_oof
 from ares_cli.ml.models.modelset import ModelSet
-from ares_cli.ml.stats.edge import edge
+from ares_cli.ml.stats.edge_intervals import edge
 from ares_cli.util.jsonutil import json_safe
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ares_cli.ml.trading.backtest import Market, Orders, Rules, backtest
+from ares_cli.ml.trading.engine import Market, Orders, Rules, backtest
 from ares_cli.util.section import Field, Section
 
 __all__ = ["ABTestConfig", "compare", "momentum_returns"]
@@ -52,7 +52,7 @@ def momentum_returns(market: Market, closes_before: np.ndarray, *, lookback: int
 def _against_flat(challenger: np.ndarray, cfg: ABTestConfig, scale: float) -> dict[str, Any]:
     """The challenger against a champion that never traded (Sharpe 0): the Sharpe estimate's
     own (Mertens) variance gives the interval, p-value and the per-bar variance for the plan."""
-    from ares_cli.ml.stats.sharpe import sharpe_moments  # scipy: imported when used
+    from ares_cli.ml.stats.sharpe_ratios import sharpe_moments  # scipy: imported when used
 
     m = sharpe_moments(challenger)
     avar = float(1.0 - m.skew * m.sr + (m.kurt - 1.0) / 4.0 * m.sr ** 2)
@@ -78,7 +78,7 @@ def compare(challenger: np.ndarray, champions: dict[str, np.ndarray], *, bars_pe
         shadow_days,
         sharpe_difference_test,
     )
-    from ares_cli.ml.stats.sharpe import sharpe
+    from ares_cli.ml.stats.sharpe_ratios import sharpe
 
     scale = float(np.sqrt(bars_per_year))
     per: dict[str, Any] = {}

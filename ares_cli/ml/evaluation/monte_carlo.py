@@ -65,7 +65,7 @@ def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: n
     not for the metrics."""
     from ares_cli.ml.stats.permutation import random_entry_pvalue, trade_shuffle_drawdowns
     from ares_cli.ml.stats.resampling import stationary_bootstrap_ci
-    from ares_cli.ml.stats.sharpe import (  # scipy: imported when used
+    from ares_cli.ml.stats.sharpe_ratios import (
         deflated_sharpe,
         expected_max_sharpe,
         probabilistic_sharpe,

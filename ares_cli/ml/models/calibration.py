@@ -171,7 +171,7 @@ def calibrate_probabilities(
     import polars as pl
 
     from ares_cli.errors import InsufficientData
-    from ares_cli.ml.stats.edge import edge
+    from ares_cli.ml.stats.edge_intervals import edge
 
     frame = frame.sort("bar_index")
     train = frame.filter((pl.col("window") == "train") & pl.col("y").is_not_null()

@@ -28,7 +28,7 @@ from ares_cli.ml.models.booster import (
     select_by_schedule,
 )
 from ares_cli.ml.models.cv import PurgedKFold
-from ares_cli.ml.stats.edge import edge
+from ares_cli.ml.stats.edge_intervals import edge
 from ares_cli.util.jsonutil import json_safe
 
 __all__ = ["Member", "MemberFit", "MemberTable", "NestedOof", "fit_members", "member_fit_predict",

@@ -1,8 +1,8 @@
 """Optuna plumbing shared by the searches: storage, resumable studies, seeded trials, workers.
 
-Step 6 (`ml/tuning.py`, single-objective TPE) uses it today and step 12 (multi-objective NSGA-II)
-is meant to, so nothing here assumes a sampler or a number of objectives: the caller names the
-directions and passes a `sampler_factory(seed) -> sampler`.
+Step 6 (`ml/models/tuning.py`, single-objective TPE) uses it today and step 12 (multi-objective
+NSGA-II) is meant to, so nothing here assumes a sampler or a number of objectives: the caller names
+the directions and passes a `sampler_factory(seed) -> sampler`.
 
 What it guarantees (DESIGN.md promises 5 and 6):
 

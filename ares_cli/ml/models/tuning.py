@@ -12,7 +12,7 @@ several workers can share it (promise 6). The study is loaded if it exists and o
 COMPLETE trials are run, so a killed step resumes instead of starting over (promise 5); trial k is
 drawn by a TPE sampler seeded with `seed + k`, so a resumed study draws what an uninterrupted one
 draws. That plumbing (storage, dead-trial handling, seeding, worker identity) lives in
-`ml/study.py`; this module holds the search space, the objective and the feature selection.
+`ml/models/study.py`; this module holds the search space, the objective and the feature selection.
 
 Pure apart from the Optuna storage the caller names; optuna is imported inside the functions.
 """

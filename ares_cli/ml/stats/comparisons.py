@@ -2,7 +2,8 @@
 (`ab-test`). Pure NumPy/SciPy (scipy imported inside the functions that need it), no I/O.
 
 Paired tests of SR(a) - SR(b) on two return series of the same bars (per-period SRs, ddof=1, see
-`ares_cli.ml.stats.sharpe`): Jobson-Korkie-Memmel, Ledoit & Wolf (2008) with a HAC covariance,
+`ares_cli.ml.stats.sharpe_ratios`): Jobson-Korkie-Memmel, Ledoit & Wolf (2008) with a HAC
+covariance,
 and the studentised paired block bootstrap (blocks from `ares_cli.ml.stats.resampling`, seeded,
 in chunks); and `shadow_days`, the paper-trading length needed to detect a Sharpe difference.
 """
@@ -19,7 +20,7 @@ import numpy as np
 from ares_cli.ml.stats.arrays import BlockMethod, Seed, as_vector, make_rng
 from ares_cli.ml.stats.bootstrap import optimal_block_length
 from ares_cli.ml.stats.resampling import resample_blocks
-from ares_cli.ml.stats.sharpe import sharpe
+from ares_cli.ml.stats.sharpe_ratios import sharpe
 
 __all__ = ["SharpeDifference", "jkm_avar", "shadow_days", "sharpe_difference_test"]
 

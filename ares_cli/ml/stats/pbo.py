@@ -2,7 +2,8 @@
 (CSCV; Bailey, Borwein, López de Prado & Zhu 2017), for step 14 (`monte-carlo`): how often the
 in-sample best of N trials ranks at or below the median out of sample. Pure NumPy, no I/O.
 
-Performance is the per-period Sharpe ratio (ddof=1, see `ares_cli.ml.stats.sharpe`) or the mean,
+Performance is the per-period Sharpe ratio (ddof=1, see `ares_cli.ml.stats.sharpe_ratios`) or the
+mean,
 computed exactly from per-block sums in chunks of about `CHUNK_ELEMENTS` cells, or any metric
 function.
 """

@@ -1,16 +1,16 @@
 """The tactician's dataset (step 8): the analyst's proposed trades, their meta-labels and the
 features a take/skip decision may use.
 
-A trade is proposed at the close of a base bar whose analyst probability clears an entry
-threshold: long when P(up) is at or above the `entry_quantile` of the training window's
-out-of-fold probabilities and above 0.5, short when it is at or below the opposite quantile and
-below 0.5 (a proposal never goes against the analyst's call). The thresholds come from
-training-window bars only. Each proposal is meta-labelled on the fine path
-(`ml.meta_labels`: entry at the next fine bar's open, stop, target and time limit scaled by the
-bar's causal volatility, costs per side) and described by what is known at the decision bar's
-close: the analyst probability and its recent change, the regime scores, order flow over the
-last `flow_minutes` of fine bars (taker-buy imbalance, trade intensity, realised volatility,
-range, distance to VWAP), a spread proxy and the time of day.
+A trade is proposed at the close of a base bar whose analyst probability clears an entry threshold:
+long when P(up) is at or above the `entry_quantile` of the training window's out-of-fold
+probabilities and above 0.5, short when it is at or below the opposite quantile and below 0.5 (a
+proposal never goes against the analyst's call). The thresholds come from training-window bars only.
+Each proposal is meta-labelled on the fine path (`ml.tactician.meta_labelling`: entry at the next
+fine bar's open, stop, target and time limit scaled by the bar's causal volatility, costs per side)
+and described by what is known at the decision bar's close: the analyst probability and its recent
+change, the regime scores, order flow over the last `flow_minutes` of fine bars (taker-buy
+imbalance, trade intensity, realised volatility, range, distance to VWAP), a spread proxy and the
+time of day.
 
 As in step 4, a training event whose trade ends inside a later window is purged, and
 test-window events keep their features but no outcome.
@@ -27,7 +27,7 @@ from ares_cli.errors import InsufficientData
 from ares_cli.ml.features.dataset import causal_sigma
 from ares_cli.ml.features.labels import average_uniqueness
 from ares_cli.ml.features.regimes import SCORE_COLUMNS
-from ares_cli.ml.tactician.meta_labels import REASONS, meta_labels
+from ares_cli.ml.tactician.meta_labelling import REASONS, meta_labels
 from ares_cli.util.section import Field, Section
 
 __all__ = ["OUTCOME_COLUMNS", "TacticianConfig", "build_tactician_dataset", "flow_features",

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from ares_cli.ml.models.ensemble import Combined, evaluate
-from ares_cli.ml.stats.edge import edge
+from ares_cli.ml.stats.edge_intervals import edge
 from ares_cli.ml.tactician.models import side_rates
 from ares_cli.util.jsonutil import json_safe
 

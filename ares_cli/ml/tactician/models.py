@@ -21,7 +21,7 @@ from ares_cli.errors import InsufficientData
 from ares_cli.ml.models.booster import BoostConfig, fit_fold, predict_model, scores
 from ares_cli.ml.models.members import nested_oof
 from ares_cli.ml.models.modelset import ModelSet
-from ares_cli.ml.stats.edge import edge
+from ares_cli.ml.stats.edge_intervals import edge
 from ares_cli.util.jsonutil import json_safe
 from ares_cli.util.section import Field
 

@@ -14,8 +14,8 @@ These figures are selected on validation and therefore optimistic; walk-forward 
 the out-of-sample ones. Every trial's per-bar validation returns are kept for the probability of
 backtest overfitting (step 14), and the trial count is recorded for the deflated Sharpe.
 
-The study lives in the shared Optuna plumbing (`ml/study.py`): memory, a journal file or an RDB
-URL, resumable, with N local worker processes or workers on other machines joining by URL.
+The study lives in the shared Optuna plumbing (`ml/models/study.py`): memory, a journal file or an
+RDB URL, resumable, with N local worker processes or workers on other machines joining by URL.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import field_validator
 
 from ares_cli.ml.features.regimes import REGIMES
-from ares_cli.ml.trading.backtest import Backtest, Market, Orders, Rules, backtest, metrics
+from ares_cli.ml.trading.engine import Backtest, Market, Orders, Rules, backtest, metrics
 from ares_cli.ml.trading.policy import Policy, SignalFrame, orders_for
 from ares_cli.util.section import Field, Section, list_field
 

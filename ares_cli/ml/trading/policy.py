@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ares_cli.ml.features.regimes import REGIMES
-from ares_cli.ml.trading.backtest import Orders, Rules
+from ares_cli.ml.trading.engine import Orders, Rules
 
 __all__ = ["Policy", "SignalFrame", "kelly_size", "orders_for", "rule_p_take"]
 

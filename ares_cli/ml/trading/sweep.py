@@ -8,7 +8,7 @@ n_bars x n_combos) costs 8 bytes per cell: 800 MB for 100,000 bars x 1,000 combi
 So a sweep here:
 
 - runs the engine's own compiled loop (`backtest.run_loop`, the very code `backtest` runs), so
-  every rule of `ares_cli.ml.trading.backtest` holds unchanged and each combination gives bit
+  every rule of `ares_cli.ml.trading.engine` holds unchanged and each combination gives bit
   for bit what `backtest` gives for the same orders;
 - builds each combination's signal inside a small numba kernel, into one buffer per worker,
   so memory stays O(n_bars) per worker whatever the number of combinations;
@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ares_cli.ml.trading.backtest import Market, Rules, run_loop
+from ares_cli.ml.trading.engine import Market, Rules, run_loop
 
 __all__ = ["SweepResult", "sma_crossover_side", "sweep_sma_crossover"]
 

@@ -15,7 +15,7 @@ import polars as pl
 from ares_cli.ml.features.indicators import atr
 from ares_cli.ml.features.regimes import REGIMES
 from ares_cli.ml.models.calibration import Calibrator
-from ares_cli.ml.trading.backtest import Market
+from ares_cli.ml.trading.engine import Market
 from ares_cli.ml.trading.policy import SignalFrame
 
 __all__ = ["atr_fraction", "window_bars", "window_market", "window_signals"]

@@ -8,7 +8,7 @@ import pytest
 from ares_cli.ml.evaluation.ab_test import ABTestConfig, compare, describe, momentum_returns
 from ares_cli.ml.evaluation.monte_carlo import MonteCarloConfig, assess
 from ares_cli.ml.evaluation.monte_carlo import describe as describe_mc
-from ares_cli.ml.trading.backtest import Market
+from ares_cli.ml.trading.engine import Market
 
 CFG = MonteCarloConfig(n_boot=200, n_perm=200, n_shuffle=200)
 

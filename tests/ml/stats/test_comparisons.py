@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ares_cli.ml.stats.comparisons import jkm_avar, shadow_days, sharpe_difference_test
-from ares_cli.ml.stats.sharpe import sharpe
+from ares_cli.ml.stats.sharpe_ratios import sharpe
 from tests.ml.stats.reference import reference
 
 # --- §6 Sharpe-ratio difference -------------------------------------------------------------

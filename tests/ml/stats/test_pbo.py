@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ares_cli.ml.stats.pbo import pbo_cscv
-from ares_cli.ml.stats.sharpe import sharpe
+from ares_cli.ml.stats.sharpe_ratios import sharpe
 from tests.ml.stats.reference import reference
 
 # --- §4 PBO / CSCV --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from ares_cli.ml.stats.permutation import random_entry_pvalue, trade_shuffle_drawdowns
 from ares_cli.ml.stats.resampling import max_drawdown
-from ares_cli.ml.stats.sharpe import sharpe
+from ares_cli.ml.stats.sharpe_ratios import sharpe
 
 # --- trade shuffle --------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from ares_cli.ml.stats.resampling import (
     stationary_block_indices,
     stationary_bootstrap_ci,
 )
-from ares_cli.ml.stats.sharpe import sharpe
+from ares_cli.ml.stats.sharpe_ratios import sharpe
 from tests.ml.stats.reference import reference
 
 # --- stationary bootstrap, drawdown, final return -------------------------------------------

@@ -1,6 +1,6 @@
 """A deliberately plain implementation of the backtest rules, to check the numba engine against.
 
-Written from the module docstring of `ares_cli.ml.trading.backtest` alone (the SPECIFICATION),
+Written from the module docstring of `ares_cli.ml.trading.engine` alone (the SPECIFICATION),
 without looking at the body of `run_loop`. It walks the fine bars one by one and applies the
 numbered rules of the docstring in order. Clarity over speed: no numpy tricks, one small class for
 the open position and one function per rule.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ares_cli.ml.trading.backtest import Market, Orders, Rules
+from ares_cli.ml.trading.engine import Market, Orders, Rules
 
 
 def _given(fraction: float) -> bool:

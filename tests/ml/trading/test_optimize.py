@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ares_cli.ml.trading.backtest import Market
+from ares_cli.ml.trading.engine import Market
 from ares_cli.ml.trading.optimize import (
     OptimizeConfig,
     Problem,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ares_cli.ml.trading.backtest import Market, Orders, Rules, backtest
+from ares_cli.ml.trading.engine import Market, Orders, Rules, backtest
 from ares_cli.ml.trading.sweep import sma_crossover_side, sweep_sma_crossover
 
 MIN_US = 60_000_000

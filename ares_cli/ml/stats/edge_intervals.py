@@ -140,21 +140,26 @@ def edge(
     return out
 
 
+def _num(value: Any, spec: str) -> str:
+    """A number in `spec`, or "n/a" for a value that is missing (JSON-cleaned NaN)."""
+    return "n/a" if value is None else format(value, spec)
+
+
 def describe(result: dict[str, Any]) -> str:
     """One line: 'log-loss 0.6565 vs class prior 0.6879 (lower is better; gain +0.0313
     [+0.0089, +0.0545])' or 'AUC 0.62 [0.51, 0.72]', saying so when there is no interval."""
     if result["model"] is None:
         return f"{result['metric']}: {result.get('reason', 'not computed')}"
+    model, baseline = _num(result["model"], ".4f"), _num(result.get("baseline"), ".4f")
     if result["ci95"] is None:
         interval = f"no interval: {result.get('reason', 'not computed')}"
         if result["metric"] == "auc":
-            return f"AUC {result['model']:.3f} ({interval})"
-        return (f"log-loss {result['model']:.4f} vs {result['baseline_name']} "
-                f"{result['baseline']:.4f} (lower is better; {interval})")
+            return f"AUC {_num(result['model'], '.3f')} ({interval})"
+        return (f"log-loss {model} vs {result['baseline_name']} {baseline} "
+                f"(lower is better; {interval})")
     if result["metric"] == "auc":
         lo, hi = result["model_ci95"]
-        return f"AUC {result['model']:.3f} [{lo:.3f}, {hi:.3f}]"
+        return f"AUC {_num(result['model'], '.3f')} [{_num(lo, '.3f')}, {_num(hi, '.3f')}]"
     lo, hi = result["ci95"]
-    return (f"log-loss {result['model']:.4f} vs {result['baseline_name']} "
-            f"{result['baseline']:.4f} (lower is better; gain {result['gain']:+.4f} "
-            f"[{lo:+.4f}, {hi:+.4f}])")
+    return (f"log-loss {model} vs {result['baseline_name']} {baseline} (lower is better; "
+            f"gain {_num(result['gain'], '+.4f')} [{_num(lo, '+.4f')}, {_num(hi, '+.4f')}])")

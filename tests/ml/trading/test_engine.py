@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from ares_cli.ml.trading.backtest import REASONS, Market, Orders, Rules, backtest, metrics
+from ares_cli.ml.trading.engine import REASONS, Market, Orders, Rules, backtest, metrics
 
 MIN_US = 60_000_000
 HOUR_US = 60 * MIN_US

@@ -1,4 +1,5 @@
-"""Sharpe ratio, PSR, expected maximum Sharpe, DSR, MinBTL and MinTRL (`ares_cli.ml.stats.sharpe`,
+"""Sharpe ratio, PSR, expected maximum Sharpe, DSR, MinBTL and MinTRL
+(`ares_cli.ml.stats.sharpe_ratios`,
 steps 14 and 15) against the worked examples of shared/data/reference/stats/README.md (section
 numbers below are that README's)."""
 
@@ -9,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from ares_cli.ml.stats.sharpe import (
+from ares_cli.ml.stats.sharpe_ratios import (
     annualise,
     deflated_sharpe,
     deflated_sharpe_from_returns,

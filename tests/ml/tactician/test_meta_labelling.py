@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ares_cli.ml.tactician.meta_labels import REASONS, meta_labels
+from ares_cli.ml.tactician.meta_labelling import REASONS, meta_labels
 
 MIN_US = 60_000_000
 T0 = 1_704_067_200_000_000  # 2024-01-01 00:00 UTC

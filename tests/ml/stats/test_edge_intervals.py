@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ares_cli.ml.stats.edge import _block_means, auc_replicates, edge, overlap_block_length
+from ares_cli.ml.stats.edge_intervals import (
+    _block_means,
+    auc_replicates,
+    edge,
+    overlap_block_length,
+)
 
 
 def market(n: int, signal: float, seed: int, span: int = 5):

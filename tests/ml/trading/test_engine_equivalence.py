@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from ares_cli.ml.trading.backtest import REASONS, Market, Orders, Rules, backtest
+from ares_cli.ml.trading.engine import REASONS, Market, Orders, Rules, backtest
 
 from .backtest_reference import reference_backtest, trade_columns
 
