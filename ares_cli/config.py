@@ -190,6 +190,10 @@ def upgrade_snapshot(raw: dict[str, Any], origin: str = "a run") -> dict[str, An
                 hint="start a new run: ares run-all (with --set costs.fee_bps=… as you need)")
     if not costs:
         out.pop("costs")
+    if isinstance(out.get("monte_carlo"), dict):  # reported, no longer a criterion
+        out["monte_carlo"].pop("dsr_level", None)
+    for key in ("analyst_margin_max", "tactician_threshold"):  # now searched as quantiles
+        optimize.pop(key, None)
     return out
 
 

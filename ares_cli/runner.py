@@ -40,6 +40,7 @@ from ares_cli.steps.base import (
     check_outputs,
     step_view,
 )
+from ares_cli.store.looks import LookLedger
 from ares_cli.store.manifest import Manifest, StepRecord, utc_now
 from ares_cli.store.objects import Store, sha256_bytes
 from ares_cli.util.command import ares_command
@@ -186,6 +187,8 @@ class Runner:
         self.reporter = reporter
         self.strict = strict
         self._code: dict[str, str] = {}
+        self._decoded: dict[str, Any] = {}  # digest -> decoded output (bars, splits, ...)
+        self._fingerprints: dict[str, dict[str, Any]] = {}  # bars digest -> fingerprint
 
     def snapshot_code(self, steps: list[Step]) -> None:
         """Record the code digest of each step about to run (see the module docstring)."""
@@ -355,8 +358,90 @@ class Runner:
                 refs[name] = found
         return refs
 
+    # -- the look ledger ---------------------------------------------------------------------
+    def _output(self, manifest: Manifest, name: str) -> Any:
+        """An output of this run, decoded (kept for the invocation: bars, splits, spans)."""
+        record = manifest.step(PRODUCER[name].number)
+        digest = record.outputs[name]
+        if digest not in self._decoded:
+            self._decoded[digest] = decode(self.store.get(digest, what=f"'{name}'"),
+                                           record.kinds[name])  # type: ignore[arg-type]
+        return self._decoded[digest]
+
+    def look_setting(self) -> tuple[str, dict[str, Any]]:
+        """(digest, values) of the setting a look is made with: the config slices of the steps
+        from the bars to the walk-forward (resources such as [compute] are in none)."""
+        first, last = PRODUCER["bars"].number, PRODUCER["walk_forward"].number
+        keys = sorted({k for s in STEPS[first - 1:last] for k in s.config_keys(self.config)})
+        values = self.config.slice(keys)
+        return sha256_bytes(canonical_json(values)), values
+
+    def _spans(self, manifest: Manifest, step: Step) -> list[list[str]]:
+        """The bars a step scored, as [first, last] timestamps: each fold's test span for the
+        walk-forward, the train (CV) and validation windows for steps 5 to 12."""
+        import polars as pl
+
+        if "walk_forward" in step.outputs:
+            wf = self._output(manifest, "walk_forward")
+            spans = wf.group_by("fold").agg(pl.col("timestamp").min().alias("a"),
+                                            pl.col("timestamp").max().alias("b")).sort("fold")
+            return [[str(a), str(b)] for a, b in zip(spans["a"], spans["b"], strict=True)]
+        splits, bars = self._output(manifest, "splits"), self._output(manifest, "bars")
+        out = []
+        for window in ("train", "validation"):
+            index = splits.filter(pl.col("window") == window)["bar_index"]
+            if index.len():
+                out.append([str(bars["timestamp"][int(index.min())]),
+                            str(bars["timestamp"][int(index.max())])])
+        return out
+
+    def _fingerprint(self, manifest: Manifest) -> dict[str, Any]:
+        from ares_cli.ml.evaluation.looks import bar_fingerprint
+
+        digest = manifest.step(PRODUCER["bars"].number).outputs["bars"]
+        if digest not in self._fingerprints:
+            self._fingerprints[digest] = bar_fingerprint(self._output(manifest, "bars"))
+        return self._fingerprints[digest]
+
+    def _record_look(self, manifest: Manifest, step: Step, record: StepRecord) -> None:
+        """A step from 5 on that scored bars appends one look to the ledger (once per setting,
+        code, data and spans: a re-run of the same look adds nothing)."""
+        if not (PRODUCER["analyst_models"].number <= step.number
+                <= PRODUCER["walk_forward"].number):
+            return
+        setting, values = self.look_setting()
+        sharpe = (record.metrics.get("walk_forward", {}).get("sharpe")
+                  if "walk_forward" in step.outputs else None)
+        entry = {"setting": setting, "config": values, "step": step.number,
+                 "fingerprint": self._fingerprint(manifest), "spans": self._spans(manifest, step),
+                 "sharpe": sharpe, "run_id": manifest.run_id,
+                 "code": self._code.get(step.run.__module__) if step.run else None,
+                 "exchange": manifest.exchange, "symbol": manifest.symbol}
+        LookLedger(self.store.root).append(
+            entry, same=("setting", "step", "code", "spans", "fingerprint"))
+
+    def looks_now(self, manifest: Manifest) -> dict[str, Any] | None:
+        """The other looks at this run's walk-forward test bars, counted now; None before its
+        walk-forward is done."""
+        from ares_cli.ml.evaluation.looks import other_looks
+
+        wf = PRODUCER["walk_forward"]
+        if not manifest.step(wf.number).done:
+            return None
+        setting, values = self.look_setting()
+        mine = {"setting": setting, "config": values, "fingerprint": self._fingerprint(manifest),
+                "spans": self._spans(manifest, wf)}
+        return other_looks(LookLedger(self.store.root).entries(), mine)
+
     def _external_input(self, manifest: Manifest, name: str) -> tuple[str, str, Step] | None:
-        """`champion_bundle`: the bundle of the pair's promoted run (not this run itself)."""
+        """`champion_bundle`: the bundle of the pair's promoted run (not this run itself);
+        `looks`: the other settings seen on this run's walk-forward test bars (the ledger)."""
+        if name == "looks":
+            looks = self.looks_now(manifest)
+            if looks is None:
+                return None
+            digest = self.store.put(canonical_json(looks))
+            return digest, "json", PRODUCER["walk_forward"]
         if name != "champion_bundle":
             raise StepFailed(f"unknown external input '{name}'")
         from ares_cli.store.champion import CHAMPION
@@ -418,6 +503,7 @@ class Runner:
                 raise StepFailed(
                     "warnings are failures under --strict: " + "; ".join(record.warnings)
                 )
+            self._record_look(manifest, step, record)
             self._auto_promote(step, record, manifest)
         except AresError as exc:
             record.status, record.message, record.exit_code = "failed", str(exc), exc.exit_code

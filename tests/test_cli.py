@@ -120,7 +120,12 @@ def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_co
     assert code == 0
     assert [s["status"] for s in third["steps"][:14]] == ["cached"] * 14
     assert third["steps"][14]["status"] == "ok"
-    assert "bundle" in third["steps"][14]["metrics"]["test"]["champion_source"]
+    test = third["steps"][14]["metrics"]["test"]
+    assert "bundle" in test["opponents_source"]
+    # the champion is compared in addition to the baselines, each named for what it is
+    assert {k: v["kind"] for k, v in test["per_opponent"].items()} == {
+        "buy_and_hold": "baseline", "momentum": "baseline", "regime_rule": "baseline",
+        "champion": "champion"}
 
 
 def test_analyst_steps_run_and_say_what_they_did(store_copy):

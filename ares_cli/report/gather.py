@@ -19,14 +19,18 @@ def _iso(series: pl.Series) -> list[str]:
 
 
 def verdict(monte_carlo: Mapping[str, Any], ab_test: Mapping[str, Any]) -> dict[str, Any]:
-    """The headline: edge or not out of sample, and what to do with the champion."""
+    """The headline: the out-of-sample verdict in its three words, and the A/B decision."""
     from ares_cli.ml.evaluation.ab_test import describe as describe_ab
     from ares_cli.ml.evaluation.monte_carlo import describe as describe_mc
 
-    edge = monte_carlo.get("verdict") == "edge"
-    act = ("promote this run" if ab_test.get("decision") == "promote"
-           else f"keep the champion ({ab_test.get('champion')})")
-    head = ("Edge out of sample" if edge else "No edge out of sample") + f" — {act}."
+    word = monte_carlo.get("verdict") or "not tested"
+    edge = word == "edge"
+    keep = ("keep the champion" if "champion" in (ab_test.get("per_opponent") or {})
+            else "keep the baselines")
+    act = "promote this run" if ab_test.get("decision") == "promote" else keep
+    looks = monte_carlo.get("looks") or 1
+    head = (f"{word[0].upper()}{word[1:]} out of sample — {act}. These test bars have been "
+            f"looked at {looks} time{'s' if looks != 1 else ''} in this store.")
     return {"headline": head, "edge": edge,
             "details": [describe_mc(dict(monte_carlo)), describe_ab(dict(ab_test))]}
 
@@ -65,21 +69,29 @@ def _tables(params: Mapping[str, Any], wf: Mapping[str, Any], mc: Mapping[str, A
     tables = [{
         "title": "Out of sample (stitched walk-forward test spans)", "window": "walk_forward",
         "rows": [["Sharpe (annualised)", fmt(mc.get("sharpe"), ".2f")],
-                 ["Sharpe 95 % interval", fmt(mc.get("sharpe_ci95"), ".2f")],
+                 [f"Sharpe {fmt(mc.get('sharpe_ci_level'), '.0%')} interval",
+                  fmt(mc.get("sharpe_ci"), ".2f")],
                  ["max drawdown", fmt(mc.get("max_drawdown"), ".2%")],
-                 ["max drawdown 95 % interval", fmt(mc.get("max_drawdown_ci95"), ".2%")],
+                 ["max drawdown interval", fmt(mc.get("max_drawdown_ci"), ".2%")],
                  ["final return", fmt(mc.get("final_return"), ".2%")],
                  ["P(loss)", fmt(mc.get("p_loss"), ".1%")],
                  ["trades", fmt(mc.get("trades"), "d")],
+                 ["trades a verdict needs", fmt(mc.get("min_trades"), "d")],
                  ["random-entry permutation p", fmt(mc.get("permutation_p"))],
+                 ["looks at these test bars (K)", fmt(mc.get("looks"), "d")],
+                 ["permutation p x K", fmt(mc.get("permutation_p_adjusted"))],
+                 ["alpha", fmt(mc.get("alpha"))],
+                 ["verdict", mc.get("verdict")],
+                 ["why", mc.get("verdict_reason")],
                  ["probabilistic Sharpe (vs 0)", fmt(mc.get("psr"))],
-                 ["deflated Sharpe", fmt(mc.get("dsr"))],
-                 ["configurations tried", fmt(mc.get("trials"), "d")],
+                 ["deflated Sharpe over the looks", fmt(mc.get("dsr"))],
                  ["PBO (step 12 trials)", fmt(mc.get("pbo"), ".2f")],
                  ["folds", fmt(len(wf.get("folds", [])), "d")]]}]
     tables.append({
-        "title": "Champion against challenger (test window, the holdout)", "window": "test",
-        "rows": [["decision", ab.get("decision")], ["champion", ab.get("champion")],
+        "title": "Challenger against baselines and champion (test window, the holdout)",
+        "window": "test",
+        "rows": [["decision", ab.get("decision")],
+                 ["strongest opponent", f"{ab.get('strongest')} ({ab.get('strongest_kind')})"],
                  ["Sharpe difference (annualised)", fmt(ab.get("sharpe_diff"), "+.2f")],
                  ["interval", fmt(ab.get("ci95"), "+.2f")], ["p-value", fmt(ab.get("p_value"))],
                  ["shadow-trading days to confirm", fmt(ab.get("shadow_days"), ".0f")]]})
@@ -121,7 +133,7 @@ def report_data(*, exchange: str, symbol: str, key: str, bars: pl.DataFrame,
             folds.append({"fold": f["fold"], "start": part["timestamp"][0].isoformat(),
                           "end": part["timestamp"][-1].isoformat()})
     dist = monte_carlo.get("distributions") or {}
-    per = ab_test.get("per_champion") or {}
+    per = ab_test.get("per_opponent") or {}
     return {
         "title": f"ares report: {exchange}/{symbol}",
         "exchange": exchange, "symbol": symbol, "run_id": key, "created": created,

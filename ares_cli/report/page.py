@@ -93,7 +93,7 @@ _SECTIONS: tuple[tuple[str, str, Callable[[Mapping[str, Any]], tuple[str, str]]]
     ("reliability", "Calibration", plot_reliability),
     ("pareto", "Optimisation trials", plot_pareto),
     ("monte_carlo", "Monte Carlo", plot_monte_carlo),
-    ("ab_test", "A/B test against champions", plot_ab_test),
+    ("ab_test", "A/B test against the baselines and the champion", plot_ab_test),
     ("contributions", "Feature contributions by regime", plot_contributions),
 )
 

@@ -1,6 +1,6 @@
 """The model and validation plots of step 16's report: calibration, optimisation trials, Monte
-Carlo, the A/B test against champions and the feature contributions by regime. Each returns
-(svg, caption HTML) or raises `Unavailable` with the reason in plain words.
+Carlo, the A/B test against the baselines and the champion, and the feature contributions by
+regime. Each returns (svg, caption HTML) or raises `Unavailable` with the reason in plain words.
 """
 
 from __future__ import annotations
@@ -174,12 +174,12 @@ def plot_monte_carlo(data: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def plot_ab_test(data: Mapping[str, Any]) -> tuple[str, str]:
-    """The challenger's Sharpe difference against each champion: the point estimate, its
+    """The challenger's Sharpe difference against each opponent: the point estimate, its
     interval, and the zero line it must clear."""
     ab = as_mapping(data.get("ab_test"))
     champions = {k: as_mapping(v) for k, v in as_mapping(ab.get("champions")).items()}
     if not champions:
-        raise Unavailable("no champions compared")
+        raise Unavailable("no baseline or champion compared")
     names = list(champions)
     fig = figure(9, 1.4 + 0.75 * len(names))
     ax = fig.subplots()
@@ -213,14 +213,15 @@ def plot_ab_test(data: Mapping[str, Any]) -> tuple[str, str]:
     ax.set_ylim(len(names) - 0.4, -0.6)
     ax.grid(axis="y", visible=False)
     ax.margins(x=0.15)
-    ax.set_xlabel("Sharpe difference, challenger minus champion (right of zero: challenger "
+    ax.set_xlabel("Sharpe difference, challenger minus opponent (right of zero: challenger "
                   "better)")
     decision = ab.get("decision")
     ax.set_title(f"Decision: {short(decision) if decision else 'n/a'}", loc="left")
     window = section_window(ab, window_label(data, "test"))
-    caption = (f"Sharpe difference of the challenger against each champion with its interval, "
+    caption = (f"Sharpe difference of the challenger against each baseline (and the champion, "
+               f"when the pair has one) with its interval, "
                f"measured on {window}; an interval wholly right of the zero line means the "
-               f"challenger beat that champion. Decision: "
+               f"challenger beat that opponent. Decision: "
                f"<strong>{esc(decision) if decision else 'n/a'}</strong>.")
     return svg(fig, "ab_test"), caption
 

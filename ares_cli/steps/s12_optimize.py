@@ -12,11 +12,31 @@ if TYPE_CHECKING:
     from ares_cli.config_view import ConfigView
 
 YEAR_MS = 365 * 24 * 3600 * 1000
+FLAT_SPREAD = 0.01  # a model whose probabilities span less than this learned nothing
+
+
+def _learned_nothing(frame: Any) -> list[str]:
+    """A warning, by name, for a model whose calibrated probabilities over the validation
+    proposals are (nearly) one value: its threshold cannot tell one proposal from another."""
+    import numpy as np
+
+    proposal = frame.side != 0
+    out = []
+    for name, values in (("analyst", frame.p_up[proposal]), ("tactician", frame.p_take[proposal])):
+        values = values[np.isfinite(values)]
+        if values.size > 1 and np.ptp(values) < FLAT_SPREAD:
+            out.append(f"the {name} learned nothing: its calibrated probability over the "
+                       f"{values.size} validation proposals spans only {values.min():.4f} to "
+                       f"{values.max():.4f}" + (" (the search may turn it off: use_tactician)"
+                                                 if name == "tactician" else ""))
+    return out
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    import numpy as np
+
     from ares_cli.data.bars import bar_length_ms
-    from ares_cli.ml.trading.optimize import Problem, rule_choice, search
+    from ares_cli.ml.trading.optimize import Problem, Thresholds, rule_choice, search
     from ares_cli.ml.trading.windows import window_bars, window_market, window_signals
     from ares_cli.util.fsutil import safe_name
     from ares_cli.util.jsonutil import json_safe
@@ -28,16 +48,21 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     env.progress(0.02, "validation market and signals")
     market = window_market(inputs["bars"], inputs["bars_fine"], index, base_ms)
     members = tuple(inputs["tactician_models"].table["members"])
-    frame = window_signals(
-        index, bars=inputs["bars"], splits=inputs["splits"],
-        calibrated_analyst=inputs["calibrated_analyst"],
-        calibrated_tactician=inputs["calibrated_tactician"],
-        tactician_predictions=inputs["tactician_predictions"],
-        member_names=members if opt.search_member_weights else (),
-        tactician_calibrator=inputs["calibrators"]["tactician"], atr_window=opt.atr_window)
+
+    def signals(bars_index: np.ndarray, names: tuple[str, ...]) -> Any:
+        return window_signals(
+            bars_index, bars=inputs["bars"], splits=inputs["splits"],
+            calibrated_analyst=inputs["calibrated_analyst"],
+            calibrated_tactician=inputs["calibrated_tactician"],
+            tactician_predictions=inputs["tactician_predictions"], member_names=names,
+            tactician_calibrator=inputs["calibrators"]["tactician"], atr_window=opt.atr_window)
+
+    frame = signals(index, members if opt.search_member_weights else ())
+    # thresholds are searched as quantiles of the training window's out-of-fold probabilities
+    thresholds = Thresholds.of(signals(window_bars(inputs["splits"], "train"), ()))
     max_delay = min(opt.entry_delay_max, max(0, base_ms // fine_ms - 1))
     problem = Problem(market, frame, opt, YEAR_MS / base_ms, max_delay, fee=cfg.costs.fee,
-                      slippage=cfg.costs.slippage, workers=env.workers)
+                      slippage=cfg.costs.slippage, thresholds=thresholds, workers=env.workers)
     result = search(problem, seed=cfg.data.seed, work_dir=env.work_dir, progress=env.progress,
                     study_name=(f"ares-{safe_name(env.exchange)}-{safe_name(env.symbol)}-"
                                 f"optimize-{env.state_key[:16]}"))
@@ -59,16 +84,20 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                                 "walk-forward gives the out-of-sample figures")},
     }
     warnings = [] if result.chosen is not None else [f"no edge to trade: {result.why}"]
+    warnings += _learned_nothing(frame)
     hold = choice.validation["baselines"]["buy_and_hold"]["sharpe"]
     if result.chosen is None:
         summary = f"{result.why}; buy-and-hold Sharpe {hold:.2f}"
     else:
         chosen = choice.validation["chosen"]
+        deflated = ("" if chosen.get("dsr") is None else
+                    f", deflated over the {chosen['dsr_trials']} trials: DSR "
+                    f"{chosen['dsr']:.2f} (PSR {chosen['psr']:.2f})")
         summary = (f"chosen trial {result.chosen} of {trials} ({result.why}): "
                    f"validation Sharpe {chosen['sharpe']:.2f}, max drawdown "
-                   f"{chosen['max_drawdown']:.1%}, {chosen['trades']} trades — selected on "
-                   "validation, optimistic (step 13 gives out-of-sample); buy-and-hold Sharpe "
-                   f"{hold:.2f}")
+                   f"{chosen['max_drawdown']:.1%}, {chosen['trades']} trades{deflated} — "
+                   "selected on validation, optimistic (step 13 gives out-of-sample); "
+                   f"buy-and-hold Sharpe {hold:.2f}")
     outputs = {
         "params": Artifact.json(choice.params),
         "trials": Artifact.table(choice.trials),

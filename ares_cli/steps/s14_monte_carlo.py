@@ -1,4 +1,5 @@
-"""Step 14 `monte-carlo`: intervals, permutation test, deflated Sharpe and PBO on walk-forward."""
+"""Step 14 `monte-carlo`: the verdict on walk-forward (edge / no edge / not tested), corrected for
+the looks at these test bars; intervals, permutation test, PSR/DSR and PBO beside it."""
 
 from __future__ import annotations
 
@@ -53,14 +54,23 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                                            "equity_return")}
     trial_returns = inputs["trial_returns"].drop("bar_index").to_numpy()
     params = inputs["params"]
-    n_trials = int(params["trials_search_total"]) + int(inputs["walk_forward_folds"]["trials"])
+    # the other settings seen on these test bars in this store (the runner's look ledger);
+    # in memory (tests, a fold) there is no store: this is the one look
+    looks = inputs.get("looks") or {"looks": 1, "others": []}
     cost = 2.0 * (params["fee"] + params["slippage"]) * trades["size"]
-    env.progress(0.1, "bootstrap, trade shuffle, random entries, DSR, PBO")
-    m = assess(returns, trades, market, trial_returns=trial_returns, n_trials=n_trials,
+    env.progress(0.1, "bootstrap, trade shuffle, random entries, PSR/DSR, PBO")
+    m = assess(returns, trades, market, trial_returns=trial_returns, looks=int(looks["looks"]),
+               look_sharpes=[o["sharpe"] for o in looks["others"] if o.get("sharpe") is not None],
                bars_per_year=float(params["bars_per_year"]), cost_per_trade=cost,
                cfg=cfg.monte_carlo, seed=cfg.data.seed)
+    m["other_looks"] = looks["others"]
+    if m["verdict"] == "not tested":
+        flat = [f"fold {f['fold']}: {f['params']['why']}"
+                for f in inputs["walk_forward_folds"]["folds"] if f["params"]["policy"] is None]
+        if flat:
+            m["verdict_reason"] += "; stayed flat: " + "; ".join(flat)
     summary = describe(m)
-    warnings = [summary] if m["verdict"] == "no edge" else []
+    warnings = [summary] if m["verdict"] != "edge" else []
     distributions = m.pop("distributions", {})
     return StepResult({"monte_carlo": Artifact.json(json_safe({**m,
                                                               "distributions": distributions}))},
@@ -70,9 +80,10 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
 STEP = Step(
     number=14,
     name="monte-carlo",
-    summary="block bootstrap, trade shuffle, random-entry permutation, deflated Sharpe, PBO",
+    summary="verdict on walk-forward: bootstrap, permutation over the looks, PSR/DSR, PBO",
     inputs=("walk_forward", "walk_forward_folds", "trial_returns", "params", "bars"),
     optional_inputs=("walk_forward_trades",),
+    external_inputs=("looks",),
     outputs=("monte_carlo",),
     config=("monte_carlo", "data.seed"),
     run=run,

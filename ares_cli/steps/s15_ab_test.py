@@ -1,4 +1,4 @@
-"""Step 15 `ab-test`: the walk-forward challenger against champions on the test window."""
+"""Step 15 `ab-test`: the walk-forward challenger against the baselines and the champion."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     import polars as pl
 
     from ares_cli.errors import DataError
-    from ares_cli.ml.evaluation.ab_test import compare, describe, momentum_returns
+    from ares_cli.ml.evaluation.ab_test import (
+        compare,
+        describe,
+        momentum_returns,
+        regime_rule_returns,
+    )
+    from ares_cli.ml.evaluation.monte_carlo import judge
     from ares_cli.ml.trading.optimize import buy_and_hold
     from ares_cli.ml.trading.windows import window_bars, window_market
     from ares_cli.util.jsonutil import json_safe
@@ -34,33 +40,45 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     market = window_market(inputs["bars"], inputs["bars_fine"], index, cfg.bars.base_ms)
     lookback = cfg.ab_test.momentum_bars
     if index[0] < lookback:
-        raise DataError(f"the momentum champion needs {lookback} bars before the test window "
+        raise DataError(f"the momentum baseline needs {lookback} bars before the test window "
                         "(ab_test.momentum_bars)")
     closes = inputs["bars"]["close"].to_numpy()[index[0] - lookback: index[-1] + 1]
+    labels = inputs["bars"].select("timestamp").join(
+        inputs["regimes"].select("timestamp", "regime"), on="timestamp", how="left")["regime"]
+    opponents = {
+        "buy_and_hold": buy_and_hold(market, fee=fee, slippage=slip, bars_per_year=bpy).returns,
+        "momentum": momentum_returns(market, closes, lookback=lookback, fee=fee, slippage=slip,
+                                     bars_per_year=bpy),
+        "regime_rule": regime_rule_returns(market, labels.gather(index).to_list(), fee=fee,
+                                           slippage=slip, bars_per_year=bpy),
+    }
+    kinds = dict.fromkeys(opponents, "baseline")
     if "champion_bundle" in inputs:  # the promoted run's models and rules on these bars
         from ares_cli.data.bars import bar_length_ms
         from ares_cli.serve.scoring import score_bundle
 
         env.progress(0.1, "scoring the champion bundle on the test window")
-        champions = {"champion": score_bundle(
+        opponents["champion"] = score_bundle(
             inputs["champion_bundle"], inputs["bars"], inputs["bars_fine"],
             index, base_ms=cfg.bars.base_ms,
-            fine_ms=bar_length_ms(inputs["bars_fine"], cfg.bars.fine_ms))}
-        source = ("the promoted champion's bundle (its features, models, calibrators and "
-                  "rules) scored on these bars")
+            fine_ms=bar_length_ms(inputs["bars_fine"], cfg.bars.fine_ms))
+        kinds["champion"] = "champion"
+        source = ("baselines, and the promoted champion's bundle (its features, models, "
+                  "calibrators and rules) scored on these bars")
     else:
-        champions = {
-            "buy_and_hold": buy_and_hold(market, fee=fee, slippage=slip,
-                                         bars_per_year=bpy).returns,
-            "momentum": momentum_returns(market, closes, lookback=lookback, fee=fee,
-                                         slippage=slip, bars_per_year=bpy),
-        }
-        source = "no promoted bundle for the pair: buy-and-hold and a momentum rule"
+        source = "baselines only: the pair has no promoted champion"
+    # step 14's verdict, re-judged with the looks at these test bars counted now
+    mc = inputs["monte_carlo"]
+    looks = int((inputs.get("looks") or {"looks": 1})["looks"])
+    low = mc["sharpe_ci"][0] if mc.get("sharpe_ci") else None
+    verdict, why = judge(permutation_p=mc.get("permutation_p"), sharpe_low=low,
+                         trades=int(mc["trades"]), needed=int(mc["min_trades"]), looks=looks,
+                         alpha=float(mc["alpha"]))
     env.progress(0.2, "paired block bootstrap of the Sharpe differences")
-    m = compare(wf["ret"].to_numpy(), champions, bars_per_year=bpy,
+    m = compare(wf["ret"].to_numpy(), opponents, kinds=kinds, bars_per_year=bpy,
                 periods_per_day=DAY_MS / cfg.bars.base_ms, cfg=cfg.ab_test, seed=cfg.data.seed,
-                edge_verdict=inputs["monte_carlo"]["verdict"])
-    m["champion_source"] = source
+                edge_verdict=verdict)
+    m.update(opponents_source=source, looks=looks, edge_verdict_reason=why)
     summary = describe(m)
     warnings = [summary] if m["decision"] == "keep" else []
     return StepResult({"ab_test": Artifact.json(json_safe(m))}, json_safe({"test": m}),
@@ -70,9 +88,9 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
 STEP = Step(
     number=15,
     name="ab-test",
-    summary="challenger vs champions on the test window: paired bootstrap, decision, shadow plan",
-    inputs=("walk_forward", "monte_carlo", "splits", "bars", "bars_fine", "params"),
-    external_inputs=("champion_bundle",),
+    summary="challenger vs baselines and the champion on the test window: paired bootstrap",
+    inputs=("walk_forward", "monte_carlo", "splits", "bars", "bars_fine", "params", "regimes"),
+    external_inputs=("champion_bundle", "looks"),
     outputs=("ab_test",),
     config=("ab_test", "bars", "data.seed"),
     run=run,

@@ -93,7 +93,7 @@ def _log_to_mlflow(cfg: ConfigView, env: StepEnv, bundle: Any, html: str,
     chosen = inputs["params"].get("validation_metrics") or {}
     metrics = {**{f"walk_forward.{k}": mc.get(k) for k in
                   ("sharpe", "max_drawdown", "final_return", "p_loss", "permutation_p", "psr",
-                   "dsr", "pbo", "trials")},
+                   "dsr", "pbo", "looks", "permutation_p_adjusted")},
                **{f"test.{k}": ab.get(k) for k in ("sharpe_diff", "p_value", "shadow_days")},
                **{f"validation.chosen.{k}": v for k, v in chosen.items()}}
     with tempfile.TemporaryDirectory() as tmp:

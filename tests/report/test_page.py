@@ -126,7 +126,8 @@ def test_empty_report_says_not_available(missing: Any) -> None:
     assert "<svg" not in page and "<figure" not in page
     for heading in ("Price, regimes and windows", "Out-of-sample equity and drawdown",
                     "Calibration", "Optimisation trials", "Monte Carlo",
-                    "A/B test against champions", "Feature contributions by regime",
+                    "A/B test against the baselines and the champion",
+                    "Feature contributions by regime",
                     "Key numbers"):
         assert f"{heading}: not available" in page or f"{heading} not available" in page
     assert "Verdict not available" in page

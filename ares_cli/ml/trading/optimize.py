@@ -20,6 +20,7 @@ RDB URL, resumable, with N local worker processes or workers on other machines j
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -32,13 +33,26 @@ from pydantic import field_validator
 
 from ares_cli.ml.features.regimes import REGIMES
 from ares_cli.ml.trading.engine import Backtest, Market, Orders, Rules, backtest, metrics
-from ares_cli.ml.trading.policy import Policy, SignalFrame, orders_for
+from ares_cli.ml.trading.policy import (
+    ANALYST_MARGIN,
+    FLAT_RULE,
+    MINIMUM_TRADES,
+    NO_PROPOSAL,
+    REGIME_SWITCH,
+    TACTICIAN_THRESHOLD,
+    Policy,
+    SignalFrame,
+    gate_counts,
+    orders_for,
+)
 from ares_cli.util.section import Field, Section, list_field
 
 __all__ = [
     "OptimizeConfig",
+    "Problem",
     "RuleChoice",
     "SearchResult",
+    "Thresholds",
     "baselines",
     "buy_and_hold",
     "knee",
@@ -56,13 +70,16 @@ class OptimizeConfig(Section):
 
     trials: int = Field(120, ge=2)
     population: int = Field(30, ge=2)
-    min_trades: int = Field(20, ge=1)
+    min_trades: int = Field(5, ge=1)  # a trial needs at least this many validation trades ...
+    min_trade_rate: float = Field(0.01, ge=0, lt=1)  # ... or this many per validation bar
     pick: Literal["sharpe_under_drawdown", "knee"] = "sharpe_under_drawdown"
     max_drawdown: float = Field(0.25, gt=0, le=1)
     storage: str = ""
     atr_window: int = Field(14, ge=2)
-    analyst_margin_max: float = Field(0.2, ge=0, lt=0.5)
-    tactician_threshold: tuple[float, float] = list_field((0.3, 0.8))
+    # thresholds searched as quantiles of the training window's out-of-fold probabilities, so
+    # the range fits whatever the models learned on these data
+    analyst_margin_quantile: tuple[float, float] = list_field((0.0, 0.8))
+    tactician_quantile: tuple[float, float] = list_field((0.0, 0.9))
     k_stop: tuple[float, float] = list_field((0.5, 4.0))
     k_target: tuple[float, float] = list_field((0.5, 6.0))
     k_trail: tuple[float, float] = list_field((0.5, 4.0))
@@ -73,12 +90,45 @@ class OptimizeConfig(Section):
     search_regimes: bool = True
     search_member_weights: bool = True
 
-    @field_validator("tactician_threshold", "k_stop", "k_target", "k_trail", "max_hold")
+    @field_validator("k_stop", "k_target", "k_trail", "max_hold")
     @classmethod
     def _range(cls, value: tuple[Any, Any]) -> tuple[Any, Any]:
         if not (len(value) == 2 and 0 < value[0] <= value[1]):
             raise ValueError(f"must be [low, high] with 0 < low <= high, got {list(value)}")
         return value
+
+    @field_validator("analyst_margin_quantile", "tactician_quantile")
+    @classmethod
+    def _quantiles(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not (len(value) == 2 and 0 <= value[0] <= value[1] < 1):
+            raise ValueError(f"must be [low, high] with 0 <= low <= high < 1, got {list(value)}")
+        return value
+
+    def needed_trades(self, bars: int) -> int:
+        """The trades a rule needs on a window of `bars` bars to be feasible."""
+        return max(self.min_trades, math.ceil(self.min_trade_rate * bars))
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The training window's out-of-fold references a trial's quantiles map to: the analyst's
+    calibrated |P(up) - 0.5| and the tactician's calibrated P(pays) over its proposals."""
+
+    margin: np.ndarray
+    take: np.ndarray
+
+    @staticmethod
+    def of(frame: SignalFrame) -> Thresholds:
+        """The references from the training window's signals (proposals only)."""
+        proposal = (frame.side != 0) & np.isfinite(frame.p_up) & np.isfinite(frame.p_take)
+        return Thresholds(np.sort(np.abs(frame.p_up[proposal] - 0.5)),
+                          np.sort(frame.p_take[proposal]))
+
+    def margin_at(self, q: float) -> float:
+        return float(np.quantile(self.margin, q)) if self.margin.size else 0.0
+
+    def take_at(self, q: float) -> float:
+        return float(np.quantile(self.take, q)) if self.take.size else 0.0
 
     @field_validator("storage")
     @classmethod
@@ -91,8 +141,9 @@ class OptimizeConfig(Section):
 
 def _suggest(trial: Any, cfg: OptimizeConfig, members: Sequence[str], max_delay: int) -> None:
     """Draw every parameter (unconditionally, so NSGA-II's crossover sees one fixed space)."""
-    trial.suggest_float("analyst_margin", 0.0, cfg.analyst_margin_max)
-    trial.suggest_float("tactician_threshold", *cfg.tactician_threshold)
+    trial.suggest_float("analyst_margin_q", *cfg.analyst_margin_quantile)
+    trial.suggest_categorical("use_tactician", [True, False])
+    trial.suggest_float("tactician_q", *cfg.tactician_quantile)
     trial.suggest_categorical("sizing", ["fixed", "kelly"])
     trial.suggest_float("fixed_size", 0.1, 1.0)
     trial.suggest_float("kelly_fraction", 0.1, 1.0)
@@ -113,15 +164,24 @@ def _suggest(trial: Any, cfg: OptimizeConfig, members: Sequence[str], max_delay:
             trial.suggest_float(f"weight_{name}", 0.0, 1.0)
 
 
-def policy_from_params(params: dict[str, Any], members: Sequence[str] = ()) -> Policy:
-    """The policy a trial's parameters describe (the inverse of the search space)."""
+def policy_from_params(params: dict[str, Any], members: Sequence[str] = (),
+                       thresholds: Thresholds | None = None) -> Policy:
+    """The policy a trial's parameters describe (the inverse of the search space): quantiles
+    map to absolute thresholds through the training references `thresholds`."""
     weights = None
     if members and all(f"weight_{m}" in params for m in members):
         w = tuple(float(params[f"weight_{m}"]) for m in members)
         weights = w if sum(w) > 0 else tuple(1.0 for _ in members)
+    if "analyst_margin_q" in params:
+        refs = thresholds or Thresholds(np.zeros(0), np.zeros(0))
+        margin = refs.margin_at(float(params["analyst_margin_q"]))
+        threshold = refs.take_at(float(params["tactician_q"]))
+    else:  # absolute thresholds (a stored policy)
+        margin, threshold = float(params["analyst_margin"]), float(params["tactician_threshold"])
     return Policy(
-        analyst_margin=float(params["analyst_margin"]),
-        tactician_threshold=float(params["tactician_threshold"]),
+        analyst_margin=margin,
+        use_tactician=bool(params.get("use_tactician", True)),
+        tactician_threshold=threshold,
         sizing=str(params["sizing"]),
         fixed_size=float(params["fixed_size"]),
         kelly_fraction=float(params["kelly_fraction"]),
@@ -150,7 +210,17 @@ class Problem:
     max_delay: int
     fee: float  # per side, a fraction of the traded value ([costs])
     slippage: float
+    thresholds: Thresholds  # the training references of the searched quantiles
     workers: int = 1
+
+    @property
+    def min_trades(self) -> int:
+        """Validation trades a rule needs to be feasible on this window."""
+        return self.cfg.needed_trades(self.market.n_base)
+
+    def policy(self, params: dict[str, Any]) -> Policy:
+        """The policy of a trial's parameters on this problem."""
+        return policy_from_params(params, self.frame.member_names, self.thresholds)
 
     def run(self, policy: Policy | None) -> Backtest:
         """The backtest of `policy` on the window; None trades nothing (flat)."""
@@ -159,12 +229,12 @@ class Problem:
 
     def objective(self, trial: Any) -> tuple[float, float]:
         _suggest(trial, self.cfg, self.frame.member_names, self.max_delay)
-        result = self.run(policy_from_params(trial.params, self.frame.member_names))
+        result = self.run(self.policy(trial.params))
         m = result.metrics()
         trial.set_user_attr("trades", m["trades"])
         trial.set_user_attr("total_return", m["total_return"])
         # Feasible when <= 0 (Optuna's constraint convention; NSGA-II ranks infeasible last).
-        trial.set_constraint("min_trades", float(self.cfg.min_trades - m["trades"]))
+        trial.set_constraint("min_trades", float(self.min_trades - m["trades"]))
         return m["sharpe"], m["max_drawdown"]
 
 
@@ -269,6 +339,7 @@ class SearchResult:
     chosen_backtest: Backtest
     returns: dict[int, np.ndarray]  # per trial number: per-bar validation returns
     notes: list[str]
+    gates: dict[str, Any]  # when flat: the gate that kept it so, and the busiest trial's counts
 
 
 def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | None = None,
@@ -324,21 +395,41 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
     sharpe = np.array([t.values[0] for t in done])
     dd = np.array([t.values[1] for t in done])
     trades = np.array([int(t.user_attrs["trades"]) for t in done])
-    feasible = trades >= cfg.min_trades
+    needed = problem.min_trades
+    feasible = trades >= needed
     front = pareto_front(sharpe, dd, feasible)
+    gates: dict[str, Any] = {}
+    chosen_pos = -1
     if front.size:
         position, why = pick(sharpe[front], dd[front], cfg.pick, cfg.max_drawdown)
         chosen_pos = int(front[position])
+        if sharpe[chosen_pos] <= 0:  # never prefer a rule that lost where it was chosen
+            why = (f"{FLAT_RULE}: the rule picked ({why}) has validation Sharpe "
+                   f"{sharpe[chosen_pos]:.2f} <= 0, so staying flat is better")
+            gates = {"blocked_by": FLAT_RULE}
+            chosen_pos = -1
     else:
-        chosen_pos = -1
-        why = (f"no trial traded at least {cfg.min_trades} times on the validation window "
-               f"(optimize.min_trades; the most was {int(trades.max(initial=0))}): the rule "
-               "chosen is to stay flat")
+        busiest = int(np.argmax(trades)) if trades.size else -1
+        counts = (gate_counts(problem.frame, problem.policy(done[busiest].params))
+                  if busiest >= 0 else {"proposals": int((problem.frame.side != 0).sum())})
+        gates = {"blocked_by": NO_PROPOSAL if counts["proposals"] == 0 else MINIMUM_TRADES,
+                 "busiest_trial": counts}
+        if counts["proposals"] == 0:
+            why = (f"{NO_PROPOSAL}: the analyst proposed no trade on the validation window, so "
+                   "the rule chosen is to stay flat")
+        else:
+            stopped = ", ".join(f"{g} {counts[g]}" for g in
+                                (ANALYST_MARGIN, TACTICIAN_THRESHOLD, REGIME_SWITCH)
+                                if g in counts)
+            why = (f"{MINIMUM_TRADES}: no trial traded {needed} times on the validation "
+                   f"window (optimize.min_trades / min_trade_rate; the most was "
+                   f"{int(trades.max(initial=0))}; of its {counts['proposals']} proposals the "
+                   f"gates stopped: {stopped}); the rule chosen is to stay flat")
     returns: dict[int, np.ndarray] = {}
     rows = []
     chosen_bt = None
     for k, t in enumerate(done):
-        bt = problem.run(policy_from_params(t.params, problem.frame.member_names))
+        bt = problem.run(problem.policy(t.params))
         m = bt.metrics()
         if not (np.isclose(m["sharpe"], t.values[0], rtol=1e-9, atol=1e-12)
                 and np.isclose(m["max_drawdown"], t.values[1], rtol=1e-9, atol=1e-12)):
@@ -354,7 +445,7 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
         chosen_bt = problem.run(None)
     return SearchResult(rows, [int(done[k].number) for k in front],
                         int(done[chosen_pos].number) if chosen_pos >= 0 else None, why,
-                        chosen_bt, returns, notes)
+                        chosen_bt, returns, notes, gates)
 
 
 def trial_tables(result: SearchResult, bar_index: np.ndarray) -> tuple[Any, Any, Any]:
@@ -390,6 +481,30 @@ class RuleChoice:
     trades: Any | None  # pl.DataFrame of the chosen rule's validation trades, None if none
 
 
+def _deflated(result: SearchResult) -> dict[str, Any]:
+    """The PSR (against 0) and DSR of the chosen rule's validation Sharpe, deflated over the
+    search that chose it on these bars: N = the completed trials, the variance of their
+    per-bar validation Sharpes. N overstates the independent tries (NSGA-II's trials are
+    correlated), so the DSR errs low. None, with the reason, for a flat choice."""
+    from ares_cli.ml.stats.sharpe_ratios import (  # scipy: imported when used
+        deflated_sharpe,
+        probabilistic_sharpe,
+        sharpe,
+        sharpe_moments,
+    )
+
+    returns = result.chosen_backtest.returns
+    if result.chosen is None or not np.std(returns) > 0:
+        return {"psr": None, "dsr": None, "deflation_note": "flat: no Sharpe to deflate"}
+    srs = np.array([sharpe(r) if np.std(r) > 0 else 0.0 for r in result.returns.values()])
+    m = sharpe_moments(returns)
+    var = float(np.var(srs, ddof=1)) if srs.size > 1 else 0.0
+    return {"psr": float(probabilistic_sharpe(m.sr, 0.0, m.n, m.skew, m.kurt)),
+            "dsr": float(deflated_sharpe(m.sr, m.n, m.skew, m.kurt, n_trials=max(srs.size, 2),
+                                         var_trial_srs=var)),
+            "dsr_trials": int(srs.size), "dsr_trial_sharpe_variance": var}
+
+
 def rule_choice(problem: Problem, result: SearchResult, bar_index: np.ndarray, *,
                 trials_before: int) -> RuleChoice:
     """The chosen rule (or flat) with its validation record and the baselines on the same
@@ -401,7 +516,7 @@ def rule_choice(problem: Problem, result: SearchResult, bar_index: np.ndarray, *
     policy = None
     if result.chosen is not None:
         trial = next(t for t in result.trials if t["number"] == result.chosen)
-        policy = policy_from_params(trial["params"], problem.frame.member_names).to_dict()
+        policy = problem.policy(trial["params"]).to_dict()
     total = trials_before + len(result.trials)
     params = {
         "policy": policy,
@@ -416,9 +531,12 @@ def rule_choice(problem: Problem, result: SearchResult, bar_index: np.ndarray, *
     }
     data = {"trials": len(result.trials), "pareto_size": len(result.front),
             "feasible": int(sum(t["feasible"] for t in result.trials)),
-            "min_trades": problem.cfg.min_trades, "trials_step6": trials_before,
+            "min_trades": problem.min_trades, "trials_step6": trials_before,
             "trials_search_total": total, "chosen_trial": result.chosen, "pick": result.why,
-            "bars_per_year": problem.bars_per_year, "workers": problem.workers}
+            "bars_per_year": problem.bars_per_year, "workers": problem.workers,
+            "gates": result.gates,
+            "thresholds": {"training_proposals": int(problem.thresholds.take.size)}}
+    chosen.update(_deflated(result))
     validation = {"chosen": chosen, "baselines": base, "bars": int(bar_index.size)}
     trades = (result.chosen_backtest.trade_table(problem.market)
               if result.chosen_backtest.n_trades else None)

@@ -19,7 +19,20 @@ import numpy as np
 from ares_cli.ml.features.regimes import REGIMES
 from ares_cli.ml.trading.engine import Orders, Rules
 
-__all__ = ["Policy", "SignalFrame", "kelly_size", "orders_for", "rule_p_take"]
+__all__ = ["ANALYST_MARGIN", "FLAT_RULE", "GATES", "MINIMUM_TRADES", "NO_PROPOSAL", "REGIME_SWITCH",
+           "TACTICIAN_THRESHOLD", "Policy", "SignalFrame", "gate_counts", "kelly_size",
+           "orders_for", "rule_p_take"]
+
+# The gates a proposal passes on its way to a trade, and what keeps a whole rule flat: one set of
+# names for step 12, step 14's "not tested", `ares signal` and the report.
+NO_PROPOSAL = "no proposal"
+ANALYST_MARGIN = "analyst margin"
+TACTICIAN_THRESHOLD = "tactician threshold"
+REGIME_SWITCH = "regime switch"
+MINIMUM_TRADES = "minimum trades"
+FLAT_RULE = "flat rule"
+GATES = (NO_PROPOSAL, ANALYST_MARGIN, TACTICIAN_THRESHOLD, REGIME_SWITCH, MINIMUM_TRADES,
+         FLAT_RULE)
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class Policy:
     """One point of step 12's search: thresholds, sizing, exits, timing, regime overrides."""
 
     analyst_margin: float = 0.0
+    use_tactician: bool = True  # False: every proposal the analyst makes is taken
     tactician_threshold: float = 0.5
     sizing: str = "fixed"  # "fixed" | "kelly"
     fixed_size: float = 1.0
@@ -125,21 +139,50 @@ def rule_p_take(frame: SignalFrame, weights: tuple[float, ...] | None) -> np.nda
     return out
 
 
-def orders_for(frame: SignalFrame, policy: Policy) -> Orders:
-    """The engine's orders for `policy` on `frame` (see the module docstring)."""
-    n = frame.bar_index.size
-    p_take = rule_p_take(frame, policy.member_weights)
-    shift = np.zeros(n)
-    enabled = np.ones(n, dtype=bool)
+def _regime_overrides(frame: SignalFrame, policy: Policy) -> tuple[np.ndarray, np.ndarray]:
+    """Per bar, the regime's threshold shift and whether the regime may trade."""
+    shift = np.zeros(frame.bar_index.size)
+    enabled = np.ones(frame.bar_index.size, dtype=bool)
     for code, name in enumerate(REGIMES):
         here = frame.regime == code
         shift[here] = policy.regime_shift.get(name, 0.0)
         enabled[here] = policy.regime_enabled.get(name, True)
+    return shift, enabled
+
+
+def _gates(frame: SignalFrame, policy: Policy, p_take: np.ndarray, shift: np.ndarray,
+           enabled: np.ndarray) -> dict[str, np.ndarray]:
+    """Per bar, whether a proposal is still alive after each gate, in the order applied."""
+    proposal = frame.side != 0
     confident = np.abs(frame.p_up - 0.5) >= policy.analyst_margin
     agrees = np.sign(frame.p_up - 0.5) == frame.side  # a proposal never opposes the analyst
-    take = ((frame.side != 0) & confident & agrees & enabled
-            & (p_take >= policy.tactician_threshold + shift)
-            & np.isfinite(frame.atr_frac) & (frame.atr_frac > 0))
+    margin = proposal & confident & agrees
+    tactician = margin & ((p_take >= policy.tactician_threshold + shift)
+                          if policy.use_tactician else True)
+    return {NO_PROPOSAL: proposal, ANALYST_MARGIN: margin, TACTICIAN_THRESHOLD: tactician,
+            REGIME_SWITCH: tactician & enabled}
+
+
+def gate_counts(frame: SignalFrame, policy: Policy) -> dict[str, int]:
+    """How many of the window's proposals each gate stopped (in the order applied), and how
+    many passed them all: the words `ares signal`, step 12 and the report share."""
+    p_take = rule_p_take(frame, policy.member_weights)
+    alive = _gates(frame, policy, p_take, *_regime_overrides(frame, policy))
+    counts = {"proposals": int(alive[NO_PROPOSAL].sum())}
+    before = alive[NO_PROPOSAL]
+    for gate in (ANALYST_MARGIN, TACTICIAN_THRESHOLD, REGIME_SWITCH):
+        counts[gate] = int((before & ~alive[gate]).sum())
+        before = alive[gate]
+    counts["passed"] = int(before.sum())
+    return counts
+
+
+def orders_for(frame: SignalFrame, policy: Policy) -> Orders:
+    """The engine's orders for `policy` on `frame` (see the module docstring)."""
+    n = frame.bar_index.size
+    p_take = rule_p_take(frame, policy.member_weights)
+    passes = _gates(frame, policy, p_take, *_regime_overrides(frame, policy))
+    take = passes[REGIME_SWITCH] & np.isfinite(frame.atr_frac) & (frame.atr_frac > 0)
     if policy.sizing == "kelly":
         size = kelly_size(p_take, policy.k_target / policy.k_stop, policy.kelly_fraction,
                           policy.kelly_cap)

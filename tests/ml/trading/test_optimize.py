@@ -5,26 +5,29 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ares_cli.ml.features.regimes import REGIMES
 from ares_cli.ml.trading.engine import Market
 from ares_cli.ml.trading.optimize import (
     OptimizeConfig,
     Problem,
+    Thresholds,
     baselines,
     knee,
     pareto_front,
     pick,
-    policy_from_params,
+    rule_choice,
     search,
 )
-from ares_cli.ml.trading.policy import SignalFrame
+from ares_cli.ml.trading.policy import Policy, SignalFrame, gate_counts
 
 FINE_PER_BASE = 12
 
 
-def _problem(n_base: int = 300, seed: int = 0, workers: int = 1, **cfg: object) -> Problem:
+def _problem(n_base: int = 300, seed: int = 0, workers: int = 1, drift: float = 0.0,
+             longs_only: bool = False, **cfg: object) -> Problem:
     rng = np.random.default_rng(seed)
     n_fine = n_base * FINE_PER_BASE
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, n_fine)))
+    close = 100 * np.exp(np.cumsum(rng.normal(drift, 0.002, n_fine)))
     open_ = np.concatenate(([100.0], close[:-1]))
     high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.001, n_fine)))
     low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.001, n_fine)))
@@ -33,6 +36,8 @@ def _problem(n_base: int = 300, seed: int = 0, workers: int = 1, **cfg: object) 
                               high, low, close)
     p_up = np.clip(0.5 + rng.normal(0, 0.08, n_base), 0.01, 0.99)
     side = np.where(p_up > 0.56, 1, np.where(p_up < 0.44, -1, 0)).astype(np.int64)
+    if longs_only:
+        p_up, side = np.abs(p_up - 0.5) + 0.5, np.ones(n_base, dtype=np.int64)
     frame = SignalFrame(bar_index=np.arange(n_base, dtype=np.int64), p_up=p_up, side=side,
                         p_take=np.where(side != 0, rng.uniform(0.3, 0.7, n_base), np.nan),
                         regime=rng.integers(0, 4, n_base).astype(np.int64),
@@ -40,7 +45,8 @@ def _problem(n_base: int = 300, seed: int = 0, workers: int = 1, **cfg: object) 
     options = {"trials": 16, "population": 6, "min_trades": 5, "search_member_weights": False}
     options.update(cfg)
     return Problem(market, frame, OptimizeConfig(**options), bars_per_year=8760.0,
-                   max_delay=3, fee=7.5e-4, slippage=2.5e-4, workers=workers)
+                   max_delay=3, fee=7.5e-4, slippage=2.5e-4, thresholds=Thresholds.of(frame),
+                   workers=workers)
 
 
 def test_pareto_front_keeps_exactly_the_feasible_undominated_points() -> None:
@@ -143,7 +149,7 @@ def test_policy_from_params_round_trips_the_search_space() -> None:
     problem = _problem()
     result = search(problem, study_name="p", seed=2)
     for t in result.trials[:5]:
-        policy = policy_from_params(t["params"])
+        policy = problem.policy(t["params"])
         again = problem.run(policy).metrics()
         assert again["sharpe"] == pytest.approx(t["sharpe"], rel=1e-12, abs=1e-12)
 
@@ -160,3 +166,64 @@ def test_baselines_flat_is_zero_and_buy_and_hold_pays_its_costs() -> None:
     expected = (1 / (entry * 1.001)) * exit_ * 0.999 - 1
     assert hold["trades"] == 1
     assert hold["total_return"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_thresholds_are_quantiles_of_the_training_references() -> None:
+    """A trial's quantiles map to the training window's out-of-fold probabilities, so the
+    search range fits what the models learned whatever their scale."""
+    problem = _problem()
+    refs = problem.thresholds
+    policy = problem.policy({**search(problem, study_name="q", seed=1).trials[0]["params"],
+                             "analyst_margin_q": 0.5, "tactician_q": 0.25,
+                             "use_tactician": True})
+    assert policy.analyst_margin == pytest.approx(np.quantile(refs.margin, 0.5))
+    assert policy.tactician_threshold == pytest.approx(np.quantile(refs.take, 0.25))
+    assert refs.take.size == int((problem.frame.side != 0).sum())
+
+
+def test_gate_counts_say_which_gate_stopped_each_proposal() -> None:
+    frame = SignalFrame(bar_index=np.arange(6, dtype=np.int64),
+                        p_up=np.array([0.7, 0.52, 0.3, 0.8, 0.5, 0.75]),
+                        side=np.array([1, 1, -1, 1, 0, 1], dtype=np.int64),
+                        p_take=np.array([0.6, 0.9, 0.2, 0.9, np.nan, 0.9]),
+                        regime=np.array([0, 0, 0, 1, 0, 0], dtype=np.int64),
+                        atr_frac=np.full(6, 0.01))
+    policy = Policy(analyst_margin=0.1, tactician_threshold=0.5,
+                    regime_enabled={REGIMES[1]: False})
+    counts = gate_counts(frame, policy)
+    assert counts == {"proposals": 5, "analyst margin": 1, "tactician threshold": 1,
+                      "regime switch": 1, "passed": 2}
+    ignoring = gate_counts(frame, Policy(analyst_margin=0.1, tactician_threshold=0.5,
+                                         use_tactician=False))
+    assert ignoring["tactician threshold"] == 0 and ignoring["passed"] == 4
+
+
+def test_a_rule_that_loses_on_validation_is_never_preferred_to_flat() -> None:
+    """Every proposal is a long into a falling market: whatever the search picks loses, and
+    the rule chosen is to stay flat, naming the gate (mutation: keeping the pick fails)."""
+    losing = _problem(drift=-0.001, longs_only=True)
+    result = search(losing, study_name="l", seed=2)
+    assert result.front, "the test needs feasible trials"
+    assert result.chosen is None and result.why.startswith("flat rule")
+    assert result.gates["blocked_by"] == "flat rule"
+    assert result.chosen_backtest.n_trades == 0
+
+
+def test_the_chosen_rules_validation_sharpe_is_deflated_over_the_trials() -> None:
+    """Step 12 chose among its trials on these bars: its PSR and DSR use N = the completed
+    trials and the variance of their per-bar validation Sharpes (mutation: N = 1 fails)."""
+    from ares_cli.ml.stats.sharpe_ratios import deflated_sharpe, sharpe, sharpe_moments
+
+    problem = _problem(trials=24)
+    result = search(problem, study_name="d", seed=4)
+    assert result.chosen is not None
+    choice = rule_choice(problem, result, problem.frame.bar_index, trials_before=10)
+    chosen = choice.validation["chosen"]
+    srs = [sharpe(r) if np.std(r) > 0 else 0.0 for r in result.returns.values()]
+    m = sharpe_moments(result.chosen_backtest.returns)
+    expected = deflated_sharpe(m.sr, m.n, m.skew, m.kurt, n_trials=len(srs),
+                               var_trial_srs=float(np.var(srs, ddof=1)))
+    assert chosen["dsr_trials"] == len(result.trials) == 24
+    assert chosen["dsr"] == pytest.approx(expected)
+    assert chosen["dsr"] < chosen["psr"]
+
