@@ -355,22 +355,39 @@ def show(
 def promote(
     run: Annotated[str, typer.Argument(help="Run id (or a unique prefix) to make the champion.")],
     config: ConfigPath = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Promote even when the verdict, re-judged now, is not 'edge'.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Make a run the champion of its exchange/symbol (what step 15 compares challengers with
-    and `ares signal` trades). The run must have saved its bundle (step 16)."""
+    and `ares signal` trades). The run must have saved its bundle (step 16), and its
+    walk-forward verdict, re-judged with the looks at its test bars counted now, must be
+    'edge' (or give --force)."""
+    from ares_cli.runner import config_of
     from ares_cli.steps import PRODUCER
-    from ares_cli.store.champion import promote_run
+    from ares_cli.store.champion import find_run, promote_run, require_bundle
 
     try:
-        record = promote_run(_store(config), run, PRODUCER["bundle"].number)
+        store = _store(config)
+        manifest = find_run(store, run)
+        require_bundle(manifest, PRODUCER["bundle"].number)
+        judge = _context(manifest.exchange, manifest.symbol, config_of(manifest), json_, False)
+        verdict, why, looks = judge.rejudge(manifest)
+        if verdict != "edge" and not force:
+            raise ConfigError(
+                f"run {manifest.run_id}'s walk-forward verdict, re-judged with {looks} look(s) "
+                f"at its test bars, is {verdict!r}: {why}",
+                hint=f"promote it anyway with: ares promote {manifest.run_id} --force")
+        record = promote_run(store, manifest.run_id, PRODUCER["bundle"].number)
+        record.update(verdict=verdict, looks=looks, forced=verdict != "edge")
     except AresError as exc:
         raise _fail(exc, json_) from None
     if json_:
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
     else:
         typer.echo(f"{record['exchange']}/{record['symbol']}: champion is now run "
-                   f"{record['run_id']} (was {record['previous'] or 'none'})")
+                   f"{record['run_id']} (was {record['previous'] or 'none'}); verdict "
+                   f"{verdict!r} with {looks} look(s)" + (" (forced)" if record["forced"] else ""))
 
 
 @app.command("report")

@@ -433,6 +433,22 @@ class Runner:
                 "spans": self._spans(manifest, wf)}
         return other_looks(LookLedger(self.store.root).entries(), mine)
 
+    def rejudge(self, manifest: Manifest) -> tuple[str, str, int]:
+        """(verdict, why, K): the run's walk-forward verdict judged again with the looks at its
+        test bars counted now (another setting tried since then raises K)."""
+        from ares_cli.ml.evaluation.monte_carlo import judge
+
+        record = manifest.step(PRODUCER["monte_carlo"].number)
+        looks = self.looks_now(manifest)
+        if not record.done or looks is None:
+            return "not tested", "its walk-forward and Monte Carlo steps are not done", 0
+        mc = record.metrics["walk_forward"]
+        low = mc["sharpe_ci"][0] if mc.get("sharpe_ci") else None
+        verdict, why = judge(permutation_p=mc.get("permutation_p"), sharpe_low=low,
+                             trades=int(mc["trades"]), needed=int(mc["min_trades"]),
+                             looks=looks["looks"], alpha=float(mc["alpha"]))
+        return verdict, why, looks["looks"]
+
     def _external_input(self, manifest: Manifest, name: str) -> tuple[str, str, Step] | None:
         """`champion_bundle`: the bundle of the pair's promoted run (not this run itself);
         `looks`: the other settings seen on this run's walk-forward test bars (the ledger)."""

@@ -111,8 +111,11 @@ def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_co
     assert [s["status"] for s in resumed["steps"][:8]] == ["cached"] * 8
     assert [s["status"] for s in resumed["steps"][8:]] == ["ok"] * 8  # 9-16 re-executed
     assert [s["outputs"] for s in resumed["steps"]] == [s["outputs"] for s in again["steps"]]
-    code, out = ares("promote", run_id, "--json")
+    code, out = ares("promote", run_id, "--json")  # a month's record proves nothing
+    assert code == 2 and "re-judged with 1 look(s)" in out["message"], out
+    code, out = ares("promote", run_id, "--force", "--json")
     assert code == 0 and out["run_id"] == run_id and out["previous"] is None
+    assert out["forced"] and out["verdict"] != "edge"
     code, line = ares("signal")
     assert code == 0 and "analyst P(up)" in line
     # a new champion changes step 15's input: it scores the champion bundle; 1-14 stay cached

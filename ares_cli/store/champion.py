@@ -14,7 +14,7 @@ from ares_cli.store.manifest import Manifest
 from ares_cli.store.objects import Store
 from ares_cli.util.command import ares_command
 
-__all__ = ["CHAMPION", "find_run", "promote_run"]
+__all__ = ["CHAMPION", "find_run", "promote_run", "require_bundle"]
 
 CHAMPION = "champion"
 
@@ -38,6 +38,16 @@ def promote_run(store: Store, ref: str, save_step: int) -> dict[str, Any]:
         ConfigError: no such run, an ambiguous prefix, or a run without a saved bundle.
     """
     manifest = find_run(store, ref)
+    require_bundle(manifest, save_step)
+    with store.lock(manifest.exchange, manifest.symbol):
+        previous = store.get_ref(manifest.exchange, manifest.symbol, CHAMPION)
+        store.set_ref(manifest.exchange, manifest.symbol, CHAMPION, manifest.run_id)
+    return {"exchange": manifest.exchange, "symbol": manifest.symbol,
+            "run_id": manifest.run_id, "previous": previous}
+
+
+def require_bundle(manifest: Manifest, save_step: int) -> None:
+    """ConfigError (exit 2) unless the run saved its bundle: only a saved run can trade."""
     record = manifest.step(save_step)
     if not record.done:
         raise ConfigError(
@@ -45,8 +55,3 @@ def promote_run(store: Store, ref: str, save_step: int) -> dict[str, Any]:
             f"{record.status}); "
             "only a saved run can be champion",
             hint=ares_command("resume", exchange=manifest.exchange, symbol=manifest.symbol))
-    with store.lock(manifest.exchange, manifest.symbol):
-        previous = store.get_ref(manifest.exchange, manifest.symbol, CHAMPION)
-        store.set_ref(manifest.exchange, manifest.symbol, CHAMPION, manifest.run_id)
-    return {"exchange": manifest.exchange, "symbol": manifest.symbol,
-            "run_id": manifest.run_id, "previous": previous}

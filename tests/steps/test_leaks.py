@@ -101,3 +101,28 @@ def test_every_metric_names_its_window(tiny_pipeline):
         assert set(outcome.metrics) <= allowed, (number, sorted(outcome.metrics))
         if number < 13:
             assert "test" not in outcome.metrics and "walk_forward" not in outcome.metrics
+
+
+def test_no_fit_in_steps_9_to_11_depends_on_a_validation_label(tiny_pipeline, tiny_config):
+    """Flip every validation-window label the tactician and the calibrators could read (the
+    meta-labels of step 8 and the analyst's outcomes) and re-run steps 9-11 in memory: the
+    tactician boosters and linear member, the ensemble weights and both calibrators must come
+    out bit-identical (mutations: refitting the tactician, or its calibrator, on validation)."""
+    from ares_cli.steps import BY_NAME
+
+    catalog = dict(tiny_pipeline.catalog)
+    flipped = 0
+    for name in ("tactician_dataset", "analyst_ensemble"):
+        frame = catalog[name]
+        validation = (pl.col("window") == "validation") & pl.col("y").is_not_null()
+        flipped += frame.filter(validation).height
+        catalog[name] = frame.with_columns(
+            y=pl.when(validation).then(1 - pl.col("y")).otherwise(pl.col("y")))
+    assert flipped > 20, "the test needs validation labels to flip"
+    steps = [BY_NAME[n] for n in ("tactician-train", "tactician-ensemble", "calibrate")]
+    again = run_steps(steps, catalog, tiny_config)
+    fitted = ("tactician_models", "tactician_ensemble_model", "calibrators")
+    before = {n: d for s in tiny_pipeline.steps.values() for n, d in s.digests.items()
+              if n in fitted}
+    after = {n: d for s in again.steps.values() for n, d in s.digests.items() if n in fitted}
+    assert set(before) == set(fitted) and after == before
