@@ -57,5 +57,9 @@ bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_ingest
 	$(BENCH_BIN)/python -m benchmarks.bench_backtest
 
+# The verdict's size and power over seeds x drift levels (long: resumes from its stores).
+power: $(STAMP)
+	$(BIN)/python -m benchmarks.verdict_power
+
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .venv-lock artifacts/objects artifacts/actions artifacts/runs artifacts/refs artifacts/locks

@@ -29,6 +29,7 @@ class DataConfig(Section):
     days: int = Field(365, gt=0)
     trades_per_day: int = Field(6_000, ge=24)
     regimes: bool = True
+    drift_scale: float = Field(1.0, ge=0, le=10)  # synthetic regimes' drifts times this
     start: str = ""
     end: str = ""
     start_price: float = Field(2000.0, gt=0)
@@ -50,7 +51,7 @@ class DataConfig(Section):
 # section it reads: a change elsewhere does not re-run the collection.
 SOURCE_KEYS: dict[str, tuple[str, ...]] = {
     "synthetic": ("data.seed", "data.days", "data.trades_per_day", "data.regimes", "data.start",
-                  "data.end", "data.start_price"),
+                  "data.end", "data.start_price", "data.drift_scale"),
     "files": ("data.paths", "files"),
     "ccxt": ("data.days", "data.start", "data.end", "ccxt"),
 }
@@ -87,9 +88,11 @@ def collect_synthetic(data: DataConfig, progress: Progress) -> Collected:
     market = generate(
         seed=data.seed, days=days, trades_per_day=data.trades_per_day,
         regimes=data.regimes, start=start, start_price=data.start_price,
+        drift_scale=data.drift_scale,
     )
     # The true regimes are kept for step 3, which measures agreement per window (never test).
-    metrics: dict[str, Any] = {"source": "synthetic", "days": days}
+    metrics: dict[str, Any] = {"source": "synthetic", "days": days,
+                               "drift_scale": data.drift_scale if data.regimes else 0.0}
     return Collected(trades=market.trades, true_regimes=market.true_regimes, metrics=metrics)
 
 

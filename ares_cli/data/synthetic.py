@@ -85,16 +85,21 @@ def _clustered_log_vol(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def generate(
     *, seed: int, days: int, trades_per_day: int, regimes: bool = True,
-    start: datetime = DEFAULT_START, start_price: float = 2000.0,
+    start: datetime = DEFAULT_START, start_price: float = 2000.0, drift_scale: float = 1.0,
 ) -> SyntheticMarket:
-    """Generate `days` of trades (about `trades_per_day` a day) from `seed`, deterministically."""
+    """Generate `days` of trades (about `trades_per_day` a day) from `seed`, deterministically.
+
+    `drift_scale` multiplies the regimes' drifts: 0 keeps their volatilities and durations but
+    removes every drift (a market with no edge to find, yet the same shape), 1 is the default
+    market, 2 a stronger edge. The random draws do not depend on it, so the same seed gives the
+    same regime path and noise at every level."""
     rng = np.random.default_rng(seed)
     n_hours = days * 24
     n_minutes = n_hours * HOUR_MINUTES
 
     if regimes:
         hour_regime = _regime_path(n_hours, rng)
-        drift_h = np.array([SPECS[r].drift for r in REGIMES])[hour_regime]
+        drift_h = np.array([SPECS[r].drift for r in REGIMES])[hour_regime] * drift_scale
         vol_h = np.array([SPECS[r].vol for r in REGIMES])[hour_regime]
         cluster = np.exp(_clustered_log_vol(n_minutes, rng))
     else:

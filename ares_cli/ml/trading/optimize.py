@@ -89,6 +89,7 @@ class OptimizeConfig(Section):
     regime_shift_max: float = Field(0.1, ge=0, lt=0.5)
     search_regimes: bool = True
     search_member_weights: bool = True
+    search_use_tactician: bool = True  # false: every rule applies the tactician's threshold
 
     @field_validator("k_stop", "k_target", "k_trail", "max_hold")
     @classmethod
@@ -142,7 +143,8 @@ class Thresholds:
 def _suggest(trial: Any, cfg: OptimizeConfig, members: Sequence[str], max_delay: int) -> None:
     """Draw every parameter (unconditionally, so NSGA-II's crossover sees one fixed space)."""
     trial.suggest_float("analyst_margin_q", *cfg.analyst_margin_quantile)
-    trial.suggest_categorical("use_tactician", [True, False])
+    trial.suggest_categorical("use_tactician",
+                              [True, False] if cfg.search_use_tactician else [True])
     trial.suggest_float("tactician_q", *cfg.tactician_quantile)
     trial.suggest_categorical("sizing", ["fixed", "kelly"])
     trial.suggest_float("fixed_size", 0.1, 1.0)
