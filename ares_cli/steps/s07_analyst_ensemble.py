@@ -14,13 +14,14 @@ if TYPE_CHECKING:
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.ml.analyst.specialists import ensemble_analyst
+    from ares_cli.ml.features.causal import lookback
     from ares_cli.ml.stats.edge_intervals import describe
 
     env.progress(0.05, "out-of-fold member predictions")
     frame, model, metrics = ensemble_analyst(
         inputs["analyst_dataset"], inputs["analyst_models_enhanced"], cfg.ensemble,
         n_splits=cfg.analyst.n_splits, embargo=cfg.split.embargo_bars, seed=cfg.data.seed,
-        horizon=cfg.labels.horizon,
+        horizon=cfg.labels.horizon, lookback=lookback(cfg.features),
     )
     validation = metrics["validation"]
     summary = (f"{validation['verdict']} on validation: "
@@ -38,7 +39,8 @@ STEP = Step(
     summary="combine specialists (stacked / regime-gated) into one analyst probability",
     inputs=("analyst_dataset", "analyst_models_enhanced"),
     outputs=("analyst_ensemble", "analyst_ensemble_model"),
-    config=("ensemble", "analyst.n_splits", "split.embargo_bars", "data.seed", "labels.horizon"),
+    config=("ensemble", "analyst.n_splits", "split.embargo_bars", "data.seed", "labels.horizon",
+            "features"),
     libraries=("xgboost-cpu", "scikit-learn"),
     run=run,
 )

@@ -32,14 +32,20 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     outputs["calibrators"] = Artifact.json(calibrators)
     # the before/after figures and reliability tables, for the report (step 16)
     outputs["calibration_report"] = Artifact.json(json_safe(metrics))
-    parts = []
+    parts, warnings = [], []
     for name in ("analyst", "tactician"):
         v = metrics["validation"][name]
         if v.get("rows"):
-            parts.append(f"{name} {calibrators[name]['method']}: validation ECE "
+            method = calibrators[name]["method"]
+            parts.append(f"{name} {method}: validation ECE "
                          f"{v['ece_before']:.3f} -> {v['ece_after']:.3f}, Brier "
                          f"{v['brier_before']:.4f} -> {v['brier_after']:.4f}")
-    return StepResult(outputs, json_safe(metrics), summary="; ".join(parts))
+            if v["brier_after"] > v["brier_before"]:
+                warnings.append(
+                    f"calibrate: the {name}'s {method} calibrator (chosen by purged-CV Brier on "
+                    f"the training window) worsens its validation Brier from "
+                    f"{v['brier_before']:.4f} to {v['brier_after']:.4f}")
+    return StepResult(outputs, json_safe(metrics), warnings, summary="; ".join(parts))
 
 
 STEP = Step(

@@ -211,7 +211,7 @@ def _scores(frame: pl.DataFrame) -> np.ndarray:
 
 def ensemble_analyst(
     dataset: pl.DataFrame, models: ModelSet, cfg: EnsembleConfig,
-    *, n_splits: int, embargo: int, seed: int, horizon: int,
+    *, n_splits: int, embargo: int, seed: int, horizon: int, lookback: int = 0,
 ) -> Combined:
     """Per-bar analyst probabilities, the ensemble model and metrics.
 
@@ -310,6 +310,7 @@ def ensemble_analyst(
         "log_loss": edge(p_val, prior_val, y_val, v0, v1, metric="log_loss", seed=seed,
                          model_name="ensemble"),
         "auc": edge(p_val, prior_val, y_val, v0, v1, metric="auc", seed=seed,
+                    min_block=lookback + horizon,
                     model_name="ensemble", n_boot=1000),
     }
     verdict = edges["log_loss"]["verdict"]

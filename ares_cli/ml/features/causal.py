@@ -35,7 +35,7 @@ from ares_cli.ml.features.indicators import _safe_div, _safe_log_ratio
 from ares_cli.ml.features.regimes import REGIMES, SCORE_COLUMNS
 from ares_cli.util.section import Field, Section, list_field
 
-__all__ = ["FEATURE_PREFIX", "FeaturesConfig", "build_features", "feature_columns"]
+__all__ = ["FEATURE_PREFIX", "FeaturesConfig", "build_features", "feature_columns", "lookback"]
 
 FEATURE_PREFIX = "f_"
 
@@ -69,6 +69,14 @@ class FeaturesConfig(Section):
         if len(set(values)) != len(values) or min(values) < least:
             raise ValueError(f"must be distinct integers >= {least}, got {list(values)}")
         return values
+
+
+def lookback(cfg: FeaturesConfig) -> int:
+    """The most base bars any feature reads back: how far apart two rows must be before their
+    features share no bar."""
+    return max(*cfg.return_horizons, *cfg.volume_windows, cfg.vol_window, cfg.rsi_window,
+               cfg.atr_window, cfg.bollinger_window, cfg.adx_window, cfg.cci_window,
+               cfg.stochastic_window, cfg.mfi_window, cfg.obv_window)
 
 
 def feature_columns(frame: pl.DataFrame) -> list[str]:

@@ -94,9 +94,10 @@ def assign(timestamps: pl.Series, regimes: pl.Series, plan: SplitPlan) -> pl.Dat
 
 
 def summarise(table: pl.DataFrame, plan: SplitPlan, min_regime_rows: int) -> dict[str, Any]:
-    """Window spans, per-regime counts per window, and regimes too small to train alone."""
+    """Window spans, per-regime counts of the train and validation windows (none of the test
+    window before walk-forward), and regimes too small to train alone."""
     counts: dict[str, dict[str, int]] = {}
-    for name in WINDOWS:
+    for name in ("train", "validation"):
         rows = table.filter(pl.col("window") == name)
         per = dict(rows.group_by("regime").len().iter_rows())
         counts[name] = {r: int(per.get(r, 0)) for r in REGIMES}

@@ -201,8 +201,17 @@ def calibrate_probabilities(
     v_raw, v_cal = validation[column].to_numpy(), validation[cal].to_numpy()
     v_report = report(v_raw, v_cal, v_y, cfg.bins) if v_y.size else {"rows": 0}
     if v_y.size:
-        v_report["edge_after"] = edge(v_cal, np.full(v_y.size, float(y.mean())), v_y,
-                                      validation["bar_index"].to_numpy(),
+        # the baseline the earlier steps judged the model against: the training paid rate of
+        # each side for the tactician (longs and shorts pay at different rates), else the prior
+        if "side" in train.columns and "side" in validation.columns:
+            sides = train["side"].to_numpy()
+            rates = {s: float(y[sides == s].mean()) for s in np.unique(sides)}
+            base = np.array([rates.get(s, float(y.mean()))
+                             for s in validation["side"].to_numpy()])
+            base_name = "paid rate of the side"
+        else:
+            base, base_name = np.full(v_y.size, float(y.mean())), "class prior"
+        v_report["edge_after"] = edge(v_cal, base, v_y, validation["bar_index"].to_numpy(),
                                       validation["t1_index"].to_numpy(), seed=seed,
-                                      model_name=f"calibrated {name}")
+                                      model_name=f"calibrated {name}", baseline_name=base_name)
     return table, chosen.to_dict(), train_cv, v_report

@@ -84,13 +84,17 @@ def edge(
     n_boot: int = N_BOOT,
     model_name: str = "model",
     baseline_name: str = "class prior",
+    min_block: int = 1,
 ) -> dict[str, Any]:
     """The gain of `model` over `baseline` on the same rows, with a 95 % block-bootstrap interval.
 
     `metric` "log_loss": gain = baseline log-loss - model log-loss (positive: the model is
     better). "auc": gain = model AUC - baseline AUC. Rows must be in time order; `t0`/`t1` are
     their label windows (bar indices), which set the block length. The verdict is "edge" only
-    when the whole interval lies above zero.
+    when the whole interval lies above zero. `min_block` (rows) floors the block length: for
+    a score like the AUC, whose rows share their features' look-back as well as their label
+    windows, pass the look-back plus the label horizon. `effective_n` is the number of blocks
+    the interval resampled (the independent pieces it rests on), not n times the uniqueness.
     """
     p, b = np.asarray(model, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
     labels = np.asarray(y, dtype=np.float64)
@@ -98,7 +102,8 @@ def edge(
     overlap, uniqueness = overlap_block_length(t0, t1)
     out: dict[str, Any] = {
         "metric": metric, "model_name": model_name, "baseline_name": baseline_name,
-        "rows": int(n), "effective_n": round(n * uniqueness, 1), "block_length": overlap,
+        "rows": int(n), "effective_n": None, "block_length": overlap,
+        "label_uniqueness": round(uniqueness, 4),
         "model": None, "baseline": None, "gain": None, "ci95": None, "model_ci95": None,
         "verdict": "no edge",
     }
@@ -106,8 +111,8 @@ def edge(
         out["reason"] = "fewer than two rows or a single class: nothing to compare"
         return out
     lm, lb = _log_loss_rows(p, labels), _log_loss_rows(b, labels)
-    block = max(overlap, math.ceil(optimal_block_length(lb - lm)[1]))
-    out["block_length"] = block
+    block = min(n, max(overlap, min_block, math.ceil(optimal_block_length(lb - lm)[1])))
+    out.update(block_length=block, effective_n=round(n / block, 1))
     rng = np.random.default_rng(seed)
     if metric == "log_loss":
         model_value, base_value = float(lm.mean()), float(lb.mean())

@@ -196,9 +196,10 @@ def _metrics(frame: pl.DataFrame, upper: float, lower: float) -> dict[str, Any]:
     """{"data": counts and thresholds, "train"/"validation": meta-label statistics}."""
     metrics: dict[str, Any] = {"data": {
         "thresholds": {"long_at_or_above": upper, "short_at_or_below": lower},
+        # no test-window counts before walk-forward: steps up to 12 say nothing of the test
         "events": {w: frame.filter(pl.col("window") == w).height
-                   for w in ("train", "validation", "test")},
-        "long_share": {w: _long_share(frame, w) for w in ("train", "validation", "test")},
+                   for w in ("train", "validation")},
+        "long_share": {w: _long_share(frame, w) for w in ("train", "validation")},
         "note": "training proposals use out-of-fold P(up), later windows the final models' "
                 "P(up); their distributions differ, so the side mix can shift across windows",
         "features": len([c for c in frame.columns if c.startswith("t_")]),

@@ -27,7 +27,13 @@ def test_a_real_signal_is_an_edge_and_noise_is_not():
     p, b, y, t0, t1 = market(2000, 1.0, 0)
     strong = edge(p, b, y, t0, t1)
     assert strong["verdict"] == "edge" and strong["ci95"][0] > 0 and strong["gain"] > 0
-    assert strong["effective_n"] == pytest.approx(2000 / 6, rel=0.05)
+    assert strong["label_uniqueness"] == pytest.approx(1 / 6, rel=0.05)
+    # effective_n is the number of blocks the interval used, not n times the uniqueness
+    assert strong["effective_n"] == pytest.approx(2000 / strong["block_length"], abs=0.1)
+    assert strong["block_length"] >= 6
+    wide = edge(p, b, y, t0, t1, metric="auc", min_block=192, n_boot=200)
+    assert wide["block_length"] == 192 and wide["ci95"] is None  # 10.4 blocks < 20
+    assert "too little data" in wide["reason"]
     rng = np.random.default_rng(1)
     noise = edge(rng.uniform(0.3, 0.7, 2000), b, y, t0, t1)
     assert noise["verdict"] == "no edge" and noise["gain"] < 0
