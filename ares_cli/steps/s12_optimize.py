@@ -85,6 +85,11 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     }
     warnings = [] if result.chosen is not None else [f"no edge to trade: {result.why}"]
     warnings += _learned_nothing(frame)
+    near = result.neighbours
+    if near.get("fragile"):
+        warnings.append(f"optimize: the chosen rule is fragile: its {near['count']} neighbours' "
+                        f"median validation Sharpe {near['median_sharpe']:.2f} is below half its "
+                        f"own {near['chosen_sharpe']:.2f}")
     hold = choice.validation["baselines"]["buy_and_hold"]["sharpe"]
     if result.chosen is None:
         summary = f"{result.why}; buy-and-hold Sharpe {hold:.2f}"

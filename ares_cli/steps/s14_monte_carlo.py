@@ -39,7 +39,7 @@ def _trades(table: Any, first_bar: int, n_bars: int) -> dict[str, Any]:
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     import numpy as np
 
-    from ares_cli.ml.evaluation.monte_carlo import assess, describe
+    from ares_cli.ml.evaluation.monte_carlo import assess, describe, per_regime
     from ares_cli.util.jsonutil import json_safe
 
     wf = inputs["walk_forward"].sort("bar_index")
@@ -64,6 +64,16 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                bars_per_year=float(params["bars_per_year"]), cost_per_trade=cost,
                cfg=cfg.monte_carlo, seed=cfg.data.seed)
     m["other_looks"] = looks["others"]
+    labels = wf.select("timestamp").join(inputs["regimes"].select("timestamp", "regime"),
+                                         on="timestamp", how="left")["regime"].to_list()
+    m["per_regime"] = per_regime(returns, labels, bars_per_year=float(params["bars_per_year"]),
+                                 cfg=cfg.monte_carlo, seed=cfg.data.seed)
+    folds = inputs["walk_forward_folds"]["folds"]
+    m["fragile_folds"] = sum(bool(f["params"].get("fragile")) for f in folds)
+    if params.get("fragile") or m["fragile_folds"]:
+        m["verdict_reason"] += (f"; fragile: {m['fragile_folds']} of {len(folds)} folds chose a "
+                                "rule whose neighbours score under half its validation Sharpe"
+                                + (", and so did step 12" if params.get("fragile") else ""))
     if m["verdict"] == "not tested":
         flat = [f"fold {f['fold']}: {f['params']['why']}"
                 for f in inputs["walk_forward_folds"]["folds"] if f["params"]["policy"] is None]
@@ -81,7 +91,7 @@ STEP = Step(
     number=14,
     name="monte-carlo",
     summary="verdict on walk-forward: bootstrap, permutation over the looks, PSR/DSR, PBO",
-    inputs=("walk_forward", "walk_forward_folds", "trial_returns", "params", "bars"),
+    inputs=("walk_forward", "walk_forward_folds", "trial_returns", "params", "bars", "regimes"),
     optional_inputs=("walk_forward_trades",),
     external_inputs=("looks",),
     outputs=("monte_carlo",),

@@ -29,7 +29,7 @@ import numpy as np
 
 from ares_cli.util.section import Field, Section
 
-__all__ = ["VERDICTS", "MonteCarloConfig", "assess", "judge", "min_trades_for"]
+__all__ = ["VERDICTS", "MonteCarloConfig", "assess", "judge", "min_trades_for", "per_regime"]
 
 VERDICTS = ("edge", "no edge", "not tested")
 
@@ -95,6 +95,31 @@ def _pbo(trial_returns: np.ndarray, splits: int) -> dict[str, Any]:
     return {"pbo": float(result.pbo), "splits": s, "trials": int(usable.shape[1]),
             "prob_oos_loss": float(result.prob_oos_loss),
             "logits": [float(v) for v in np.asarray(result.logits)]}
+
+
+def per_regime(returns: np.ndarray, regimes: list[str | None], *, bars_per_year: float,
+               cfg: MonteCarloConfig, seed: int, min_bars: int = 100) -> dict[str, Any]:
+    """Where the edge lives: the out-of-sample Sharpe of the bars under each causal regime
+    label, with its (1 - alpha) stationary-bootstrap interval (none under `min_bars` bars or
+    without a trade there, saying so)."""
+    from ares_cli.ml.stats.resampling import stationary_bootstrap_ci
+
+    labels = np.array(["unlabelled" if r is None else r for r in regimes])
+    out: dict[str, Any] = {}
+    for name in sorted(set(labels.tolist())):
+        r = returns[labels == name]
+        row: dict[str, Any] = {"bars": int(r.size), "sharpe": None, "sharpe_ci": None}
+        if r.size < min_bars or not np.std(r) > 0:
+            row["note"] = (f"no interval: {r.size} bars" if r.size < min_bars
+                           else "no trade in this regime")
+        else:
+            boot = stationary_bootstrap_ci(r, n_boot=cfg.n_boot, seed=seed,
+                                           periods_per_year=bars_per_year,
+                                           confidence=1.0 - cfg.alpha)
+            row.update(sharpe=float(boot.observed["sharpe"]),
+                       sharpe_ci=[float(v) for v in boot.interval["sharpe"]])
+        out[name] = row
+    return out
 
 
 def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: np.ndarray,

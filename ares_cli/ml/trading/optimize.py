@@ -56,6 +56,7 @@ __all__ = [
     "baselines",
     "buy_and_hold",
     "knee",
+    "neighbour_params",
     "pareto_front",
     "pick",
     "policy_from_params",
@@ -342,6 +343,36 @@ class SearchResult:
     returns: dict[int, np.ndarray]  # per trial number: per-bar validation returns
     notes: list[str]
     gates: dict[str, Any]  # when flat: the gate that kept it so, and the busiest trial's counts
+    neighbours: dict[str, Any]  # the chosen point's neighbours re-scored (robustness)
+
+
+def neighbour_params(params: dict[str, Any], distributions: dict[str, Any]) -> list[dict]:
+    """One-parameter moves around a point: floats by +-10 % of their searched range, integers
+    by +-1 (both clipped to the range), booleans and other choices flipped to each other."""
+    out = []
+    for name, dist in sorted(distributions.items()):
+        value = params[name]
+        kind = type(dist).__name__
+        if kind == "CategoricalDistribution":
+            moves = [c for c in dist.choices if c != value]
+        elif kind == "IntDistribution":
+            moves = [v for v in (value - 1, value + 1) if dist.low <= v <= dist.high]
+        else:
+            step = 0.1 * (dist.high - dist.low)
+            moves = sorted({min(dist.high, max(dist.low, value + d)) for d in (-step, step)}
+                           - {value})
+        out += [{**params, name: move} for move in moves]
+    return out
+
+
+def _neighbours(problem: Problem, trial: Any, sharpe: float) -> dict[str, Any]:
+    """The chosen point's neighbours' validation Sharpes; fragile when their median is below
+    half its own (a peak the search found, not a plateau it can stand on)."""
+    scores = [problem.run(problem.policy(p)).metrics()["sharpe"]
+              for p in neighbour_params(dict(trial.params), trial.distributions)]
+    median = float(np.median(scores)) if scores else None
+    return {"count": len(scores), "median_sharpe": median, "chosen_sharpe": float(sharpe),
+            "fragile": bool(median is not None and median < 0.5 * sharpe)}
 
 
 def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | None = None,
@@ -443,11 +474,15 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
         rows.append({"number": t.number, "params": dict(t.params), "sharpe": float(sharpe[k]),
                      "max_drawdown": float(dd[k]), "total_return": m["total_return"],
                      "trades": int(trades[k]), "feasible": bool(feasible[k])})
+    neighbours: dict[str, Any] = {}
     if chosen_bt is None:  # nothing feasible: flat
         chosen_bt = problem.run(None)
+    else:
+        progress(0.9, "re-scoring the chosen point's neighbours")
+        neighbours = _neighbours(problem, done[chosen_pos], float(sharpe[chosen_pos]))
     return SearchResult(rows, [int(done[k].number) for k in front],
                         int(done[chosen_pos].number) if chosen_pos >= 0 else None, why,
-                        chosen_bt, returns, notes, gates)
+                        chosen_bt, returns, notes, gates, neighbours)
 
 
 def trial_tables(result: SearchResult, bar_index: np.ndarray) -> tuple[Any, Any, Any]:
@@ -526,6 +561,7 @@ def rule_choice(problem: Problem, result: SearchResult, bar_index: np.ndarray, *
         "bars_per_year": problem.bars_per_year,
         "member_names": list(problem.frame.member_names),
         "trial": result.chosen, "why": result.why,
+        "fragile": bool(result.neighbours.get("fragile", False)),
         "trials": len(result.trials), "trials_step6": trials_before,
         "trials_search_total": total,
         "validation_metrics": {k: chosen[k] for k in ("sharpe", "max_drawdown", "total_return",
@@ -536,7 +572,7 @@ def rule_choice(problem: Problem, result: SearchResult, bar_index: np.ndarray, *
             "min_trades": problem.min_trades, "trials_step6": trials_before,
             "trials_search_total": total, "chosen_trial": result.chosen, "pick": result.why,
             "bars_per_year": problem.bars_per_year, "workers": problem.workers,
-            "gates": result.gates,
+            "gates": result.gates, "neighbours": result.neighbours,
             "thresholds": {"training_proposals": int(problem.thresholds.take.size)}}
     chosen.update(_deflated(result))
     validation = {"chosen": chosen, "baselines": base, "bars": int(bar_index.size)}
