@@ -13,24 +13,25 @@ pytestmark = pytest.mark.slow
 def test_monte_carlo_metrics_carry_the_names_and_a_verdict_in_words(small_pipeline) -> None:
     step = small_pipeline.steps[14]
     m = step.metrics["walk_forward"]
-    for key in ("sharpe_ci95", "max_drawdown_ci95", "p_loss", "permutation_p", "psr", "dsr",
-                "pbo", "trials"):
+    for key in ("sharpe_ci", "max_drawdown_ci", "p_loss", "permutation_p", "psr", "dsr",
+                "pbo", "looks", "min_trades", "verdict_reason", "per_regime"):
         assert key in m, key
-    assert m["verdict"] in ("edge", "no edge")
-    wf_trials = small_pipeline.catalog["walk_forward_folds"]["trials"]
-    assert m["trials"] == small_pipeline.catalog["params"]["trials_search_total"] + wf_trials
-    assert step.summary.startswith(m["verdict"] + " out of sample: permutation p = ")
-    if m["verdict"] == "no edge":
+    assert m["verdict"] in ("edge", "no edge", "not tested")
+    assert m["looks"] == 1  # in memory: the only look
+    assert step.summary.startswith(m["verdict"] + " out of sample (1 look at these test bars)")
+    if m["verdict"] != "edge":
         assert step.warnings == [step.summary]
 
 
 def test_ab_test_metrics_carry_the_names_and_a_decision(small_pipeline) -> None:
     step = small_pipeline.steps[15]
     m = step.metrics["test"]
-    for key in ("decision", "champion", "sharpe_diff", "ci95", "p_value", "shadow_days"):
+    for key in ("decision", "strongest", "sharpe_diff", "ci95", "p_value", "shadow_days",
+                "per_opponent", "edge_verdict"):
         assert key in m, key
     assert m["decision"] in ("promote", "keep")
-    assert m["champion"] in ("buy_and_hold", "momentum")
+    assert set(m["per_opponent"]) == {"buy_and_hold", "momentum", "regime_rule"}
+    assert {v["kind"] for v in m["per_opponent"].values()} == {"baseline"}
     splits = small_pipeline.catalog["splits"]
     assert m["bars"] == splits.filter(splits["window"] == "test").height
 
@@ -38,17 +39,18 @@ def test_ab_test_metrics_carry_the_names_and_a_decision(small_pipeline) -> None:
 def test_a_promoted_bundle_is_the_champion_scored_on_the_same_bars(small_pipeline,
                                                                    small_config) -> None:
     """With a champion bundle (here: this run's own, as if promoted earlier) step 15 scores its
-    models and rules on the test window instead of the baselines."""
+    models and rules on the test window in addition to the baselines."""
     from ares_cli.pipeline import run_steps
 
     catalog = dict(small_pipeline.catalog)
     catalog["champion_bundle"] = small_pipeline.catalog["bundle"]
     m = run_steps([AB_TEST], catalog, small_config).steps[15].metrics["test"]
-    assert m["champion"] == "champion" and set(m["per_champion"]) == {"champion"}
-    assert "bundle" in m["champion_source"]
+    assert set(m["per_opponent"]) == {"buy_and_hold", "momentum", "regime_rule", "champion"}
+    assert m["per_opponent"]["champion"]["kind"] == "champion"
+    assert "bundle" in m["opponents_source"]
     baseline = small_pipeline.steps[15].metrics["test"]
-    assert set(baseline["per_champion"]) == {"buy_and_hold", "momentum"}
-    assert "no promoted bundle" in baseline["champion_source"]
+    assert set(baseline["per_opponent"]) == {"buy_and_hold", "momentum", "regime_rule"}
+    assert "no promoted champion" in baseline["opponents_source"]
 
 
 def test_save_writes_a_bundle_with_every_model_and_a_report(small_pipeline) -> None:
