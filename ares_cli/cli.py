@@ -372,6 +372,7 @@ def promote(
         manifest = find_run(store, run)
         require_bundle(manifest, PRODUCER["bundle"].number)
         judge = _context(manifest.exchange, manifest.symbol, config_of(manifest), json_, False)
+        judge.store = store  # the ledger and objects of the store the run was found in
         verdict, why, looks = judge.rejudge(manifest)
         if verdict != "edge" and not force:
             raise ConfigError(

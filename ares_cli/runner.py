@@ -374,7 +374,11 @@ class Runner:
         first, last = PRODUCER["bars"].number, PRODUCER["walk_forward"].number
         keys = sorted({k for s in STEPS[first - 1:last] for k in s.config_keys(self.config)})
         values = self.config.slice(keys)
-        return sha256_bytes(canonical_json(values)), values
+        # the digest covers what differs from the defaults, so a key added to ares later (at
+        # its default) does not make every earlier look look new
+        defaults = _flatten(type(self.config)().slice(keys))
+        differs = {k: v for k, v in _flatten(values).items() if defaults.get(k) != v}
+        return sha256_bytes(canonical_json(differs)), values
 
     def _spans(self, manifest: Manifest, step: Step) -> list[list[str]]:
         """The bars a step scored, as [first, last] timestamps: each fold's test span for the
@@ -443,6 +447,9 @@ class Runner:
         if not record.done or looks is None:
             return "not tested", "its walk-forward and Monte Carlo steps are not done", 0
         mc = record.metrics["walk_forward"]
+        if "min_trades" not in mc or "alpha" not in mc:
+            return ("not tested", "its step 14 was made before the three-way verdict; re-run it: "
+                    + self.options.command("run-all", "--from", str(record.number)), 0)
         low = mc["sharpe_ci"][0] if mc.get("sharpe_ci") else None
         verdict, why = judge(permutation_p=mc.get("permutation_p"), sharpe_low=low,
                              trades=int(mc["trades"]), needed=int(mc["min_trades"]),
@@ -515,11 +522,11 @@ class Runner:
                 self._check_code_unchanged(step)
                 self._store_result(step, key, result, record, time.perf_counter() - began)
                 record.status = "ok"
+            self._record_look(manifest, step, record)  # seen, even if --strict fails it below
             if self.strict and record.warnings:
                 raise StepFailed(
                     "warnings are failures under --strict: " + "; ".join(record.warnings)
                 )
-            self._record_look(manifest, step, record)
             self._auto_promote(step, record, manifest)
         except AresError as exc:
             record.status, record.message, record.exit_code = "failed", str(exc), exc.exit_code

@@ -38,6 +38,7 @@ def _trades(table: Any, first_bar: int, n_bars: int) -> dict[str, Any]:
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     import numpy as np
+    import polars as pl
 
     from ares_cli.ml.evaluation.monte_carlo import assess, describe, per_regime
     from ares_cli.util.jsonutil import json_safe
@@ -64,8 +65,12 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                bars_per_year=float(params["bars_per_year"]), cost_per_trade=cost,
                cfg=cfg.monte_carlo, seed=cfg.data.seed)
     m["other_looks"] = looks["others"]
-    labels = wf.select("timestamp").join(inputs["regimes"].select("timestamp", "regime"),
-                                         on="timestamp", how="left")["regime"].to_list()
+    # bar t's return (close t-1 to close t) was held under the regime known at close t-1
+    held = (inputs["bars"].select("timestamp")
+            .join(inputs["regimes"].select("timestamp", "regime"), on="timestamp", how="left",
+                  maintain_order="left")
+            .with_columns(pl.col("regime").shift(1)))
+    labels = held["regime"].gather(index).to_list()
     m["per_regime"] = per_regime(returns, labels, bars_per_year=float(params["bars_per_year"]),
                                  cfg=cfg.monte_carlo, seed=cfg.data.seed)
     folds = inputs["walk_forward_folds"]["folds"]

@@ -44,7 +44,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                         "(ab_test.momentum_bars)")
     closes = inputs["bars"]["close"].to_numpy()[index[0] - lookback: index[-1] + 1]
     labels = inputs["bars"].select("timestamp").join(
-        inputs["regimes"].select("timestamp", "regime"), on="timestamp", how="left")["regime"]
+        inputs["regimes"].select("timestamp", "regime"), on="timestamp", how="left",
+        maintain_order="left")["regime"]
     opponents = {
         "buy_and_hold": buy_and_hold(market, fee=fee, slippage=slip, bars_per_year=bpy).returns,
         "momentum": momentum_returns(market, closes, lookback=lookback, fee=fee, slippage=slip,

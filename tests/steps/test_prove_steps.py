@@ -87,7 +87,7 @@ def test_save_logs_to_a_local_mlflow_store(small_pipeline, small_config, tmp_pat
     run_id = out.steps[16].metrics["data"]["mlflow_run_id"]
     assert run_id and not out.steps[16].warnings
     run = MlflowClient(tracking_uri=uri).get_run(run_id)
-    assert "walk_forward.trials" in run.data.metrics
+    assert "walk_forward.looks" in run.data.metrics
     assert run.data.tags["exchange"] == "binance"
     names = {a.path for a in MlflowClient(tracking_uri=uri).list_artifacts(run_id)}
     assert "report.html" in names and "bundle" in names

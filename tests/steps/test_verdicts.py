@@ -38,7 +38,12 @@ def verdict(raw: dict) -> tuple[str, dict]:
 def test_the_regime_market_shows_an_edge_on_validation():
     found, edges = verdict(SMALL_YEAR)
     assert found == "edge", edges
-    assert edges["log_loss"]["ci95"][0] > 0 and edges["auc"]["model_ci95"][0] > 0.5
+    assert edges["log_loss"]["ci95"][0] > 0 and edges["auc"]["model"] > 0.5
+    # the AUC's blocks cover the features' look-back plus the label horizon (168 + 24 bars):
+    # a validation window this short holds too few of them for an honest interval
+    auc = edges["auc"]
+    assert auc["block_length"] >= 192
+    assert auc["model_ci95"] is not None or "too little data" in auc["reason"]
 
 
 @pytest.mark.slow

@@ -2,10 +2,12 @@
 user could have seen in this store, from the ledger the runner keeps (`store/looks.py`).
 
 A *look* is one distinct setting (the config slices of steps 2-13) on one data window (its first
-bar). Two records are on *the same bars* when their base bars' (timestamp, close) agree wherever
-both have them: compared per UTC day, on the days both hold whole (a day at either end of a
+bar). Two records are on *the same bars* when their prices agree wherever both have them:
+compared per UTC day as the day's open, high, low, close and volume (so a run at another bar
+size, base or fine, is on the same bars), on the days both hold whole (a day at either end of a
 window may be partial). The same setting on data that only grew at its end is the same look
-(cron asking the same question of more data); any other change to the window is a new one.
+(cron asking the same question of more data); any other change to the window — an earlier or
+later first bar, a trimmed end — is a new one.
 A look counts against a run when it is on the same bars and the windows it scored (train-CV and
 validation of steps 5-12, the test spans of step 13) overlap the run's walk-forward test spans.
 Pure: the ledger's entries come in, a JSON-ready summary goes out.
@@ -25,14 +27,15 @@ Span = Sequence[str]  # [first timestamp, last timestamp], ISO text, inclusive
 
 
 def bar_fingerprint(bars: pl.DataFrame) -> dict[str, Any]:
-    """{first, last, days: {YYYY-MM-DD: digest of that day's (timestamp, close) rows}}."""
-    frame = bars.select(
-        day=pl.col("timestamp").dt.date().cast(pl.String),
-        row=pl.concat_str([pl.col("timestamp").dt.epoch("ms").cast(pl.String),
-                           pl.col("close").cast(pl.Float64).cast(pl.String)], separator=","))
+    """{first, last, days: {YYYY-MM-DD: digest of that day's open, high, low, close and
+    volume (to 9 significant digits: sums over other bar sizes differ in the last bits)}}."""
+    daily = (bars.sort("timestamp")
+             .group_by(pl.col("timestamp").dt.date().alias("day"), maintain_order=True)
+             .agg(pl.col("open").first(), pl.col("high").max(), pl.col("low").min(),
+                  pl.col("close").last(), pl.col("volume").sum()))
     days = {}
-    for (day,), group in frame.group_by("day", maintain_order=True):
-        text = "\n".join(group["row"].to_list())
+    for day, o, h, lo, c, v in daily.iter_rows():
+        text = f"{float(o)!r},{float(h)!r},{float(lo)!r},{float(c)!r},{float(v):.9g}"
         days[str(day)] = hashlib.sha256(text.encode()).hexdigest()[:16]
     return {"first": str(bars["timestamp"][0]), "last": str(bars["timestamp"][-1]),
             "days": days}
@@ -82,8 +85,14 @@ def other_looks(entries: Iterable[Mapping[str, Any]], mine: Mapping[str, Any]) -
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for entry in entries:
         identity = (entry["setting"], entry["fingerprint"]["first"])
-        if identity == own or not same_bars(entry["fingerprint"], mine["fingerprint"]):
+        # the same setting and first bar is this look only when its data ended no later (the
+        # same question asked of data that grew since); a longer one was trimmed: a new look
+        if identity == own and entry["fingerprint"]["last"] <= mine["fingerprint"]["last"]:
             continue
+        if not same_bars(entry["fingerprint"], mine["fingerprint"]):
+            continue
+        if identity == own:
+            identity = (identity[0], identity[1], entry["fingerprint"]["last"])  # type: ignore[assignment]
         if not spans_overlap(entry["spans"], mine["spans"]):
             continue
         group = groups.setdefault(identity, {

@@ -346,11 +346,26 @@ class SearchResult:
     neighbours: dict[str, Any]  # the chosen point's neighbours re-scored (robustness)
 
 
+def _inert(name: str, params: dict[str, Any]) -> bool:
+    """Whether a parameter has no effect on the rule `params` describe (a move of it would be
+    a neighbour identical to the point itself)."""
+    no_tactician = not params.get("use_tactician", True)
+    kelly = params.get("sizing") == "kelly"
+    return ((no_tactician and (name == "tactician_q" or name.startswith(("shift_", "weight_"))))
+            or (name.startswith("kelly_") and not kelly) or (name == "fixed_size" and kelly)
+            or (name == "k_trail" and not params.get("trailing", False))
+            or (name.startswith("shift_")
+                and params.get(f"enable_{name.removeprefix('shift_')}") is False))
+
+
 def neighbour_params(params: dict[str, Any], distributions: dict[str, Any]) -> list[dict]:
     """One-parameter moves around a point: floats by +-10 % of their searched range, integers
-    by +-1 (both clipped to the range), booleans and other choices flipped to each other."""
+    by +-1 (both clipped to the range), booleans and other choices flipped to each other; a
+    parameter the rule does not use is left alone."""
     out = []
     for name, dist in sorted(distributions.items()):
+        if _inert(name, params):
+            continue
         value = params[name]
         kind = type(dist).__name__
         if kind == "CategoricalDistribution":
@@ -533,13 +548,16 @@ def _deflated(result: SearchResult) -> dict[str, Any]:
     returns = result.chosen_backtest.returns
     if result.chosen is None or not np.std(returns) > 0:
         return {"psr": None, "dsr": None, "deflation_note": "flat: no Sharpe to deflate"}
-    srs = np.array([sharpe(r) if np.std(r) > 0 else 0.0 for r in result.returns.values()])
+    # N counts every completed trial; the spread is of those that traded (flat ones would add
+    # zeros that shrink it and make the DSR less conservative)
+    traded = np.array([sharpe(r) for r in result.returns.values() if np.std(r) > 0])
     m = sharpe_moments(returns)
-    var = float(np.var(srs, ddof=1)) if srs.size > 1 else 0.0
+    var = float(np.var(traded, ddof=1)) if traded.size > 1 else 0.0
+    n_trials = len(result.returns)
     return {"psr": float(probabilistic_sharpe(m.sr, 0.0, m.n, m.skew, m.kurt)),
-            "dsr": float(deflated_sharpe(m.sr, m.n, m.skew, m.kurt, n_trials=max(srs.size, 2),
+            "dsr": float(deflated_sharpe(m.sr, m.n, m.skew, m.kurt, n_trials=max(n_trials, 2),
                                          var_trial_srs=var)),
-            "dsr_trials": int(srs.size), "dsr_trial_sharpe_variance": var}
+            "dsr_trials": int(n_trials), "dsr_trial_sharpe_variance": var}
 
 
 def rule_choice(problem: Problem, result: SearchResult, bar_index: np.ndarray, *,

@@ -21,7 +21,8 @@ def _bars(days: int, start_day: int = 0, seed: int = 0, bump: int | None = None)
         close[bump] *= 1.01  # one bar differs: other data
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     frame = pl.DataFrame({"timestamp": [t0 + timedelta(hours=h) for h in range(n)],
-                          "close": close})
+                          "open": np.r_[100.0, close[:-1]], "high": close * 1.001,
+                          "low": close * 0.999, "close": close, "volume": np.ones(n)})
     return frame.slice(24 * start_day)
 
 
@@ -44,7 +45,13 @@ def test_fingerprints_agree_where_bars_overlap_and_only_there() -> None:
     month = _bars(30)
     assert same_bars(bar_fingerprint(month), bar_fingerprint(_bars(40)))  # grown at its end
     assert same_bars(bar_fingerprint(month), bar_fingerprint(_bars(25, start_day=5)))
-    assert not same_bars(bar_fingerprint(month), bar_fingerprint(_bars(30, bump=24 * 10 + 3)))
+    assert not same_bars(bar_fingerprint(month), bar_fingerprint(_bars(30, bump=24 * 10 + 23)))
+    # another bar size of the same prices is on the same bars (daily OHLCV agree)
+    hourly = _bars(30)
+    four = (hourly.group_by_dynamic("timestamp", every="4h")
+            .agg(pl.col("open").first(), pl.col("high").max(), pl.col("low").min(),
+                 pl.col("close").last(), pl.col("volume").sum()))
+    assert same_bars(bar_fingerprint(hourly), bar_fingerprint(four))
     assert not same_bars(bar_fingerprint(month), bar_fingerprint(_bars(30, seed=1)))
 
 
@@ -52,18 +59,21 @@ def test_other_settings_on_the_same_test_bars_are_counted_once_each() -> None:
     month = _bars(30)
     entries = [
         _entry("A", month),  # this run's own setting: not another look
-        _entry("A", _bars(40), run="r9"),  # the same setting on data grown at its end: same
+        _entry("A", _bars(40), run="r9"),  # the same setting on more data: this run trimmed it
         _entry("B", month, step=12, sharpe=None, run="r2"),  # another setting, step 12 only
         _entry("B", month, sharpe=2.5, run="r2"),  # ... and its walk-forward: one look
-        _entry("C", _bars(30, bump=24 * 10 + 3), run="r3"),  # other bars: not these test bars
+        _entry("C", _bars(30, bump=24 * 10 + 23), run="r3"),  # other bars: not these test bars
         _entry("D", month, spans=[["2024-01-02 00:00:00+00:00", "2024-01-05 00:00:00+00:00"]],
                run="r4"),  # scored bars before these test spans: not a look at them
         _entry("E", _bars(25, start_day=5), run="r5"),  # a new window: a new look
     ]
     looks = other_looks(entries, _mine("A", month))
-    assert looks["looks"] == 3
+    assert looks["looks"] == 4
     by_setting = {o["setting"]: o for o in looks["others"]}
-    assert set(by_setting) == {"B", "E"}
+    assert set(by_setting) == {"A", "B", "E"}  # A: the 40-day look, its end trimmed here
+    # from the longer run's side, the month is the same question asked of less data
+    grown = other_looks(entries, _mine("A", _bars(40)))
+    assert {o["setting"] for o in grown["others"]} == {"B", "E"}
     assert by_setting["B"]["sharpe"] == 2.5 and by_setting["B"]["steps"] == [12, 13]
     assert by_setting["B"]["differs"] == ["optimize.trials = 66 (here 65)"]
     assert by_setting["B"]["first_run"] == "r2"

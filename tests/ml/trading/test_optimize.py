@@ -13,6 +13,7 @@ from ares_cli.ml.trading.optimize import (
     Thresholds,
     baselines,
     knee,
+    neighbour_params,
     pareto_front,
     pick,
     rule_choice,
@@ -211,7 +212,8 @@ def test_a_rule_that_loses_on_validation_is_never_preferred_to_flat() -> None:
 
 def test_the_chosen_rules_validation_sharpe_is_deflated_over_the_trials() -> None:
     """Step 12 chose among its trials on these bars: its PSR and DSR use N = the completed
-    trials and the variance of their per-bar validation Sharpes (mutation: N = 1 fails)."""
+    trials and the variance of the per-bar validation Sharpes of those that traded (mutation:
+    N = 1 fails)."""
     from ares_cli.ml.stats.sharpe_ratios import deflated_sharpe, sharpe, sharpe_moments
 
     problem = _problem(trials=24)
@@ -219,11 +221,32 @@ def test_the_chosen_rules_validation_sharpe_is_deflated_over_the_trials() -> Non
     assert result.chosen is not None
     choice = rule_choice(problem, result, problem.frame.bar_index, trials_before=10)
     chosen = choice.validation["chosen"]
-    srs = [sharpe(r) if np.std(r) > 0 else 0.0 for r in result.returns.values()]
+    srs = [sharpe(r) for r in result.returns.values() if np.std(r) > 0]
     m = sharpe_moments(result.chosen_backtest.returns)
-    expected = deflated_sharpe(m.sr, m.n, m.skew, m.kurt, n_trials=len(srs),
+    expected = deflated_sharpe(m.sr, m.n, m.skew, m.kurt, n_trials=len(result.returns),
                                var_trial_srs=float(np.var(srs, ddof=1)))
     assert chosen["dsr_trials"] == len(result.trials) == 24
     assert chosen["dsr"] == pytest.approx(expected)
     assert chosen["dsr"] < chosen["psr"]
+
+
+def test_neighbours_move_only_what_the_rule_uses() -> None:
+    """A parameter the rule ignores (Kelly settings under fixed sizing, the trail when not
+    trailing, the tactician's quantile when it is off) is no neighbour: moving it would copy
+    the point and hide its fragility."""
+    problem = _problem()
+    result = search(problem, study_name="n", seed=2)
+    trial_params = dict(result.trials[0]["params"])
+    params = {**trial_params, "sizing": "fixed", "trailing": False, "use_tactician": False}
+    import optuna
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    dists = study.ask().distributions if False else None
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    dists = {"kelly_cap": FloatDistribution(0.05, 1.0), "k_trail": FloatDistribution(0.5, 4.0),
+             "tactician_q": FloatDistribution(0.0, 0.9), "k_stop": FloatDistribution(0.5, 4.0),
+             "sizing": CategoricalDistribution(["fixed", "kelly"])}
+    moved = {next(k for k in p if p[k] != params[k]) for p in neighbour_params(params, dists)}
+    assert moved == {"k_stop", "sizing"}
 
