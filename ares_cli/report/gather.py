@@ -21,6 +21,7 @@ def _iso(series: pl.Series) -> list[str]:
 def verdict(monte_carlo: Mapping[str, Any], ab_test: Mapping[str, Any]) -> dict[str, Any]:
     """The headline: the out-of-sample verdict in its three words, and the A/B decision."""
     from ares_cli.ml.evaluation.ab_test import describe as describe_ab
+    from ares_cli.ml.evaluation.monte_carlo import MonteCarloConfig
     from ares_cli.ml.evaluation.monte_carlo import describe as describe_mc
 
     word = monte_carlo.get("verdict") or "not tested"
@@ -31,6 +32,9 @@ def verdict(monte_carlo: Mapping[str, Any], ab_test: Mapping[str, Any]) -> dict[
     looks = monte_carlo.get("looks") or 1
     head = (f"{word[0].upper()}{word[1:]} out of sample — {act}. These test bars have been "
             f"looked at {looks} time{'s' if looks != 1 else ''} in this store.")
+    alpha = monte_carlo.get("alpha")
+    if alpha is not None and alpha != MonteCarloConfig.model_fields["alpha"].default:
+        head += f" The test's level is monte_carlo.alpha = {alpha:g}, not the default."
     return {"headline": head, "edge": edge,
             "details": [describe_mc(dict(monte_carlo)), describe_ab(dict(ab_test))]}
 

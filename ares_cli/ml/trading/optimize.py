@@ -469,6 +469,8 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
             stopped = ", ".join(f"{g} {counts[g]}" for g in
                                 (ANALYST_MARGIN, TACTICIAN_THRESHOLD, REGIME_SWITCH)
                                 if g in counts)
+            if counts.get("sized_to_zero"):
+                stopped += f", Kelly sizing to zero {counts['sized_to_zero']}"
             why = (f"{MINIMUM_TRADES}: no trial traded {needed} times on the validation "
                    f"window (optimize.min_trades / min_trade_rate; the most was "
                    f"{int(trades.max(initial=0))}; of its {counts['proposals']} proposals the "

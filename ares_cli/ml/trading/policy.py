@@ -174,6 +174,11 @@ def gate_counts(frame: SignalFrame, policy: Policy) -> dict[str, int]:
         counts[gate] = int((before & ~alive[gate]).sum())
         before = alive[gate]
     counts["passed"] = int(before.sum())
+    if policy.sizing == "kelly":  # Kelly sizes a weak P(pays) to nothing: not a trade either
+        size = kelly_size(p_take, policy.k_target / policy.k_stop, policy.kelly_fraction,
+                          policy.kelly_cap)
+        counts["sized_to_zero"] = int((before & ~(size > 0)).sum())
+        counts["passed"] -= counts["sized_to_zero"]
     return counts
 
 
