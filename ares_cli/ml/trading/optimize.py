@@ -114,17 +114,21 @@ class OptimizeConfig(Section):
 @dataclass(frozen=True)
 class Thresholds:
     """The training window's out-of-fold references a trial's quantiles map to: the analyst's
-    calibrated |P(up) - 0.5| and the tactician's calibrated P(pays) over its proposals."""
+    neutral point (the median calibrated P(up)), its calibrated distance from it and the
+    tactician's calibrated P(pays), over the training proposals."""
 
     margin: np.ndarray
     take: np.ndarray
+    center: float = 0.5
 
     @staticmethod
     def of(frame: SignalFrame) -> Thresholds:
         """The references from the training window's signals (proposals only)."""
-        proposal = (frame.side != 0) & np.isfinite(frame.p_up) & np.isfinite(frame.p_take)
-        return Thresholds(np.sort(np.abs(frame.p_up[proposal] - 0.5)),
-                          np.sort(frame.p_take[proposal]))
+        known = np.isfinite(frame.p_up)
+        center = float(np.median(frame.p_up[known])) if known.any() else 0.5
+        proposal = (frame.side != 0) & known & np.isfinite(frame.p_take)
+        return Thresholds(np.sort(np.abs(frame.p_up[proposal] - center)),
+                          np.sort(frame.p_take[proposal]), center)
 
     def margin_at(self, q: float) -> float:
         return float(np.quantile(self.margin, q)) if self.margin.size else 0.0
@@ -179,10 +183,13 @@ def policy_from_params(params: dict[str, Any], members: Sequence[str] = (),
         refs = thresholds or Thresholds(np.zeros(0), np.zeros(0))
         margin = refs.margin_at(float(params["analyst_margin_q"]))
         threshold = refs.take_at(float(params["tactician_q"]))
+        center = refs.center
     else:  # absolute thresholds (a stored policy)
         margin, threshold = float(params["analyst_margin"]), float(params["tactician_threshold"])
+        center = float(params.get("analyst_center", 0.5))
     return Policy(
         analyst_margin=margin,
+        analyst_center=center,
         use_tactician=bool(params.get("use_tactician", True)),
         tactician_threshold=threshold,
         sizing=str(params["sizing"]),

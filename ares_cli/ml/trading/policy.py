@@ -67,6 +67,9 @@ class Policy:
     """One point of step 12's search: thresholds, sizing, exits, timing, regime overrides."""
 
     analyst_margin: float = 0.0
+    # where the calibrated P(up) is neutral: 0.5, or the training window's median when the
+    # calibration moved every probability to one side of 0.5 (a base rate away from a half)
+    analyst_center: float = 0.5
     use_tactician: bool = True  # False: every proposal the analyst makes is taken
     tactician_threshold: float = 0.5
     sizing: str = "fixed"  # "fixed" | "kelly"
@@ -154,8 +157,9 @@ def _gates(frame: SignalFrame, policy: Policy, p_take: np.ndarray, shift: np.nda
            enabled: np.ndarray) -> dict[str, np.ndarray]:
     """Per bar, whether a proposal is still alive after each gate, in the order applied."""
     proposal = frame.side != 0
-    confident = np.abs(frame.p_up - 0.5) >= policy.analyst_margin
-    agrees = np.sign(frame.p_up - 0.5) == frame.side  # a proposal never opposes the analyst
+    lean = frame.p_up - policy.analyst_center
+    confident = np.abs(lean) >= policy.analyst_margin
+    agrees = np.sign(lean) == frame.side  # a proposal never opposes the analyst
     margin = proposal & confident & agrees
     tactician = margin & ((p_take >= policy.tactician_threshold + shift)
                           if policy.use_tactician else True)
