@@ -77,7 +77,7 @@ class OptimizeConfig(Section):
     max_drawdown: float = Field(0.25, gt=0, le=1)
     storage: str = ""
     atr_window: int = Field(14, ge=2)
-    # thresholds searched as quantiles of the training window's out-of-fold probabilities, so
+    # thresholds searched as quantiles of the window's own predicted probabilities, so
     # the range fits whatever the models learned on these data
     analyst_margin_quantile: tuple[float, float] = list_field((0.0, 0.8))
     tactician_quantile: tuple[float, float] = list_field((0.0, 0.9))
@@ -113,9 +113,9 @@ class OptimizeConfig(Section):
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The training window's out-of-fold references a trial's quantiles map to: the analyst's
-    neutral point (the median calibrated P(up)), its calibrated distance from it and the
-    tactician's calibrated P(pays), over the training proposals."""
+    """The references a trial's quantiles map to, from the searched window's predictions (no
+    outcome): the analyst's neutral point (the median calibrated P(up)), the proposals'
+    distance from it and their calibrated P(pays)."""
 
     margin: np.ndarray
     take: np.ndarray
@@ -123,7 +123,7 @@ class Thresholds:
 
     @staticmethod
     def of(frame: SignalFrame) -> Thresholds:
-        """The references from the training window's signals (proposals only)."""
+        """The references from a window's signals."""
         known = np.isfinite(frame.p_up)
         center = float(np.median(frame.p_up[known])) if known.any() else 0.5
         proposal = (frame.side != 0) & known & np.isfinite(frame.p_take)
