@@ -157,10 +157,11 @@ def _gates(frame: SignalFrame, policy: Policy, p_take: np.ndarray, shift: np.nda
            enabled: np.ndarray) -> dict[str, np.ndarray]:
     """Per bar, whether a proposal is still alive after each gate, in the order applied."""
     proposal = frame.side != 0
-    lean = frame.p_up - policy.analyst_center
-    confident = np.abs(lean) >= policy.analyst_margin
-    agrees = np.sign(lean) == frame.side  # a proposal never opposes the analyst
-    margin = proposal & confident & agrees
+    # A proposal's side is the analyst's call by construction (step 8, from its raw P(up)); the
+    # margin asks how far the calibrated P(up) is from neutral. No second direction check on the
+    # calibrated scale: a decreasing calibration (an analyst worse than chance out of fold)
+    # turned every proposal against it and blocked them all.
+    margin = proposal & (np.abs(frame.p_up - policy.analyst_center) >= policy.analyst_margin)
     tactician = margin & ((p_take >= policy.tactician_threshold + shift)
                           if policy.use_tactician else True)
     return {NO_PROPOSAL: proposal, ANALYST_MARGIN: margin, TACTICIAN_THRESHOLD: tactician,

@@ -35,7 +35,7 @@ def test_kelly_is_fractional_capped_and_zero_without_an_edge() -> None:
 def test_orders_follow_thresholds_margin_and_the_analysts_side() -> None:
     orders = orders_for(_frame(), Policy(analyst_margin=0.1, tactician_threshold=0.5))
     # bar 2: |0.55 - 0.5| < 0.1; bar 3: P(pays) 0.40 < 0.5; bar 4: no proposal;
-    # bar 5: P(up) exactly 0.5 does not agree with a long proposal
+    # bar 5: P(up) 0.5 is no distance from neutral (the side is the analyst's own call)
     assert orders.side.tolist() == [1, -1, 0, 0, 0, 0]
     assert orders.size.tolist() == [1.0, 1.0, 0, 0, 0, 0]
     assert orders.stop == pytest.approx(np.full(6, 0.01))
