@@ -371,9 +371,9 @@ def promote(
         store = _store(config)
         manifest = find_run(store, run)
         require_bundle(manifest, PRODUCER["bundle"].number)
-        judge = _context(manifest.exchange, manifest.symbol, config_of(manifest), json_, False)
-        judge.store = store  # the ledger and objects of the store the run was found in
-        verdict, why, looks = judge.rejudge(manifest)
+        runner = _context(manifest.exchange, manifest.symbol, config_of(manifest), json_, False)
+        runner.store = store  # the ledger and objects of the store the run was found in
+        verdict, why, looks = runner.rejudge(manifest)
         if verdict != "edge" and not force:
             raise ConfigError(
                 f"run {manifest.run_id}'s walk-forward verdict, re-judged with {looks} look(s) "
