@@ -103,6 +103,11 @@ def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_co
     code, decision = ares("signal", "--latest", "--json")
     assert code == 0, decision
     assert decision["run_id"] == run_id and decision["side"] in ("long", "short", "flat")
+    # a flat decision says why, in step 12's gate names
+    gates = ("no proposal", "analyst margin", "tactician threshold", "regime switch",
+             "minimum trades", "flat rule", "sized to zero", "no usable volatility")
+    assert (decision["why_flat"] is None) == (decision["side"] != "flat")
+    assert decision["side"] != "flat" or decision["why_flat"].startswith(gates)
     assert len(decision["top_features"]) <= 3 and decision["bar"]
     code, again = ares("run-all", *TINY, *one_fold, "--json")
     assert code == 0 and all(s["status"] == "cached" for s in again["steps"])

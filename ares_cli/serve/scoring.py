@@ -99,7 +99,13 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
     from ares_cli.ml.analyst.specialists import SCORE_FEATURES
     from ares_cli.ml.models.members import MemberTable
     from ares_cli.ml.trading.engine import Orders
-    from ares_cli.ml.trading.policy import Policy, orders_for, rule_p_take
+    from ares_cli.ml.trading.policy import (
+        NO_PROPOSAL,
+        Policy,
+        gate_counts,
+        orders_for,
+        rule_p_take,
+    )
 
     scored = _score(bundle, bars, fine, np.array([bars.height - 1]), base_ms=base_ms,
                     fine_ms=fine_ms)
@@ -124,6 +130,17 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
     top = [i for i in np.argsort(-np.abs(contribs[0]), kind="stable")[:3] if contribs[0][i]]
     close = float(bars["close"][-1])
     traded = int(orders.side[0])
+    why = None  # in the gate names step 12 uses, why this bar is flat
+    if not traded:
+        if policy is None:
+            why = str(params.get("why") or "flat rule: no rule was feasible on validation")
+        elif not side:
+            why = f"{NO_PROPOSAL}: the analyst's P(up) lies between the proposal thresholds"
+        else:
+            counts = gate_counts(signal, policy)
+            stopped = [g for g, n in counts.items() if g not in ("proposals", "passed") and n]
+            why = (f"{stopped[0].replace('_', ' ')} stopped the {scored.regime[0]} proposal"
+                   if stopped else "no usable volatility (ATR) for its stop and target")
     return {
         "bar": last["timestamp"][0].isoformat(),
         "side": {1: "long", -1: "short", 0: "flat"}[traded],
@@ -142,6 +159,7 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
                          for i in top],
         "rule": "flat: no rule was feasible on validation" if policy is None else
                 "the chosen rule of step 12",
+        "why_flat": why,
     }
 
 
@@ -152,7 +170,8 @@ def one_line(d: dict[str, Any]) -> str:
 
     feats = (", ".join(f"{t['feature']} {t['contribution']:+.3f}" for t in d["top_features"])
              or "none (the serving models are constant)")
-    return (f"{d['bar']} {d['side']} size {d['size']:.2f} stop {f(d['stop'], '.6g')} target "
+    flat = f" ({d['why_flat']})" if d.get("why_flat") else ""
+    return (f"{d['bar']} {d['side']}{flat} size {d['size']:.2f} stop {f(d['stop'], '.6g')} target "
             f"{f(d['target'], '.6g')} | analyst P(up) {d['analyst_p_up']:.3f} "
             f"tactician P(pays) {f(d['tactician_p_take'], '.3f')} regime {d['regime']} | "
             f"top features: {feats}")
