@@ -238,15 +238,13 @@ def step(
     overrides) and any options given here on top."""
     from ares_cli.steps import resolve
 
-    target: list[Any] = []
-
     def runner() -> Any:
-        target.append(resolve(name))  # an unknown step exits 2 before the store is touched
+        resolve(name)  # an unknown step exits 2 before the store is touched
         return _on_latest_run(exchange, symbol, config, set_, source, path, json_, strict,
                               workers)
 
     def act(r: Any, command: list[str]) -> Any:
-        return r.run_step(target[0], force=force, command=command)
+        return r.run_step(resolve(name), force=force, command=command)
 
     _run_locked(exchange, symbol, json_, runner, act, ["step", *sys.argv[1:]])
 

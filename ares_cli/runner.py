@@ -440,7 +440,7 @@ class Runner:
     def rejudge(self, manifest: Manifest) -> tuple[str, str, int]:
         """(verdict, why, K): the run's walk-forward verdict judged again with the looks at its
         test bars counted now (another setting tried since then raises K)."""
-        from ares_cli.ml.evaluation.monte_carlo import judge
+        from ares_cli.ml.evaluation.monte_carlo import judge_record
 
         record = manifest.step(PRODUCER["monte_carlo"].number)
         looks = self.looks_now(manifest)
@@ -450,10 +450,7 @@ class Runner:
         if "min_trades" not in mc or "alpha" not in mc:
             return ("not tested", "its step 14 was made before the three-way verdict; re-run it: "
                     + self.options.command("run-all", "--from", str(record.number)), 0)
-        low = mc["sharpe_ci"][0] if mc.get("sharpe_ci") else None
-        verdict, why = judge(permutation_p=mc.get("permutation_p"), sharpe_low=low,
-                             trades=int(mc["trades"]), needed=int(mc["min_trades"]),
-                             looks=looks["looks"], alpha=float(mc["alpha"]))
+        verdict, why = judge_record(mc, looks["looks"])
         return verdict, why, looks["looks"]
 
     def _external_input(self, manifest: Manifest, name: str) -> tuple[str, str, Step] | None:

@@ -33,7 +33,6 @@ def _learned_nothing(frame: Any) -> list[str]:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    import numpy as np
 
     from ares_cli.data.bars import bar_length_ms
     from ares_cli.ml.trading.optimize import Problem, Thresholds, rule_choice, search
@@ -48,16 +47,13 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     env.progress(0.02, "validation market and signals")
     market = window_market(inputs["bars"], inputs["bars_fine"], index, base_ms)
     members = tuple(inputs["tactician_models"].table["members"])
-
-    def signals(bars_index: np.ndarray, names: tuple[str, ...]) -> Any:
-        return window_signals(
-            bars_index, bars=inputs["bars"], splits=inputs["splits"],
-            calibrated_analyst=inputs["calibrated_analyst"],
-            calibrated_tactician=inputs["calibrated_tactician"],
-            tactician_predictions=inputs["tactician_predictions"], member_names=names,
-            tactician_calibrator=inputs["calibrators"]["tactician"], atr_window=opt.atr_window)
-
-    frame = signals(index, members if opt.search_member_weights else ())
+    frame = window_signals(
+        index, bars=inputs["bars"], splits=inputs["splits"],
+        calibrated_analyst=inputs["calibrated_analyst"],
+        calibrated_tactician=inputs["calibrated_tactician"],
+        tactician_predictions=inputs["tactician_predictions"],
+        member_names=members if opt.search_member_weights else (),
+        tactician_calibrator=inputs["calibrators"]["tactician"], atr_window=opt.atr_window)
     # Thresholds are searched as quantiles of the probabilities the rules will meet: those of
     # the final models on this window (predictions only, no outcome). The training window's
     # out-of-fold probabilities have another spread and centre (measured on a random walk:

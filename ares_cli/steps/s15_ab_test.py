@@ -24,7 +24,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         momentum_returns,
         regime_rule_returns,
     )
-    from ares_cli.ml.evaluation.monte_carlo import judge
+    from ares_cli.ml.evaluation.monte_carlo import judge_record
     from ares_cli.ml.trading.optimize import buy_and_hold
     from ares_cli.ml.trading.windows import window_bars, window_market
     from ares_cli.util.jsonutil import json_safe
@@ -69,12 +69,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     else:
         source = "baselines only: the pair has no promoted champion"
     # step 14's verdict, re-judged with the looks at these test bars counted now
-    mc = inputs["monte_carlo"]
     looks = int((inputs.get("looks") or {"looks": 1})["looks"])
-    low = mc["sharpe_ci"][0] if mc.get("sharpe_ci") else None
-    verdict, why = judge(permutation_p=mc.get("permutation_p"), sharpe_low=low,
-                         trades=int(mc["trades"]), needed=int(mc["min_trades"]), looks=looks,
-                         alpha=float(mc["alpha"]))
+    verdict, why = judge_record(inputs["monte_carlo"], looks)
     env.progress(0.2, "paired block bootstrap of the Sharpe differences")
     m = compare(wf["ret"].to_numpy(), opponents, kinds=kinds, bars_per_year=bpy,
                 periods_per_day=DAY_MS / cfg.bars.base_ms, cfg=cfg.ab_test, seed=cfg.data.seed,

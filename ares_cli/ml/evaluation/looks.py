@@ -82,18 +82,17 @@ def other_looks(entries: Iterable[Mapping[str, Any]], mine: Mapping[str, Any]) -
     out-of-sample Sharpe (its latest step-13 record, else None), the steps seen and its first
     run. Deterministic, so an unchanged ledger gives the same bytes."""
     own = (mine["setting"], mine["fingerprint"]["first"])
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    groups: dict[tuple[str, ...], dict[str, Any]] = {}
     for entry in entries:
-        identity = (entry["setting"], entry["fingerprint"]["first"])
-        # the same setting and first bar is this look only when its data ended no later (the
-        # same question asked of data that grew since); a longer one was trimmed: a new look
-        if identity == own and entry["fingerprint"]["last"] <= mine["fingerprint"]["last"]:
-            continue
-        if not same_bars(entry["fingerprint"], mine["fingerprint"]):
-            continue
+        identity: tuple[str, ...] = (entry["setting"], entry["fingerprint"]["first"])
         if identity == own:
-            identity = (identity[0], identity[1], entry["fingerprint"]["last"])  # type: ignore[assignment]
-        if not spans_overlap(entry["spans"], mine["spans"]):
+            # this look when its data ended no later (the same question asked of data that
+            # grew since); one that ran longer was trimmed here: a new look, by its end
+            if entry["fingerprint"]["last"] <= mine["fingerprint"]["last"]:
+                continue
+            identity = (*identity, entry["fingerprint"]["last"])
+        if not (same_bars(entry["fingerprint"], mine["fingerprint"])
+                and spans_overlap(entry["spans"], mine["spans"])):
             continue
         group = groups.setdefault(identity, {
             "setting": entry["setting"][:12], "first_bar": identity[1],

@@ -29,7 +29,8 @@ import numpy as np
 
 from ares_cli.util.section import Field, Section
 
-__all__ = ["VERDICTS", "MonteCarloConfig", "assess", "judge", "min_trades_for", "per_regime"]
+__all__ = ["VERDICTS", "MonteCarloConfig", "assess", "judge", "judge_record", "min_trades_for",
+           "per_regime"]
 
 VERDICTS = ("edge", "no edge", "not tested")
 
@@ -120,6 +121,13 @@ def per_regime(returns: np.ndarray, regimes: list[str | None], *, bars_per_year:
                        sharpe_ci=[float(v) for v in boot.interval["sharpe"]])
         out[name] = row
     return out
+
+
+def judge_record(m: dict[str, Any], looks: int) -> tuple[str, str]:
+    """`judge` of a step-14 record (its `walk_forward` metrics) with `looks` counted now."""
+    low = m["sharpe_ci"][0] if m.get("sharpe_ci") else None
+    return judge(permutation_p=m.get("permutation_p"), sharpe_low=low, trades=int(m["trades"]),
+                 needed=int(m["min_trades"]), looks=looks, alpha=float(m["alpha"]))
 
 
 def assess(returns: np.ndarray, trades: dict[str, np.ndarray], market_returns: np.ndarray,

@@ -180,24 +180,25 @@ def gate_counts(frame: SignalFrame, policy: Policy) -> dict[str, int]:
         before = alive[gate]
     counts["passed"] = int(before.sum())
     if policy.sizing == "kelly":  # Kelly sizes a weak P(pays) to nothing: not a trade either
-        size = kelly_size(p_take, policy.k_target / policy.k_stop, policy.kelly_fraction,
-                          policy.kelly_cap)
-        counts["sized_to_zero"] = int((before & ~(size > 0)).sum())
+        counts["sized_to_zero"] = int((before & ~(_sizes(p_take, policy) > 0)).sum())
         counts["passed"] -= counts["sized_to_zero"]
     return counts
 
 
+def _sizes(p_take: np.ndarray, policy: Policy) -> np.ndarray:
+    """Per bar, the position size the rule would take: fixed, or fractional Kelly."""
+    if policy.sizing == "kelly":
+        return kelly_size(p_take, policy.k_target / policy.k_stop, policy.kelly_fraction,
+                          policy.kelly_cap)
+    return np.full(p_take.size, policy.fixed_size)
+
+
 def orders_for(frame: SignalFrame, policy: Policy) -> Orders:
     """The engine's orders for `policy` on `frame` (see the module docstring)."""
-    n = frame.bar_index.size
     p_take = rule_p_take(frame, policy.member_weights)
     passes = _gates(frame, policy, p_take, *_regime_overrides(frame, policy))
     take = passes[REGIME_SWITCH] & np.isfinite(frame.atr_frac) & (frame.atr_frac > 0)
-    if policy.sizing == "kelly":
-        size = kelly_size(p_take, policy.k_target / policy.k_stop, policy.kelly_fraction,
-                          policy.kelly_cap)
-    else:
-        size = np.full(n, policy.fixed_size)
+    size = _sizes(p_take, policy)
     take &= size > 0
     side = np.where(take, frame.side, 0).astype(np.int64)
     atr = np.nan_to_num(frame.atr_frac, nan=0.0)
