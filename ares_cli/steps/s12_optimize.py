@@ -62,7 +62,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     thresholds = Thresholds.of(frame)
     max_delay = min(opt.entry_delay_max, max(0, base_ms // fine_ms - 1))
     problem = Problem(market, frame, opt, YEAR_MS / base_ms, max_delay, fee=cfg.costs.fee,
-                      slippage=cfg.costs.slippage, thresholds=thresholds, workers=env.workers)
+                      slippage=cfg.costs.slippage, thresholds=thresholds, workers=env.workers,
+                      hold_anchor=cfg.labels.horizon)
     result = search(problem, seed=cfg.data.seed, work_dir=env.work_dir, progress=env.progress,
                     study_name=(f"ares-{safe_name(env.exchange)}-{safe_name(env.symbol)}-"
                                 f"optimize-{env.state_key[:16]}"))
@@ -122,7 +123,7 @@ STEP = Step(
             "analyst_models_enhanced"),
     outputs=("params", "trials", "trial_returns"),
     optional_outputs=("pareto", "validation_trades"),
-    config=("optimize", "costs", "bars", "data.seed"),
+    config=("optimize", "costs", "bars", "data.seed", "labels.horizon"),
     libraries=("optuna", "numba"),
     run=run,
 )
