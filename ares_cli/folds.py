@@ -97,7 +97,7 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
     """`steps` (4 to 12) on the fold's past, then its test span traded with what it chose.
     `state_key` is the walk-forward step's action key (see `fold_state_key`)."""
     from ares_cli.ml.trading.optimize import buy_and_hold, trade
-    from ares_cli.ml.trading.policy import Policy
+    from ares_cli.ml.trading.policy import Policy, gate_counts
     from ares_cli.ml.trading.windows import window_market, window_signals
     from ares_cli.pipeline import run_steps
 
@@ -145,7 +145,10 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
     step12 = next(o for o in result.steps.values() if "params" in o.digests).metrics
     return FoldResult(
         fold=fold, returns=returns, trades=trades, params=params,
-        metrics={"rules": bt.metrics(), "buy_and_hold": hold.metrics()},
+        metrics={"rules": bt.metrics(), "buy_and_hold": hold.metrics(),
+                 # what kept the test span's proposals from trading (the shared gate names)
+                 "gates": (gate_counts(frame, policy) if policy is not None
+                           else {"proposals": int((frame.side != 0).sum())})},
         validation=step12["validation"]["chosen"],
         trials=int(step12["data"]["trials_search_total"]), choices=choices)
 

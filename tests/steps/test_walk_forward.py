@@ -40,6 +40,11 @@ def test_stitched_out_of_sample_record_and_json_names(small_pipeline) -> None:
         assert own["entry_bar"].min() is None or own["entry_bar"].min() >= f.test[0]
         assert own["exit_bar"].max() is None or own["exit_bar"].max() < f.test[1]
     assert "parameter_stability" in m
+    for record in small_pipeline.catalog["walk_forward_folds"]["folds"]:
+        gates = record["metrics"]["gates"]  # what step 14 names when a record is too thin
+        if record["params"]["policy"] is not None:
+            assert gates["passed"] <= gates["proposals"]
+            assert record["metrics"]["rules"]["trades"] <= gates["passed"]
 
 
 def test_no_choice_a_fold_trades_with_depends_on_its_test_span(small_pipeline,

@@ -34,16 +34,14 @@ from pydantic import field_validator
 from ares_cli.ml.features.regimes import REGIMES
 from ares_cli.ml.trading.engine import Backtest, Market, Orders, Rules, backtest, metrics
 from ares_cli.ml.trading.policy import (
-    ANALYST_MARGIN,
     FLAT_RULE,
     MINIMUM_TRADES,
     NO_PROPOSAL,
-    REGIME_SWITCH,
-    TACTICIAN_THRESHOLD,
     Policy,
     SignalFrame,
     gate_counts,
     orders_for,
+    stopped_words,
 )
 from ares_cli.util.section import Field, Section, list_field
 
@@ -516,11 +514,7 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
             why = (f"{NO_PROPOSAL}: the analyst proposed no trade on the validation window, so "
                    "the rule chosen is to stay flat")
         else:
-            stopped = ", ".join(f"{g} {counts[g]}" for g in
-                                (ANALYST_MARGIN, TACTICIAN_THRESHOLD, REGIME_SWITCH)
-                                if g in counts)
-            if counts.get("sized_to_zero"):
-                stopped += f", Kelly sizing to zero {counts['sized_to_zero']}"
+            stopped = stopped_words(counts)
             why = (f"{MINIMUM_TRADES}: no trial traded {needed} times on the validation "
                    f"window (optimize.min_trades / min_trade_rate; the most was "
                    f"{int(trades.max(initial=0))}; of its {counts['proposals']} proposals the "

@@ -19,9 +19,9 @@ import numpy as np
 from ares_cli.ml.features.regimes import REGIMES
 from ares_cli.ml.trading.engine import Orders, Rules
 
-__all__ = ["ANALYST_MARGIN", "FLAT_RULE", "GATES", "MINIMUM_TRADES", "NO_PROPOSAL", "REGIME_SWITCH",
-           "TACTICIAN_THRESHOLD", "Policy", "SignalFrame", "gate_counts", "kelly_size",
-           "orders_for", "rule_p_take"]
+__all__ = ["ANALYST_MARGIN", "FLAT_RULE", "GATES", "MINIMUM_TRADES", "NO_PROPOSAL",
+           "REGIME_SWITCH", "TACTICIAN_THRESHOLD", "Policy", "SignalFrame", "gate_counts",
+           "kelly_size", "orders_for", "rule_p_take", "stopped_words"]
 
 # The gates a proposal passes on its way to a trade, and what keeps a whole rule flat: one set of
 # names for step 12, step 14's "not tested", `ares signal` and the report.
@@ -183,6 +183,16 @@ def gate_counts(frame: SignalFrame, policy: Policy) -> dict[str, int]:
         counts["sized_to_zero"] = int((before & ~(_sizes(p_take, policy) > 0)).sum())
         counts["passed"] -= counts["sized_to_zero"]
     return counts
+
+
+def stopped_words(counts: dict[str, int]) -> str:
+    """What `gate_counts` found, in the gates' names: "analyst margin 3, tactician threshold
+    0, regime switch 1" (and Kelly sizing to zero when it sized any)."""
+    words = [f"{g} {counts[g]}" for g in (ANALYST_MARGIN, TACTICIAN_THRESHOLD, REGIME_SWITCH)
+             if g in counts]
+    if counts.get("sized_to_zero"):
+        words.append(f"Kelly sizing to zero {counts['sized_to_zero']}")
+    return ", ".join(words)
 
 
 def _sizes(p_take: np.ndarray, policy: Policy) -> np.ndarray:
