@@ -529,7 +529,10 @@ class Runner:
             record.status, record.message, record.exit_code = "failed", str(exc), exc.exit_code
             record.resumable = isinstance(exc, ExternalServiceError)
         except Exception as exc:  # a bug or library failure: fail loudly with the cause
-            record.status, record.exit_code, record.resumable = "failed", 1, True
+            # only a failure of the machine (memory, disk, an interrupted system call) can
+            # pass on a plain resume; any other crash repeats with the same data and config
+            record.status, record.exit_code = "failed", 1
+            record.resumable = isinstance(exc, MemoryError | OSError)
             record.message = f"step {step.name} crashed: {type(exc).__name__}: {exc}"
             self.log(manifest, "step-traceback", step=step.name,
                      traceback=traceback.format_exc())

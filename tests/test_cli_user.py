@@ -129,11 +129,14 @@ def test_step_after_a_files_run_keeps_the_source_and_hints_paste(fresh, tmp_path
 # -- 4. resume only when it can help ------------------------------------------------------------
 
 
-def test_resume_is_suggested_after_a_crash_but_not_after_a_config_or_data_error(
-    fresh, capsys, monkeypatch
-):
+def test_resume_is_suggested_only_when_it_can_get_further(fresh, capsys, monkeypatch):
+    """A machine failure (disk, memory) may pass on a plain resume; a config or data error, or
+    a crash of the code, repeats with the same data and config: no resume is offered, and
+    `ares status` says to fix the cause instead."""
     code, out, err = ares(capsys, "run-all", "--set", "data.days=2", "--to", "3", "--json")
     assert code == 3 and "resume with" not in err and json.loads(out)["resume_command"] is None
+    code, out, _ = ares(capsys, "status", "--json")
+    assert json.loads(out)[0]["next"] == "fix the cause the failed step names, then run again"
     code, out, err = ares(capsys, "run-all", "--set", "data.dyas=2", "--json")
     assert code == 2 and "resume with" not in err and json.loads(out)["resume_command"] is None
 
@@ -146,8 +149,19 @@ def test_resume_is_suggested_after_a_crash_but_not_after_a_config_or_data_error(
     code, out, err = ares(capsys, "run-all", *TINY, "--to", "3", "--json")
     summary = json.loads(out)
     assert code == 1 and "crashed: RuntimeError: a bug" in summary["steps"][2]["message"]
+    assert summary["resume_command"] is None and "resume with" not in err
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(splits, "split_bars", disk_full)
+    code, out, err = ares(capsys, "run-all", *TINY, "--to", "3", "--json")
+    summary = json.loads(out)
+    assert code == 1 and "No space left on device" in summary["steps"][2]["message"]
     assert summary["resume_command"] == "ares resume --exchange binance --symbol ETHUSDT"
     assert "resume with: ares resume" in err
+    code, out, _ = ares(capsys, "status", "--json")
+    assert json.loads(out)[0]["next"] == "ares resume --exchange binance --symbol ETHUSDT"
 
 
 # -- 5. one JSON object for every outcome --------------------------------------------------------

@@ -27,8 +27,13 @@ def _last_done(manifest: Manifest) -> str:
 
 
 def _resume_hint(manifest: Manifest, state: str) -> str:
+    """`ares resume` where resuming can get further: an interrupted or partial run, or a failed
+    step whose cause may pass unchanged (a network or machine failure); a data or config error
+    needs the setting its message names changed first."""
     if state not in ("interrupted", "failed", "partial"):
         return "-"
+    if state == "failed" and not any(s.resumable for s in manifest.steps if s.status == "failed"):
+        return "fix the cause the failed step names, then run again"
     return ares_command("resume", exchange=manifest.exchange, symbol=manifest.symbol)
 
 

@@ -13,7 +13,7 @@ from pydantic import field_validator, model_validator
 
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP
 from ares_cli.util.section import Section
-from ares_cli.util.timeutil import timeframe_ms
+from ares_cli.util.timeutil import timeframe_ms, timeframe_name
 
 
 class BarsConfig(Section):
@@ -176,17 +176,33 @@ def market_bars(
         raise ValueError("neither trades nor candles to build bars from")
     step_ms = candle_ms or _infer_step_ms(candles)
     if base_ms % step_ms:
-        raise ValueError(
-            f"candles of {step_ms // 1000}s cannot be resampled to a base bar of "
-            f"{base_ms // 1000}s: the base timeframe must be a multiple of the candle length"
-        )
+        raise CandleResolutionError(step_ms, base_ms)
     notes["built_from"] = "candles"
     notes["candle_ms"] = step_ms
     fine = resample_bars(candles, fine_ms) if step_ms <= fine_ms else candles
     if step_ms > fine_ms:
+        # the finest path the data allows: steps 4, 8 and 12 resolve inside a base bar on it,
+        # and when it is the base bar itself they resolve conservatively (stop first, entry at
+        # the next bar's open)
         notes["fine_is_candles"] = True
         notes["fine_ms"] = step_ms
+        fine = resample_bars(candles, step_ms)  # gaps filled, as every bar series
     return resample_bars(candles, base_ms), fine, notes
+
+
+class CandleResolutionError(ValueError):
+    """Candles whose length does not divide the base bar: no base bar can be built from them."""
+
+    def __init__(self, candle_ms: int, base_ms: int) -> None:
+        self.candle_ms, self.base_ms = candle_ms, base_ms
+        candle, base = timeframe_name(candle_ms), timeframe_name(base_ms)
+        coarser = candle_ms > base_ms
+        super().__init__(
+            f"the candles are {candle}, "
+            + (f"coarser than bars.base ({base})" if coarser
+               else f"which does not divide bars.base ({base})")
+            + f": set bars.base to {candle} or a multiple of it, e.g. --set bars.base="
+            + f"{timeframe_name(candle_ms * max(1, -(-base_ms // candle_ms)))}")
 
 
 def _infer_step_ms(candles: pl.DataFrame) -> int:

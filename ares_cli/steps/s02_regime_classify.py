@@ -13,15 +13,18 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
-    from ares_cli.data.bars import market_bars
-    from ares_cli.errors import DataError
+    from ares_cli.data.bars import CandleResolutionError, market_bars
+    from ares_cli.errors import ConfigError, DataError
     from ares_cli.ml.features.regimes import classify_bars
+    from ares_cli.util.timeutil import timeframe_name
 
     bars_cfg = cfg.bars
     env.progress(0.1, f"building {bars_cfg.base} and {bars_cfg.fine} bars")
     try:
         base, fine, notes = market_bars(inputs.get("trades"), inputs.get("candles"),
                                         bars_cfg.base_ms, bars_cfg.fine_ms)
+    except CandleResolutionError as exc:  # a setting the data cannot serve: exit 2
+        raise ConfigError(f"cannot build bars: {exc}") from None
     except ValueError as exc:
         raise DataError(f"cannot build bars: {exc}") from None
     env.progress(0.6, "classifying regimes")
@@ -38,7 +41,17 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         "regimes": Artifact.table(regimes),
         "regime_model": Artifact.json(model),
     }
-    return StepResult(outputs, metrics)
+    fine_ms = int(notes.get("fine_ms", bars_cfg.fine_ms))
+    metrics["data"]["fine"] = timeframe_name(fine_ms)
+    metrics["data"]["fine_from"] = (
+        f"the {timeframe_name(fine_ms)} candles (coarser than bars.fine = {bars_cfg.fine}: the "
+        "finest path the data has" + ("; it is the base bar itself, so stops and targets "
+                                      "inside a bar resolve conservatively: stop first"
+                                      if fine_ms >= bars_cfg.base_ms else "") + ")"
+        if notes.get("fine_is_candles") else f"bars.fine = {bars_cfg.fine}")
+    summary = (f"{base.height} {bars_cfg.base} bars; fine path: {metrics['data']['fine_from']}"
+               if notes.get("fine_is_candles") else "")
+    return StepResult(outputs, metrics, summary=summary)
 
 
 STEP = Step(

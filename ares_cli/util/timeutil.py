@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-__all__ = ["as_utc", "parse_utc", "timeframe_ms"]
+__all__ = ["as_utc", "parse_utc", "timeframe_ms", "timeframe_name"]
 
 TIMEFRAME_UNITS_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -27,3 +27,11 @@ def timeframe_ms(spec: str) -> int:
     if unit not in TIMEFRAME_UNITS_MS or not number.isdigit() or int(number) <= 0:
         raise ValueError(f"'{spec}' is not a timeframe like 1m, 5m, 1h, 4h, 1d")
     return int(number) * TIMEFRAME_UNITS_MS[unit]
+
+
+def timeframe_name(ms: int) -> str:
+    """The shortest name of a length in milliseconds, in `timeframe_ms`'s form ('4h', '90s')."""
+    for unit, length in sorted(TIMEFRAME_UNITS_MS.items(), key=lambda kv: -kv[1]):
+        if ms >= length and ms % length == 0:
+            return f"{ms // length}{unit}"
+    return f"{ms}ms"

@@ -118,3 +118,33 @@ def test_unknown_candle_fields_stay_null():
                             60_000).with_columns(taker_buy_volume=pl.lit(None, pl.Float64))
     hourly = resample_bars(fine, 3_600_000)
     assert hourly["taker_buy_volume"].to_list() == [None]
+
+
+def test_candles_as_coarse_as_the_base_bar_are_the_fine_path_and_say_so():
+    rng = np.random.default_rng(4)
+    n = 3000
+    offsets = np.sort(rng.integers(0, 12 * 3_600_000_000, n)).tolist()
+    trades = make_trades(offsets, (100 + rng.normal(size=n).cumsum()).tolist(),
+                         rng.integers(1, 9, n).astype(float).tolist(), [True] * n)
+    hourly_candles = bars_from_trades(trades, 3_600_000)
+    base, fine, notes = market_bars(None, hourly_candles, 3_600_000, 60_000)
+    assert notes["fine_is_candles"] and notes["fine_ms"] == 3_600_000
+    assert fine.select("timestamp", "close").equals(base.select("timestamp", "close"))
+    four, fine4, _ = market_bars(None, hourly_candles, 4 * 3_600_000, 60_000)
+    assert fine4.select("timestamp", "close").equals(hourly_candles.select("timestamp", "close"))
+    assert four["volume"].sum() == pytest.approx(hourly_candles["volume"].sum())
+
+
+def test_candles_coarser_than_the_base_bar_name_bars_base_and_a_value_that_works():
+    from ares_cli.data.bars import CandleResolutionError
+
+    candles = bars_from_trades(make_trades([0, 7_300_000_000], [1.0, 2.0], [1.0, 1.0],
+                                           [True, True]), 4 * 3_600_000)
+    with pytest.raises(CandleResolutionError) as caught:
+        market_bars(None, candles, 3_600_000, 60_000)
+    assert "the candles are 4h, coarser than bars.base (1h)" in str(caught.value)
+    assert "--set bars.base=4h" in str(caught.value)
+    with pytest.raises(CandleResolutionError, match=r"does not divide bars.base \(1h\).*=80m"):
+        market_bars(None, bars_from_trades(make_trades([0, 7_300_000_000], [1.0, 2.0],
+                                                       [1.0, 1.0], [True, True]), 2_400_000),
+                    3_600_000, 60_000)

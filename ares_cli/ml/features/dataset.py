@@ -63,7 +63,9 @@ def build_dataset(
     labels = triple_barrier(
         bars.select("timestamp", "open", "high", "low", "close"), sigma,
         k_up=labels_cfg.k_up, k_down=labels_cfg.k_down, horizon=labels_cfg.horizon,
-        bar_ms=base_ms, fine=fine, fine_bar_ms=fine_ms,
+        # candles as coarse as the base bar are no finer path: a double touch takes the stop
+        bar_ms=base_ms, fine=fine if fine_ms < base_ms else None,
+        fine_bar_ms=fine_ms if fine_ms < base_ms else None,
     )
     table = pl.concat(
         [

@@ -49,6 +49,9 @@ class TacticianConfig(Section):
     min_events: int = Field(50, ge=10)
 
 
+FLOW_MIN_ROWS = 2
+
+
 def flow_features(fine: pl.DataFrame, rows: int, day_rows: int = 1440) -> pl.DataFrame:
     """Per fine bar, order flow over the last `rows` fine bars up to and including it; trade
     intensity compares the window's trades with the mean over the last `day_rows` fine bars."""
@@ -96,7 +99,9 @@ def tactician_features(ensemble: pl.DataFrame, regimes: pl.DataFrame, fine: pl.D
     scores = regimes.select("timestamp", *[pl.col(c).alias(f"t_regime_{c}")
                                            for c in SCORE_COLUMNS])
     frame = frame.join(scores, on="timestamp", how="left")
-    rows = max(1, flow_minutes * 60_000 // fine_ms)
+    # at least two fine bars: a realised volatility needs two returns (coarse candles may
+    # hold fewer bars in flow_minutes than that)
+    rows = max(FLOW_MIN_ROWS, flow_minutes * 60_000 // fine_ms)
     flow = flow_features(fine, rows, max(1, 86_400_000 // fine_ms)).with_columns(
         decided=pl.col("timestamp") + pl.duration(milliseconds=fine_ms)).drop("timestamp")
     frame = frame.with_columns(

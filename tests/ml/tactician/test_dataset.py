@@ -108,3 +108,19 @@ def test_a_trade_reaching_into_a_later_window_is_purged_and_counted(tiny_pipelin
         assert (labelled["t1_index"] <= ends[window]).all(), window
         assert metrics[window]["purged"] == int(rows["purged"].sum()) > 0, window
         assert rows.filter(pl.col("purged"))["y"].null_count() == int(rows["purged"].sum())
+
+
+def test_hourly_candles_as_the_fine_path_give_flow_features_not_a_library_error(tiny_pipeline):
+    """Candles as coarse as the base bar are the fine path: 60 flow minutes hold one bar, under
+    what a realised volatility needs; the window takes the floor of two bars instead of
+    reaching polars' min_periods error."""
+    from ares_cli.data.bars import resample_bars
+
+    catalog = tiny_pipeline.catalog
+    hourly = resample_bars(catalog["bars_fine"], HOUR)
+    cfg = TacticianConfig(flow_minutes=60)
+    frame, _ = build_tactician_dataset(
+        catalog["analyst_ensemble"], catalog["bars"], hourly, catalog["regimes"],
+        catalog["splits"], cfg, base_ms=HOUR, fine_ms=HOUR, cost_per_side=CostsConfig().per_side)
+    vol = frame["t_flow_realised_vol"].drop_nulls()
+    assert vol.len() > 0.9 * frame.height and bool(vol.is_finite().all())
