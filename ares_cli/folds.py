@@ -96,6 +96,7 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
              state_key: str = "memory") -> FoldResult:
     """`steps` (4 to 12) on the fold's past, then its test span traded with what it chose.
     `state_key` is the walk-forward step's action key (see `fold_state_key`)."""
+    from ares_cli.data.gaps import gap_flags, gaps_in
     from ares_cli.ml.trading.optimize import buy_and_hold, trade
     from ares_cli.ml.trading.policy import Policy, gate_counts
     from ares_cli.ml.trading.windows import window_market, window_signals
@@ -148,7 +149,9 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
         metrics={"rules": bt.metrics(), "buy_and_hold": hold.metrics(),
                  # what kept the test span's proposals from trading (the shared gate names)
                  "gates": (gate_counts(frame, policy) if policy is not None
-                           else {"proposals": int((frame.side != 0).sum())})},
+                           else {"proposals": int((frame.side != 0).sum())}),
+                 "data_gaps": gaps_in(gap_flags(out["bars"]), int(local_test[0]),
+                                      int(local_test[-1]) + 1)},
         validation=step12["validation"]["chosen"],
         trials=int(step12["data"]["trials_search_total"]), choices=choices)
 
@@ -269,6 +272,7 @@ def stitch(results: list[FoldResult]) -> Stitched:
             "buy_and_hold_return": res.metrics["buy_and_hold"]["total_return"],
             "validation_sharpe_selected": res.validation["sharpe"],
             "trials": res.trials, "chosen_trial": res.params["trial"],
+            "data_gaps": res.metrics.get("data_gaps"),
         })
     stability = parameter_stability([{**(res.params["policy"] or {}),
                                       "flat": res.params["policy"] is None} for res in results])

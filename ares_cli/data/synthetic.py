@@ -56,6 +56,7 @@ class SyntheticMarket:
 
     trades: pl.DataFrame
     true_regimes: pl.DataFrame | None
+    outages: tuple[tuple[datetime, datetime], ...] = ()  # [start, end) of each, UTC
 
 
 def _regime_path(n_hours: int, rng: np.random.Generator) -> np.ndarray:
@@ -86,13 +87,19 @@ def _clustered_log_vol(n: int, rng: np.random.Generator) -> np.ndarray:
 def generate(
     *, seed: int, days: int, trades_per_day: int, regimes: bool = True,
     start: datetime = DEFAULT_START, start_price: float = 2000.0, drift_scale: float = 1.0,
+    outages: int = 0,
 ) -> SyntheticMarket:
     """Generate `days` of trades (about `trades_per_day` a day) from `seed`, deterministically.
 
     `drift_scale` multiplies the regimes' drifts: 0 keeps their volatilities and durations but
     removes every drift (a market with no edge to find, yet the same shape), 1 is the default
     market, 2 a stronger edge. The random draws do not depend on it, so the same seed gives the
-    same regime path and noise at every level."""
+    same regime path and noise at every level.
+
+    `outages` exchange outages each lose every trade (and its id) in a stretch of 2 to 34
+    hours, the lengths of the real outages in a 2017-2024 Binance history; the price moves on
+    underneath, so trading resumes at another level. They come from their own random stream:
+    the market is the same with or without them."""
     rng = np.random.default_rng(seed)
     n_hours = days * 24
     n_minutes = n_hours * HOUR_MINUTES
@@ -150,6 +157,9 @@ def generate(
         },
         schema=TRADES_SCHEMA,
     )
+    spans: tuple[tuple[datetime, datetime], ...] = ()
+    if outages:
+        trades, spans = _with_outages(trades, outages, seed, start_us, n_minutes)
     true_regimes = None
     if hour_regime is not None:
         hours = start_us + np.arange(n_hours, dtype=np.int64) * HOUR_MINUTES * MINUTE_US
@@ -159,4 +169,23 @@ def generate(
                 "regime": np.array(REGIMES)[hour_regime],
             }
         )
-    return SyntheticMarket(trades, true_regimes)
+    return SyntheticMarket(trades, true_regimes, spans)
+
+
+def _with_outages(trades: pl.DataFrame, count: int, seed: int, start_us: int,
+                  n_minutes: int) -> tuple[pl.DataFrame, tuple[tuple[datetime, datetime], ...]]:
+    """`trades` without those inside `count` outages, and the outages' [start, end)."""
+    rng = np.random.default_rng([seed, 0x0DD])  # apart from the market's own stream
+    hours = rng.integers(2, 35, count)
+    begin = rng.integers(HOUR_MINUTES, max(HOUR_MINUTES + 1, n_minutes - 35 * HOUR_MINUTES),
+                         count)
+    stamps = trades["timestamp"].dt.epoch("us").to_numpy()
+    keep = np.ones(stamps.size, dtype=bool)
+    spans = []
+    for b, h in sorted(zip(begin.tolist(), hours.tolist(), strict=True)):
+        lo = start_us + b * MINUTE_US
+        hi = lo + h * HOUR_MINUTES * MINUTE_US
+        keep &= (stamps < lo) | (stamps >= hi)
+        spans.append((datetime.fromtimestamp(lo / 1e6, UTC),
+                      datetime.fromtimestamp(hi / 1e6, UTC)))
+    return trades.filter(pl.Series(keep)), tuple(spans)

@@ -19,7 +19,8 @@ def _keys(config: Config) -> tuple[str, ...]:
     """Only what the configured source reads, so another source's settings never re-run it."""
     from ares_cli.data.sources import SOURCE_KEYS
 
-    return ("data.source", "data.invalid_policy", *SOURCE_KEYS[config.data.source])
+    return ("data.source", "data.invalid_policy", "data.max_gap_share",
+            *SOURCE_KEYS[config.data.source])
 
 
 def _key_extra(cfg: ConfigView, env: StepEnv) -> dict[str, Any]:
@@ -62,7 +63,21 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         raise DataError(f"source '{source}' produced no trades or candles")
     metrics["first"] = market["timestamp"].min().isoformat()
     metrics["last"] = market["timestamp"].max().isoformat()
-    return StepResult(outputs, {"data": metrics}, collected.warnings)
+    warnings = list(collected.warnings)
+    if collected.trades is not None:
+        from ares_cli.data.gaps import missing_trade_ids
+
+        holes = metrics["missing_trade_ids"] = missing_trade_ids(collected.trades)
+        if holes["holes"] and holes["share"] > cfg.data.max_gap_share:
+            warnings.append(
+                f"{holes['ids']} trade ids are missing ({holes['share']:.1%} of the span's "
+                f"ids) in {holes['holes']} holes, the longest {holes['longest_hole_ids']} ids "
+                f"over {holes['longest_hole_seconds'] / 60:.1f} minutes after "
+                f"{holes['longest_hole_after']}: the trades are incomplete (data.max_gap_share "
+                f"= {cfg.data.max_gap_share:g})")
+    else:
+        metrics["missing_trade_ids"] = None  # candles carry no trade ids
+    return StepResult(outputs, {"data": metrics}, warnings)
 
 
 STEP = Step(

@@ -27,13 +27,20 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         raise ConfigError(f"cannot build bars: {exc}") from None
     except ValueError as exc:
         raise DataError(f"cannot build bars: {exc}") from None
+    import polars as pl
+
+    from ares_cli.data.gaps import GAP_COLUMN, bar_gaps
+
+    gap, gap_facts = bar_gaps(base, inputs.get("trades"), base_ms=bars_cfg.base_ms,
+                              max_gap=cfg.data.max_gap)
+    base = base.with_columns(pl.Series(GAP_COLUMN, gap))
     env.progress(0.6, "classifying regimes")
     regimes, model, metrics = classify_bars(base, cfg.regimes, cfg.split.train,
                                             timeframe=bars_cfg.base)
     metrics["data"].update(
         base_bars=base.height, fine_bars=fine.height,
         empty_base_bars=int(base["filled"].sum()), empty_fine_bars=int(fine["filled"].sum()),
-        **notes,
+        **notes, **gap_facts,
     )
     outputs = {
         "bars": Artifact.table(base),
@@ -51,7 +58,16 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         if notes.get("fine_is_candles") else f"bars.fine = {bars_cfg.fine}")
     summary = (f"{base.height} {bars_cfg.base} bars; fine path: {metrics['data']['fine_from']}"
                if notes.get("fine_is_candles") else "")
-    return StepResult(outputs, metrics, summary=summary)
+    warnings = []
+    if gap_facts["gaps"] and gap_facts["gap_share"] > cfg.data.max_gap_share:
+        longest = gap_facts["longest_gap"]
+        warnings.append(
+            f"{gap_facts['gaps']} gaps in the data (outages: {gap_facts['gap_bars']} of "
+            f"{base.height} {bars_cfg.base} bars, {gap_facts['gap_share']:.1%}), the longest "
+            f"{longest['bars']} bars from {longest['start']}: no label or trade spans one "
+            f"(data.max_gap = {cfg.data.max_gap} bars, data.max_gap_share = "
+            f"{cfg.data.max_gap_share:g})")
+    return StepResult(outputs, metrics, warnings=warnings, summary=summary)
 
 
 STEP = Step(
@@ -61,6 +77,6 @@ STEP = Step(
     inputs=(),
     optional_inputs=("trades", "candles"),
     outputs=("bars", "bars_fine", "regimes", "regime_model"),
-    config=("bars", "regimes", "split.train"),
+    config=("bars", "regimes", "split.train", "data.max_gap", "data.max_gap_share"),
     run=run,
 )

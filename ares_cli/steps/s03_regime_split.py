@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    from ares_cli.data.gaps import gap_flags, gaps_in
     from ares_cli.ml.features.regimes import agreement_by_window
     from ares_cli.ml.features.splits import split_bars
 
@@ -20,8 +21,11 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     if summary["fallback_regimes"]:
         env.log(f"regimes below {cfg.split.min_regime_rows} training bars: "
                 f"{summary['fallback_regimes']} (step 5 decides on labelled rows)")
+    gap = gap_flags(inputs["bars"])
+    for span in summary["windows"].values():  # outages each window holds (data facts)
+        span["data_gaps"] = gaps_in(gap, span["start_index"], span["end_index"])
     metrics = {
-        "data": {"windows": summary["windows"], "gap_bars": summary["gap_bars"],
+        "data": {"windows": summary["windows"], "purge_embargo_bars": summary["gap_bars"],
                  "fallback_regimes": summary["fallback_regimes"]},
         "train": {"regime_bars": summary["counts"]["train"]},
         "validation": {"regime_bars": summary["counts"]["validation"]},
@@ -38,7 +42,7 @@ STEP = Step(
     number=3,
     name="regime-split",
     summary="chronological train/validation/test windows with purge + embargo",
-    inputs=("regimes",),
+    inputs=("regimes", "bars"),
     optional_inputs=("true_regimes",),
     outputs=("splits", "split_summary"),
     config=("split",),

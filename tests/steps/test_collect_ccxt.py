@@ -43,7 +43,7 @@ def test_download_then_incremental_rerun_is_cached_downstream(env):
         collect = first["steps"][0]
         assert collect["status"] == "ok"
         assert collect["metrics"]["data"]["trades_rows"] == len(trades)
-        assert collect["metrics"]["data"]["id_gaps"] == 0
+        assert collect["metrics"]["data"]["missing_trade_ids"]["ids"] == 0
         requests = len(server.requests_to("/api/v3/aggTrades"))
         code, second = run(server)
         assert code == 0

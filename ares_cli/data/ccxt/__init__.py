@@ -4,7 +4,7 @@ crash-safely into a local chunk cache.
 Modules, one job each (inside the package, import from the defining module):
 
 - `config`: the `[ccxt]` section model `CcxtConfig` (no I/O, no ccxt import).
-- `download`: the entry point `download_trades`, its `DownloadResult` and `count_id_gaps`.
+- `download`: the entry point `download_trades`, and its `DownloadResult`.
 - `client`: the ccxt client, `Credentials`, secret redaction, calls with retries and backoff.
 - `paging`: one download's page loop (by aggregate-trade id on Binance, else by time).
 - `cache`: the parquet chunk cache and the time ranges each chunk proves complete.

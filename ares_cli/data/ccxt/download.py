@@ -38,7 +38,7 @@ from ares_cli.errors import ConfigError
 from ares_cli.util.fsutil import safe_name
 from ares_cli.util.timeutil import as_utc
 
-__all__ = ["DownloadResult", "count_id_gaps", "download_trades"]
+__all__ = ["DownloadResult", "download_trades"]
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,6 @@ def download_trades(
         "new_trades": 0,
         "duplicates_dropped": 0,
         "invalid_dropped": 0,
-        "id_gaps": 0,
-        "id_gap_trades": 0,
         "resumed_from": None,
         "chunks": 0,
         "cached_trades": 0,
@@ -133,25 +131,12 @@ def download_trades(
         frame = _window(pl.concat([stored, *run.frames], how="vertical"), start, end)
     finally:
         close(exchange)
-    gaps, gap_trades = count_id_gaps(frame)
-    metrics.update(id_gaps=gaps, id_gap_trades=gap_trades, trades=frame.height)
+    metrics.update(trades=frame.height)  # missing ids: step 1 counts them for every source
     metrics["waited_seconds"] = round(metrics["waited_seconds"], 3)
-    if gaps:
-        log.warning("%s %s: %d gaps in trade ids (%d ids missing) in the window",
-                    exchange_id, metrics["symbol"], gaps, gap_trades)
     if progress is not None:
         progress(1.0, f"{exchange_id} {metrics['symbol']}: {frame.height} trades "
                       f"({metrics['new_trades']} new)")
     return DownloadResult(frame=frame, metrics=metrics)
-
-
-def count_id_gaps(frame: pl.DataFrame) -> tuple[int, int]:
-    """(number of gaps, number of missing ids) between consecutive trade ids of `frame`."""
-    if frame.height < 2:
-        return 0, 0
-    diffs = frame.get_column("trade_id").sort().diff().drop_nulls()
-    holes = diffs.filter(diffs > 1)
-    return int(holes.len()), int((holes - 1).sum())
 
 
 def _window(frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:

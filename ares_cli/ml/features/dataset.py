@@ -16,6 +16,7 @@ import polars as pl
 
 import ares_cli.ml.features.indicators as indicators
 from ares_cli.data.bars import BarsConfig, bar_length_ms
+from ares_cli.data.gaps import gap_flags, gaps_between
 from ares_cli.errors import DataError
 from ares_cli.ml.features.causal import FeaturesConfig, build_features, feature_columns
 from ares_cli.ml.features.labels import LabelsConfig, average_uniqueness, triple_barrier
@@ -26,7 +27,8 @@ __all__ = [
 ]
 
 # Columns that derive from a row's future (its label); blanked on test-window rows.
-OUTCOME_COLUMNS = ("label", "barrier", "ret", "t1", "t1_index", "ambiguous", "y", "purged")
+OUTCOME_COLUMNS = ("label", "barrier", "ret", "t1", "t1_index", "ambiguous", "y", "purged",
+                   "cut_by_gap")
 
 
 def causal_sigma(bars: pl.DataFrame, window: int) -> np.ndarray:
@@ -78,7 +80,8 @@ def build_dataset(
         how="horizontal",
     )
     table = table.filter(pl.col("window").is_in(WINDOWS) & pl.col("regime").is_not_null())
-    table = hide_test_outcomes(_purge_across_windows(table, splits))
+    table = _cut_at_gaps(_purge_across_windows(table, splits), gap_flags(bars))
+    table = hide_test_outcomes(table)
     table = _with_weights(table, bars.height, labels_cfg.uniqueness_weights)
     metrics = _metrics(table, feature_columns(table), bars)
     for window in ("train", "validation"):
@@ -100,6 +103,18 @@ def _purge_across_windows(table: pl.DataFrame, splits: pl.DataFrame) -> pl.DataF
         y=pl.when(leaks).then(None).otherwise(pl.col("y")),
         purged=leaks.fill_null(False),
     ).drop("end")
+
+
+def _cut_at_gaps(table: pl.DataFrame, gap: np.ndarray) -> pl.DataFrame:
+    """Blank the target of rows whose label spans a gap in the data (from its bar to the bar
+    that decided it): the path through an outage is unknown, as past a window's edge."""
+    labelled = table["y"].is_not_null().to_numpy()
+    t0 = table["bar_index"].to_numpy().astype(np.int64)
+    t1 = table["t1_index"].fill_null(-1).to_numpy().astype(np.int64)
+    cut = (labelled & gaps_between(gap, t0, np.maximum(t1, t0)) if gap.any()
+           else np.zeros(table.height, dtype=bool))
+    return table.with_columns(y=pl.when(pl.Series(cut)).then(None).otherwise(pl.col("y")),
+                              cut_by_gap=pl.Series(cut))
 
 
 def hide_test_outcomes(table: pl.DataFrame) -> pl.DataFrame:
@@ -140,6 +155,7 @@ def _metrics(table: pl.DataFrame, features: list[str], bars: pl.DataFrame) -> di
         "features": len(features),
         "rows": {name: table.filter(pl.col("window") == name).height for name in WINDOWS},
         "purged_rows": int(table["purged"].sum()),  # train and validation rows
+        "cut_by_gaps": int(table["cut_by_gap"].sum()),  # labels spanning a gap in the data
         "all_missing_features": missing,
     }
     if bars["taker_buy_volume"].null_count() == bars.height:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ares_cli.data.gaps import gap_flags, gaps_between
 from ares_cli.errors import InsufficientData
 from ares_cli.ml.features.dataset import causal_sigma
 from ares_cli.ml.features.labels import average_uniqueness
@@ -33,7 +34,7 @@ from ares_cli.util.section import Field, Section
 __all__ = ["OUTCOME_COLUMNS", "TacticianConfig", "build_tactician_dataset", "flow_features",
            "proposal_thresholds", "tactician_features"]
 
-OUTCOME_COLUMNS = ("y", "ret", "reason", "t1", "t1_index", "purged")
+OUTCOME_COLUMNS = ("y", "ret", "reason", "t1", "t1_index", "purged", "cut_by_gap")
 
 
 class TacticianConfig(Section):
@@ -171,6 +172,16 @@ def build_tactician_dataset(
     frame = frame.with_columns(
         y=pl.when(leaks).then(None).otherwise(pl.col("y")), purged=leaks.fill_null(False),
     ).drop("end", "decided")
+    # a trade whose path runs through a gap in the data has no known outcome: cut like a
+    # window edge (from the decision bar to the bar it was decided in)
+    gap = gap_flags(bars)
+    labelled = frame["y"].is_not_null().to_numpy()
+    t0 = frame["bar_index"].to_numpy().astype(np.int64)
+    t1 = frame["t1_index"].fill_null(-1).to_numpy().astype(np.int64)
+    cut = (labelled & gaps_between(gap, t0, np.maximum(t1, t0)) if gap.any()
+           else np.zeros(frame.height, dtype=bool))
+    frame = frame.with_columns(y=pl.when(pl.Series(cut)).then(None).otherwise(pl.col("y")),
+                               cut_by_gap=pl.Series(cut))
     test = pl.col("window") == "test"
     frame = frame.with_columns(
         *(pl.when(test).then(None).otherwise(pl.col(c)).alias(c) for c in OUTCOME_COLUMNS))
@@ -208,6 +219,7 @@ def _metrics(frame: pl.DataFrame, upper: float, lower: float) -> dict[str, Any]:
         "note": "training proposals use out-of-fold P(up), later windows the final models' "
                 "P(up); their distributions differ, so the side mix can shift across windows",
         "features": len([c for c in frame.columns if c.startswith("t_")]),
+        "cut_by_gaps": int(frame.filter(pl.col("window") != "test")["cut_by_gap"].sum()),
     }}
     for window in ("train", "validation"):
         rows = frame.filter((pl.col("window") == window) & pl.col("y").is_not_null())

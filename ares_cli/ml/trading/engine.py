@@ -46,9 +46,11 @@ Decisions are taken at the close of a base bar, from what is known then.
    A base bar without fine bars takes no decision; orders never fill past the last fine bar.
 6. A position still open after the last fine bar exits at its close (with slippage), reason
    "end"; so does a time or signal exit decided at the last base bar (no next open exists). The
-   last equity mark includes that exit and its position is flat. An open position is otherwise
-   marked at the plain close, before exit costs. A base bar without fine bars repeats the
-   previous mark and position.
+   last equity mark includes that exit and its position is flat. A gap in the data (`Market.gap`)
+   cuts the window the same way: each stretch between gaps is traded as a window of its own
+   (reason "gap" for the exit before one), equity carried over, gap bars flat. An open
+   position is otherwise marked at the plain close, before exit costs. A base bar without fine
+   bars repeats the previous mark and position.
 
 A trade's `net_return` is its pnl over the cash committed at entry (size times equity, fee
 included). Fees are charged per side on the traded value (entry: on the notional bought or
@@ -78,8 +80,8 @@ __all__ = [
     "run_loop",
 ]
 
-REASONS = ("target", "stop", "trail", "time", "signal", "end")
-_TARGET, _STOP, _TRAIL, _TIME, _SIGNAL, _END = range(6)
+REASONS = ("target", "stop", "trail", "time", "signal", "end", "gap")
+_TARGET, _STOP, _TRAIL, _TIME, _SIGNAL, _END, _GAP = range(7)
 _NONE = np.int64(-1)
 
 
@@ -94,6 +96,10 @@ class Market:
     close: np.ndarray
     first_fine: np.ndarray  # int64 per base bar: index of its first fine bar
     base_time_us: np.ndarray  # int64 open time of each base bar
+    # per base bar: inside a gap in the data (an outage); None: no gaps. The traded window is
+    # then cut there like at its end: a position open before a gap exits at the close of the
+    # last bar before it (reason "gap"), and nothing trades until the data resume
+    gap: np.ndarray | None = None
 
     @classmethod
     def from_bars(cls, base_time_us: np.ndarray, base_ms: int, fine_time_us: np.ndarray,
@@ -437,15 +443,55 @@ def backtest(market: Market, orders: Orders, rules: Rules, *,
     for name, a in zip(("stop", "target", "trail"), arrays, strict=True):
         if (a < 0).any():  # NaN compares False: "none", allowed
             raise ValueError(f"orders.{name} must be >= 0")
-    out = run_loop(market.open, market.high, market.low, market.close, market.first_fine,
-                   side_i, np.nan_to_num(size), *arrays,
-                   float(rules.fee), float(rules.slippage), int(rules.max_hold),
-                   int(rules.cooldown), int(rules.entry_delay), bool(rules.exit_on_flat))
-    equity, position = out[0], out[1]
+    size = np.nan_to_num(size)
+    scalars = (float(rules.fee), float(rules.slippage), int(rules.max_hold),
+               int(rules.cooldown), int(rules.entry_delay), bool(rules.exit_on_flat))
+    if market.gap is None or not np.asarray(market.gap).any():
+        out = run_loop(market.open, market.high, market.low, market.close, market.first_fine,
+                       side_i, size, *arrays, *scalars)
+        equity, position = out[0], out[1]
+        trades = dict(zip(Backtest.TRADE_COLUMNS, out[2:], strict=True))
+    else:
+        equity, position, trades = _across_gaps(market, side_i, size, arrays, scalars)
     returns = np.diff(equity, prepend=1.0) / np.concatenate(([1.0], equity[:-1]))
-    trades = dict(zip(Backtest.TRADE_COLUMNS, out[2:], strict=True))
     return Backtest(returns, equity, position, trades, float(bars_per_year),
                     int(market.open.size))
+
+
+def _across_gaps(market: Market, side: np.ndarray, size: np.ndarray, arrays: list[np.ndarray],
+                 scalars: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """The loop on each stretch of base bars between gaps, as if each were a window of its
+    own, chained: equity carries over (every quantity scales with it), gap bars hold flat."""
+    n = market.n_base
+    gap = np.asarray(market.gap, dtype=bool)
+    edges = np.diff(np.concatenate(([1], gap.astype(np.int8), [1])))
+    starts, ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
+    equity = np.ones(n)
+    position = np.zeros(n, dtype=np.int8)
+    parts: list[dict[str, np.ndarray]] = []
+    level, done = 1.0, 0
+    n_fine = market.open.size
+    for a, b in zip(starts, ends, strict=True):
+        equity[done:a] = level  # the gap bars before this stretch: flat
+        lo = int(market.first_fine[a])
+        hi = int(market.first_fine[b]) if b < n else n_fine
+        out = run_loop(market.open[lo:hi], market.high[lo:hi], market.low[lo:hi],
+                       market.close[lo:hi], market.first_fine[a:b] - lo, side[a:b], size[a:b],
+                       *(x[a:b] for x in arrays), *scalars)
+        equity[a:b] = out[0] * level
+        position[a:b] = out[1]
+        trades = dict(zip(Backtest.TRADE_COLUMNS, out[2:], strict=True))
+        trades["entry_index"] = trades["entry_index"] + lo
+        trades["exit_index"] = trades["exit_index"] + lo
+        trades["pnl"] = trades["pnl"] * level
+        if b < n:  # cut by the gap, not by the window's end
+            trades["reason"] = np.where(trades["reason"] == _END, _GAP, trades["reason"])
+        parts.append(trades)
+        level, done = float(equity[b - 1]), b
+    equity[done:] = level
+    merged = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)
+              for k in Backtest.TRADE_COLUMNS}
+    return equity, position, merged
 
 
 def metrics(returns: np.ndarray, equity: np.ndarray, trades: dict[str, np.ndarray],

@@ -7,11 +7,13 @@ touches test prices.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from ares_cli.data.gaps import gap_flags
 from ares_cli.ml.features.indicators import atr
 from ares_cli.ml.features.regimes import REGIMES
 from ares_cli.ml.models.calibration import Calibrator
@@ -36,10 +38,12 @@ def window_market(bars: pl.DataFrame, fine: pl.DataFrame, index: np.ndarray,
     lo, hi = int(base_us[0]), int(base_us[-1]) + base_ms * 1000
     start = fine["timestamp"].dt.epoch("us")
     part = fine.filter((start >= lo) & (start < hi))
-    return Market.from_bars(
+    market = Market.from_bars(
         base_us, base_ms, part["timestamp"].dt.epoch("us").to_numpy().astype(np.int64),
         part["open"].to_numpy(), part["high"].to_numpy(), part["low"].to_numpy(),
         part["close"].to_numpy())
+    gap = gap_flags(bars)[index]
+    return dataclasses.replace(market, gap=gap) if gap.any() else market
 
 
 def atr_fraction(bars: pl.DataFrame, window: int) -> np.ndarray:

@@ -25,15 +25,18 @@ from tests.data.fake_binance import AggTrade, FakeBinance
 
 
 def test_id_gaps_are_counted_not_hidden(tmp_path: Path) -> None:
-    """Missing aggregate ids on the exchange side are counted in the metrics."""
+    """Missing aggregate ids on the exchange side reach the trades as holes step 1 counts."""
+    from ares_cli.data.gaps import missing_trade_ids
+
     trades = make_trades(T0, T0 + HOUR)
     missing = set(range(200, 205)) | set(range(400, 500))
     served = [t for t in trades if t.id not in missing]
     with FakeBinance(served) as server:
         result = fetch(server, tmp_path, T0, T0 + HOUR)
     assert_matches(result, served)
-    assert result.metrics["id_gaps"] == 2
-    assert result.metrics["id_gap_trades"] == len(missing)
+    holes = missing_trade_ids(result.frame)
+    assert holes["holes"] == 2 and holes["ids"] == len(missing)
+    assert holes["longest_hole_ids"] == 100
 
 
 def test_naive_datetimes_are_utc(fake: FakeBinance, server_trades: list[AggTrade],

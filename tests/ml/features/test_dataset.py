@@ -28,6 +28,32 @@ def inputs():
     return bars, fine, regimes, splits
 
 
+def test_no_label_spans_a_gap_in_the_data():
+    """Outages cut labels like a window edge: no labelled row's span (its bar to the bar that
+    decided it) holds a gap bar, and the count of cut rows is reported (mutation: without the
+    cut, labels run through the outages and this fails)."""
+    from ares_cli.data.gaps import bar_gaps
+
+    market = generate(seed=5, days=40, trades_per_day=3000, outages=4)
+    bars = bars_from_trades(market.trades, 3_600_000)
+    gap, facts = bar_gaps(bars, market.trades, base_ms=3_600_000, max_gap=1)
+    assert facts["gaps"] == 4
+    bars = bars.with_columns(gap=pl.Series(gap))
+    fine = bars_from_trades(market.trades, 60_000)
+    cfg = Config()
+    regimes, _, _ = classify_bars(bars, cfg.regimes, cfg.split.train)
+    plan = plan_windows(bars.height, 0.6, 0.2, purge=24, embargo=12)
+    splits = assign(regimes["timestamp"], regimes["regime"], plan)
+    dataset, metrics = build((bars, fine, regimes, splits))
+    labelled = dataset.filter(pl.col("y").is_not_null())
+    cum = np.concatenate(([0], np.cumsum(gap)))
+    t0 = labelled["bar_index"].to_numpy()
+    t1 = labelled["t1_index"].to_numpy()
+    assert labelled.height > 300
+    assert ((cum[t1 + 1] - cum[t0]) == 0).all(), "a label runs through an outage"
+    assert metrics["data"]["cut_by_gaps"] == int(dataset["cut_by_gap"].sum()) > 0
+
+
 def build(inputs, **labels):
     return build_dataset(*inputs, FeaturesConfig(), LabelsConfig(**labels), BarsConfig())
 

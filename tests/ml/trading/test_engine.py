@@ -290,3 +290,33 @@ def test_metrics_of_a_backtest_and_their_zero_divisions():
     # annualised by sqrt(365).
     assert m["sharpe"] == pytest.approx(math.sqrt(365.0 / 3.0))
     assert m["exposure"] == pytest.approx(2 / 3)  # fine bars 1..2 of 3
+
+
+def test_a_gap_in_the_data_cuts_the_window_like_its_end():
+    """An outage (Market.gap) is a window edge: a position open before it exits at the close
+    of the last bar before it (reason "gap"), nothing is held or entered inside it, and the
+    stretch after it trades as a window of its own with the equity carried over."""
+    import dataclasses
+
+    rise = [(100.0 + k, 101.0 + k, 99.5 + k, 101.0 + k) for k in range(8)]
+    bars = [[bar] for bar in rise]
+    side = np.ones(8, dtype=np.int64)
+    whole = market(bars)
+    gap = np.zeros(8, dtype=bool)
+    gap[3:5] = True  # base bars 3 and 4 are an outage
+    cut = backtest(dataclasses.replace(whole, gap=gap),
+                   Orders.constant(side), Rules(fee=0.0, slippage=0.0), bars_per_year=8760.0)
+    assert trades(cut) == [(1, 2, 1, "gap"), (6, 7, 1, "end")]
+    assert cut.position[3:5].tolist() == [0, 0]
+    before = backtest(market(bars[:3]), Orders.constant(side[:3]), Rules(fee=0.0, slippage=0.0),
+                      bars_per_year=8760.0)
+    after = backtest(market(bars[5:]), Orders.constant(side[5:]), Rules(fee=0.0, slippage=0.0),
+                     bars_per_year=8760.0)
+    expected = np.concatenate((before.equity, np.full(2, before.equity[-1]),
+                               after.equity * before.equity[-1]))
+    np.testing.assert_allclose(cut.equity, expected, rtol=1e-12)
+    assert cut.trades["pnl"][1] == pytest.approx(after.trades["pnl"][0] * before.equity[-1])
+    # no gap: the same backtest as before the feature
+    plain = backtest(dataclasses.replace(whole, gap=np.zeros(8, dtype=bool)),
+                     Orders.constant(side), Rules(fee=0.0, slippage=0.0), bars_per_year=8760.0)
+    assert trades(plain) == [(1, 7, 1, "end")]
