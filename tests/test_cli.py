@@ -363,14 +363,37 @@ def _strict_json(text: str) -> dict:
 
 
 def test_too_little_data_is_a_data_error_naming_the_span(env):
-    """Two days of 1h bars cannot fit the regime thresholds: exit 3, the span and the need."""
+    """Two days of 1h bars cannot fit the regime thresholds: exit 3 at step 2, with the real
+    span, the bars made and needed, and a bars.base that passes the gate when followed."""
     result = CliRunner().invoke(app, ["run-all", "--set", "data.days=2", "--to", "7", "--json"])
     summary = _strict_json(result.stdout)
     assert result.exit_code == 3 and summary["exit_code"] == 3
     message = summary["steps"][1]["message"]
-    assert "the data covers" in message and "2024-01-01" in message
-    assert "regime-classify" in message and "needs at least" in message and "bars of 1h" in message
+    assert "the data span 48.0 h (2024-01-01" in message and "makes 48 bars of 1h" in message
+    assert "regime-classify needs at least 202" in message
     assert "crashed" not in message and "RuntimeWarning" not in result.output
+    hint = message.split("e.g. ")[1].split(" (")[0]  # "--set bars.base=10m"
+    args = hint.split()
+    followed = CliRunner().invoke(app, ["run-all", "--set", "data.days=2", *args, "--to", "2",
+                                        "--json"])
+    assert followed.exit_code == 0, followed.stdout
+
+
+def test_too_little_data_for_any_bar_size_says_so(env, tmp_path):
+    """46 s of trades: no bar size makes the 202 bars the regime fit needs, and the message
+    says so plainly instead of suggesting a setting that cannot work."""
+    from tests.data.binance_files import binance_path, csv_bytes, generate
+
+    gen = generate("spot-trades", n=185)
+    path = binance_path(tmp_path / "data", "spot-trades")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(csv_bytes(gen))
+    result = CliRunner().invoke(app, ["run-all", "--source", "files", "--path", str(path),
+                                      "--to", "3", "--json"])
+    summary = _strict_json(result.stdout)
+    message = summary["steps"][1]["message"]
+    assert result.exit_code == 3 and "the data span 46 s" in message
+    assert "no bar size can make that many" in message and "--set" not in message
 
 
 def test_json_output_is_strict_json(store_copy):

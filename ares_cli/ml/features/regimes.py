@@ -220,6 +220,13 @@ def data_span(timestamps: pl.Series) -> str:
     return f"{length} ({first.isoformat()} to {last.isoformat()})"
 
 
+def bars_needed(config: RegimesConfig, train_fraction: float) -> int:
+    """Base bars the classifier needs in all: a warm-up plus `min_fit_bars` in the first
+    `train_fraction` of them, where its thresholds are fitted."""
+    warmup = max(config.trend_window, config.vol_window) + 1
+    return int(np.ceil((warmup + config.min_fit_bars) / train_fraction))
+
+
 def classify_bars(
     bars: pl.DataFrame, config: RegimesConfig, train_fraction: float, *, timeframe: str = "bar",
 ) -> tuple[pl.DataFrame, dict[str, Any], dict[str, Any]]:
