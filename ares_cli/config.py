@@ -106,6 +106,17 @@ class Config(BaseModel):
         """Plain nested dict (JSON-ready) of every value in force."""
         return self.model_dump(mode="json")
 
+    def overrides(self) -> dict[str, Any]:
+        """Every key whose value differs from the default, as {'section.key': value}: what
+        makes this configuration this one (for reports and logs)."""
+        defaults = type(self)().to_dict()
+        out: dict[str, Any] = {}
+        for section, values in self.to_dict().items():
+            for key, value in values.items() if isinstance(values, dict) else ():
+                if defaults.get(section, {}).get(key) != value:
+                    out[f"{section}.{key}"] = value
+        return out
+
     def store_root(self) -> Path:
         """The store folder: `ARES_STORE` if set, else `store.root`."""
         return Path(os.environ.get("ARES_STORE") or self.store.root)

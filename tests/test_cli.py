@@ -87,7 +87,16 @@ def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_co
     run_id = summary["run_id"]
     report = Path(summary["report"])
     assert report == (store.runs / run_id / "report.html").resolve()
-    assert report.read_text().startswith("<!DOCTYPE html>")
+    page = report.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    # the published copy says what it is a report of; step 16's stored one stays run-free
+    header = page.split('<section id="identity">')[1].split("</section>")[0]
+    for fact in (run_id, "ETHUSDT on binance", "synthetic market (seed 7,", "base 1h",
+                 "walk_forward.folds</code> = 1", "no rows dropped", "no trade id missing",
+                 "0 outages", "16 of 16 steps done", "Published"):
+        assert fact in header, fact
+    stored = store.get(summary["steps"][15]["outputs"]["report"]).decode()
+    assert run_id not in stored and "<!-- ares:identity -->" in stored
     on_disk = json.loads((store.runs / run_id / "summary.json").read_text())
     assert on_disk["run_id"] == run_id and on_disk["report"] == str(report)
     code, out = ares("report")

@@ -124,7 +124,7 @@ def report_data(*, exchange: str, symbol: str, key: str, bars: pl.DataFrame,
                 walk_forward_folds: Mapping[str, Any], calibration: Mapping[str, Any],
                 trials: pl.DataFrame, params: Mapping[str, Any],
                 monte_carlo: Mapping[str, Any], ab_test: Mapping[str, Any],
-                contributions: Mapping[str, Any], created: str) -> dict[str, Any]:
+                contributions: Mapping[str, Any], data_end: str) -> dict[str, Any]:
     """The dict `report.page.render_report` draws (its keys are documented there)."""
     frame = bars.select("timestamp", "close").with_row_index("bar_index").join(
         splits.select(pl.col("bar_index").cast(pl.UInt32), "regime"), on="bar_index",
@@ -140,7 +140,7 @@ def report_data(*, exchange: str, symbol: str, key: str, bars: pl.DataFrame,
     per = ab_test.get("per_opponent") or {}
     return {
         "title": f"ares report: {exchange}/{symbol}",
-        "exchange": exchange, "symbol": symbol, "run_id": key, "created": created,
+        "exchange": exchange, "symbol": symbol, "run_id": key, "data_end": data_end,
         "verdict": verdict(monte_carlo, ab_test),
         "price": {"time": _iso(frame["timestamp"]), "close": frame["close"].to_list(),
                   "regime": frame["regime"].to_list()},

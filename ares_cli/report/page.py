@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ares_cli.report.formatting import as_mapping, as_seq, esc, fmt_num, parse_time
+from ares_cli.report.identity import IDENTITY_MARKER
 from ares_cli.report.plot_common import PLOT_RC, Unavailable
 from ares_cli.report.plots_market import plot_equity, plot_price
 from ares_cli.report.plots_model import (
@@ -69,6 +70,8 @@ caption { text-align: left; font-weight: bold; padding: 4px 0; }
 caption .window { font-weight: normal; color: #555; }
 td, th { border: 1px solid #ddd; padding: 4px 10px; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.identity { width: 100%; font-size: 13px; }
+table.identity caption { font-size: 15px; }
 """
 
 # Counts the figures that reached the DOM with their SVG: `--dump-dom` and the browser test
@@ -101,7 +104,7 @@ _SECTIONS: tuple[tuple[str, str, Callable[[Mapping[str, Any]], tuple[str, str]]]
 def _verdict_html(data: Mapping[str, Any]) -> str:
     """The verdict box: what was tested, then the headline, edge yes/no and the reasons."""
     context = " · ".join(
-        esc(v) for v in (data.get("title"), _pair(data), _run(data), _created(data)) if v)
+        esc(v) for v in (data.get("title"), _pair(data), _run(data), _data_end(data)) if v)
     verdict = data.get("verdict")
     parts = [f'<p class="context">{context}</p>' if context else ""]
     if not isinstance(verdict, Mapping) or not verdict:
@@ -138,13 +141,13 @@ def _run(data: Mapping[str, Any]) -> str:
     return str(data["run_id"]) if data.get("run_id") else ""
 
 
-def _created(data: Mapping[str, Any]) -> str:
-    """"created TIME" (unescaped) or ""."""
-    created = data.get("created")
-    if not created:
+def _data_end(data: Mapping[str, Any]) -> str:
+    """"data to TIME" (unescaped: the last bar the run saw) or ""."""
+    end = data.get("data_end")
+    if not end:
         return ""
-    dt = parse_time(created)
-    return f"created {dt:%Y-%m-%d %H:%M} UTC" if dt else f"created {created}"
+    dt = parse_time(end)
+    return f"data to {dt:%Y-%m-%d %H:%M} UTC" if dt else f"data to {end}"
 
 
 def _plot_section(name: str, heading: str, body: str) -> str:
@@ -237,7 +240,7 @@ def render_report(data: Mapping[str, Any] | None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n"
         '<link rel="icon" href="data:,">\n'
-        f"<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<style>{_CSS}</style>\n</head>\n<body>\n<main>\n{IDENTITY_MARKER}\n"
         + "\n".join(body)
         + f"\n</main>\n<script>{script}</script>\n</body>\n</html>\n"
     )

@@ -53,14 +53,14 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                                          dict(analyst.models), inputs["analyst_ensemble_model"])
     env.progress(0.5, "report")
     wf = inputs["walk_forward"]
-    created = wf["timestamp"].max().isoformat()  # the data's end: the report is reproducible
+    data_end = wf["timestamp"].max().isoformat()  # not a clock: the report is reproducible
     data = report_data(
         exchange=env.exchange, symbol=env.symbol, key=f"action key {env.state_key[:12]}",
         bars=inputs["bars"], splits=inputs["splits"], walk_forward=wf,
         walk_forward_folds=inputs["walk_forward_folds"],
         calibration=inputs["calibration_report"], trials=inputs["trials"],
         params=inputs["params"], monte_carlo=inputs["monte_carlo"],
-        ab_test=inputs["ab_test"], contributions=contributions, created=created)
+        ab_test=inputs["ab_test"], contributions=contributions, data_end=data_end)
     html = render_report(json_safe(data))
     head = verdict(inputs["monte_carlo"], inputs["ab_test"])
     metrics = {

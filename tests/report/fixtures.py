@@ -60,7 +60,7 @@ def full_data(n_bars: int = 2000) -> dict[str, Any]:
         "exchange": "binance",
         "symbol": "ETHUSDT",
         "run_id": "20240301-120000-abcdef",
-        "created": "2024-03-01T12:00:00Z",
+        "data_end": "2024-03-01T12:00:00Z",
         "verdict": {"headline": "No edge out of sample", "edge": False,
                     "details": ["permutation p = 0.41", "deflated Sharpe 0.12 < 0.95",
                                 "A/B decision: keep"]},

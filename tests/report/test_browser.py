@@ -211,6 +211,24 @@ def test_report_renders_in_chromium(browser: Browser, tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_published_header_comes_first_and_breaks_nothing(browser: Browser,
+                                                              tmp_path: Path) -> None:
+    """The stamped copy: the header is the page's first section, visible, under the CSP."""
+    from ares_cli.report.identity import stamp
+    from tests.report.test_identity import FACTS
+
+    report = tmp_path / "stamped.html"
+    report.write_text(stamp(full_page(), FACTS), encoding="utf-8")
+    errors = browser.open(report)
+    assert errors == [], "the page logged errors:\n" + "\n".join(errors)
+    assert browser.evaluate("document.querySelector('main').firstElementChild.id") == "identity"
+    text = browser.evaluate("document.getElementById('identity').innerText")
+    assert "20240101T000000Z-abc123" in text and "/data/<odd>&name.feather" in text
+    assert browser.evaluate("document.getElementById('identity')"
+                            ".getBoundingClientRect().height") > 100
+    assert browser.evaluate("document.body.dataset.plots") == str(len(PLOTS))
+
+
 def test_the_check_sees_errors_and_lost_plots(browser: Browser, tmp_path: Path) -> None:
     """The harness is not blind: a page with a console error, an external load and a figure
     without its SVG is caught on every count."""
