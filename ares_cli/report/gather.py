@@ -119,6 +119,31 @@ def _tables(params: Mapping[str, Any], wf: Mapping[str, Any], mc: Mapping[str, A
     return tables
 
 
+def _empty_sections(folds: Mapping[str, Any], params: Mapping[str, Any],
+                    monte_carlo: Mapping[str, Any], ab_test: Mapping[str, Any],
+                    trials: pl.DataFrame) -> dict[str, str]:
+    """Why a section shows nothing: no walk-forward trade (each fold's gates), no feasible
+    trial (step 12's reason), no Monte Carlo (not tested), no interval against an opponent."""
+    from ares_cli.ml.evaluation.walk_forward import fold_gate_words
+
+    out: dict[str, str] = {}
+    records = list(folds.get("folds", []))
+    if records and not sum(f["metrics"]["rules"]["trades"] for f in records):
+        out["equity"] = ("no walk-forward trade, so the strategy's equity is a flat line: "
+                         + "; ".join(fold_gate_words(f) for f in records))
+    if params.get("trial") is None:
+        feasible = int(trials["feasible"].sum()) if "feasible" in trials.columns else 0
+        out["pareto"] = (f"{trials.height} trials, {feasible} feasible; the rule chosen is to "
+                         f"stay flat: {params.get('why')}")
+    if monte_carlo.get("verdict") == "not tested":
+        out["monte_carlo"] = f"not tested: {monte_carlo.get('verdict_reason')}"
+    notes = [f"against {name}: {v['note']}" for name, v in
+             (ab_test.get("per_opponent") or {}).items() if v.get("ci95") is None and v.get("note")]
+    if notes:
+        out["ab_test"] = "; ".join(notes)
+    return out
+
+
 def report_data(*, exchange: str, symbol: str, key: str, bars: pl.DataFrame,
                 splits: pl.DataFrame, walk_forward: pl.DataFrame,
                 walk_forward_folds: Mapping[str, Any], calibration: Mapping[str, Any],
@@ -139,6 +164,8 @@ def report_data(*, exchange: str, symbol: str, key: str, bars: pl.DataFrame,
     dist = monte_carlo.get("distributions") or {}
     per = ab_test.get("per_opponent") or {}
     return {
+        # one sentence per section that has nothing (or nothing useful) to plot, saying why
+        "empty": _empty_sections(walk_forward_folds, params, monte_carlo, ab_test, trials),
         "title": f"ares report: {exchange}/{symbol}",
         "exchange": exchange, "symbol": symbol, "run_id": key, "data_end": data_end,
         "verdict": verdict(monte_carlo, ab_test),

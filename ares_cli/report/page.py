@@ -212,18 +212,22 @@ def render_report(data: Mapping[str, Any] | None) -> str:
     with matplotlib.rc_context():
         matplotlib.rcdefaults()  # matplotlib's own defaults, not a local matplotlibrc
         matplotlib.rcParams.update(PLOT_RC)
+        empty = as_mapping(data.get("empty"))
         for name, heading, plot in _SECTIONS:
+            why_empty = empty.get(name)  # the run's own sentence for a section with nothing
             try:
                 svg, caption = plot(data)
             except Unavailable as why:
-                inner = f'<p class="na">{esc(heading)}: not available ({esc(why)}).</p>'
+                inner = (f'<p class="na">{esc(heading)}: not available '
+                         f"({esc(why_empty or why)}).</p>")
             except Exception as err:  # one bad section must not take the report down
                 inner = (f'<p class="na">{esc(heading)}: not available (the plot could not be '
                          f"drawn: {esc(type(err).__name__)}: {esc(err)}).</p>")
             else:
                 drawn.append(f"plot-{name}")
-                inner = (f'<figure id="plot-{name}">{svg}<figcaption>{caption}</figcaption>'
-                         f"</figure>")
+                note = f'<p class="na">{esc(why_empty)}.</p>' if why_empty else ""
+                inner = (f'{note}<figure id="plot-{name}">{svg}<figcaption>{caption}'
+                         f"</figcaption></figure>")
             body.append(_plot_section(name, heading, inner))
     body.append(f'<section id="section-tables"><h2>Key numbers</h2>{_tables_html(data)}'
                 f"</section>")

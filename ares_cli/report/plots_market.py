@@ -155,7 +155,7 @@ def plot_equity(data: Mapping[str, Any]) -> tuple[str, str]:
                     va="top", ha="left", fontsize=8, color="#333333")
     ax.set_title("Out-of-sample equity", loc="left")
     ax.set_ylabel("equity")
-    ax.legend(loc="upper left", bbox_to_anchor=(0, 0.93))
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2)
     dd_ax.set_ylabel("drawdown %")
     ax.margins(x=0.01)
     date_axis(dd_ax)

@@ -126,10 +126,12 @@ def plot_pareto(data: Mapping[str, Any]) -> tuple[str, str]:
     return svg(fig, "pareto"), caption
 
 
-_MC_PANELS = (
-    ("sharpe", "Sharpe ratio (bootstrap)", "replicates"),
-    ("max_drawdown", "max drawdown (bootstrap)", "replicates"),
-    ("permutation", "permutation test (null)", "null"),
+_MC_PANELS = (  # (key, title, values key, x axis with its unit)
+    ("sharpe", "Sharpe ratio (bootstrap)", "replicates", "annualised Sharpe ratio"),
+    ("max_drawdown", "max drawdown (bootstrap)", "replicates",
+     "max drawdown (fraction of peak equity)"),
+    ("permutation", "permutation test (null)", "null",
+     "annualised Sharpe of the trades at random times"),
 )
 
 
@@ -140,18 +142,20 @@ def plot_monte_carlo(data: Mapping[str, Any]) -> tuple[str, str]:
 
     mc = as_mapping(data.get("monte_carlo"))
     panels = []
-    for key, title, values_key in _MC_PANELS:
+    for key, title, values_key, unit in _MC_PANELS:
         part = as_mapping(mc.get(key))
         values = floats(part.get(values_key))
         panels.append((key, title, values[np.isfinite(values)],
-                       to_float(part.get("observed"))))
-    if not any(v.size for _, _, v, _ in panels):
+                       to_float(part.get("observed")), unit))
+    if not any(v.size for _, _, v, _, _ in panels):
         raise Unavailable("no Monte Carlo replicates")
     fig = figure(11, 3.8)
     axes = fig.subplots(1, len(panels))
     missing = []
-    for ax, (key, title, values, observed) in zip(axes, panels, strict=True):
-        ax.set_title(title, loc="left")
+    for ax, (key, title, values, observed, unit) in zip(axes, panels, strict=True):
+        # the observed value goes in the title, not a legend that could cover the bars
+        ax.set_title(title + (f"\nobserved {fmt_num(observed)} (red line)"
+                              if math.isfinite(observed) else ""), loc="left")
         if not values.size:
             axes_note(ax, "not available")
             missing.append(key.replace("_", " "))
@@ -159,11 +163,9 @@ def plot_monte_carlo(data: Mapping[str, Any]) -> tuple[str, str]:
         bins = int(min(40, max(10, math.sqrt(values.size))))
         ax.hist(values, bins=bins, color="#8fb3de", edgecolor="#5b86b8", linewidth=0.5)
         if math.isfinite(observed):
-            ax.axvline(observed, color="#d62728", linewidth=2,
-                       label=f"observed {fmt_num(observed)}")
-            ax.legend(loc="upper left")
-        ax.set_ylabel("count")
-        ax.set_xlabel(f"{values.size:,} draws")
+            ax.axvline(observed, color="#d62728", linewidth=2)
+        ax.set_ylabel(f"count of {values.size:,} draws")
+        ax.set_xlabel(unit)
     window = section_window(mc, "the out-of-sample walk-forward record")
     caption = (f"Distributions from resampling, measured on {window}: bootstrap replicates of "
                f"the Sharpe ratio and max drawdown, and the permutation test's null; the red "

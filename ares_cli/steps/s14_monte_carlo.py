@@ -36,24 +36,6 @@ def _trades(table: Any, first_bar: int, n_bars: int) -> dict[str, Any]:
             "equity_return": (table["net_return"].to_numpy() * table["size"].to_numpy())[order]}
 
 
-def _fold_gates(fold: dict[str, Any]) -> str:
-    """Why a fold traded little, in the shared gate names: its step 12 stayed flat (and why),
-    or its test span's proposals and what each gate stopped."""
-    from ares_cli.ml.trading.policy import NO_PROPOSAL, stopped_words
-
-    if fold["params"]["policy"] is None:
-        return f"fold {fold['fold']} stayed flat: {fold['params']['why']}"
-    gates = fold["metrics"].get("gates")
-    trades = fold["metrics"]["rules"]["trades"]
-    if not gates:  # a record from before the gates were kept
-        return f"fold {fold['fold']}: {trades} trade(s)"
-    if gates["proposals"] == 0:
-        return f"fold {fold['fold']}: {NO_PROPOSAL} on its test span"
-    return (f"fold {fold['fold']}: {trades} trade(s) from {gates['proposals']} test proposals; "
-            f"the gates stopped {stopped_words(gates)}; {gates['passed']} passed (an open "
-            "trade or the cooldown absorbs the rest)")
-
-
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     import numpy as np
     import polars as pl
@@ -98,7 +80,9 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                                 "rule whose neighbours score under half its validation Sharpe"
                                 + (", and so did step 12" if params.get("fragile") else ""))
     if m["verdict"] == "not tested":
-        m["verdict_reason"] += "; " + "; ".join(_fold_gates(f) for f in folds)
+        from ares_cli.ml.evaluation.walk_forward import fold_gate_words
+
+        m["verdict_reason"] += "; " + "; ".join(fold_gate_words(f) for f in folds)
     summary = describe(m)
     warnings = [summary] if m["verdict"] != "edge" else []
     distributions = m.pop("distributions", {})

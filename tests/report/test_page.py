@@ -140,3 +140,21 @@ def test_table_formats_and_labels(page: str) -> None:
     assert '<td class="num">0.8123</td>' in section
     assert '<td class="num">412</td>' in section
     assert '<td class="num">n/a</td>' in section
+
+
+def test_a_section_with_nothing_to_show_says_why_in_one_sentence() -> None:
+    """The run's own sentence: above a drawn but empty plot (a flat equity line), and in place
+    of the generic reason when the plot is not available (no Monte Carlo replicates)."""
+    data = full_data()
+    data["monte_carlo"] = {}
+    data["empty"] = {"equity": "no walk-forward trade, so the strategy's equity is a flat "
+                               "line: fold 1 stayed flat: flat rule: <picked> lost",
+                     "monte_carlo": "not tested: 3 out-of-sample trade(s), fewer than 10"}
+    page = render_report(data)
+    equity = page[page.index('id="section-equity"'):page.index('id="section-reliability"')]
+    assert ('<p class="na">no walk-forward trade, so the strategy&#x27;s equity is a flat line: '
+            "fold 1 stayed flat: flat rule: &lt;picked&gt; lost.</p>") in equity
+    assert "<svg" in equity
+    mc = page[page.index('id="section-monte_carlo"'):page.index('id="section-ab_test"')]
+    assert ("Monte Carlo: not available (not tested: 3 out-of-sample trade(s), fewer than "
+            "10).") in mc

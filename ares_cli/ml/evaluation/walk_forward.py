@@ -19,9 +19,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ares_cli.ml.trading.policy import NO_PROPOSAL, stopped_words
 from ares_cli.util.section import Field, Section
 
-__all__ = ["ComputeConfig", "Fold", "WalkForwardConfig", "parameter_stability", "plan_folds"]
+__all__ = ["ComputeConfig", "Fold", "WalkForwardConfig", "fold_gate_words", "parameter_stability",
+           "plan_folds"]
 
 
 class ComputeConfig(Section):
@@ -135,3 +137,20 @@ def parameter_stability(chosen: list[dict[str, Any]]) -> dict[str, Any]:
             out[key] = {"mode": common, "mode_share": text.count(common) / len(text),
                         "values": text}
     return out
+
+
+def fold_gate_words(fold: dict[str, Any]) -> str:
+    """Why a fold traded little, in the shared gate names: its step 12 stayed flat (and why),
+    or its test span's proposals and what each gate stopped (step 14's "not tested" reason,
+    and the report's sentence for an empty record)."""
+    if fold["params"]["policy"] is None:
+        return f"fold {fold['fold']} stayed flat: {fold['params']['why']}"
+    gates = fold["metrics"].get("gates")
+    trades = fold["metrics"]["rules"]["trades"]
+    if not gates:  # a record from before the gates were kept
+        return f"fold {fold['fold']}: {trades} trade(s)"
+    if gates["proposals"] == 0:
+        return f"fold {fold['fold']}: {NO_PROPOSAL} on its test span"
+    return (f"fold {fold['fold']}: {trades} trade(s) from {gates['proposals']} test proposals; "
+            f"the gates stopped {stopped_words(gates)}; {gates['passed']} passed (an open "
+            "trade or the cooldown absorbs the rest)")
