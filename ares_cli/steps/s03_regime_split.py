@@ -22,7 +22,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         env.log(f"regimes below {cfg.split.min_regime_rows} training bars: "
                 f"{summary['fallback_regimes']} (step 5 decides on labelled rows)")
     gap = gap_flags(inputs["bars"])
-    for span in summary["windows"].values():  # outages each window holds (data facts)
+    for name in ("train", "validation"):  # outages each window holds (the test window's are
+        span = summary["windows"][name]   # counted by walk-forward, per fold)
         span["data_gaps"] = gaps_in(gap, span["start_index"], span["end_index"])
     metrics = {
         "data": {"windows": summary["windows"], "purge_embargo_bars": summary["gap_bars"],
