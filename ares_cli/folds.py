@@ -65,7 +65,8 @@ def fold_inputs(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
     from ares_cli.ml.features.regimes import classify_bars
     from ares_cli.ml.features.splits import SplitPlan, assign
 
-    part = bars.slice(fold.start, fold.test[1] - fold.start)
+    part = _causal_gaps(bars.slice(fold.start, fold.test[1] - fold.start),
+                        fold.test[0] - fold.start)
     lo = part["timestamp"][0]
     hi = part["timestamp"][-1] + timedelta(milliseconds=base_ms)
     fine_part = fine.filter((pl.col("timestamp") >= lo) & (pl.col("timestamp") < hi))
@@ -77,6 +78,26 @@ def fold_inputs(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
     plan = SplitPlan(n, local, fold.validation[0] - fold.train[1])
     splits = assign(regimes["timestamp"], regimes["regime"], plan)
     return {"bars": part, "bars_fine": fine_part, "regimes": regimes, "splits": splits}
+
+
+def _causal_gaps(part: pl.DataFrame, test_start: int) -> pl.DataFrame:
+    """The fold's bars with a gap column its past can know: whether an empty stretch is an
+    outage or a quiet market is told by the trade after it, so a stretch running from the
+    fold's past into its test span is taken as a gap in the past (the conservative cut) rather
+    than classified by a trade of the test span."""
+    from ares_cli.data.gaps import GAP_COLUMN
+
+    if GAP_COLUMN not in part.columns or not 0 < test_start < part.height:
+        return part
+    filled = part["filled"].to_numpy().astype(bool)
+    if not (filled[test_start - 1] and filled[test_start]):
+        return part
+    k = test_start - 1
+    while k >= 0 and filled[k]:
+        k -= 1
+    gap = part[GAP_COLUMN].to_numpy().astype(bool).copy()
+    gap[k + 1:test_start] = True
+    return part.with_columns(pl.Series(GAP_COLUMN, gap))
 
 
 def fold_state_key(state_key: str, fold: Fold) -> str:

@@ -174,7 +174,7 @@ def market_bars(
         return bars_from_trades(trades, base_ms), bars_from_trades(trades, fine_ms), notes
     if candles is None:
         raise ValueError("neither trades nor candles to build bars from")
-    step_ms = candle_ms or _infer_step_ms(candles)
+    step_ms = candle_ms or infer_step_ms(candles)
     if base_ms % step_ms:
         raise CandleResolutionError(step_ms, base_ms)
     notes["built_from"] = "candles"
@@ -205,7 +205,7 @@ class CandleResolutionError(ValueError):
             + f"{timeframe_name(candle_ms * max(1, -(-base_ms // candle_ms)))}")
 
 
-def _infer_step_ms(candles: pl.DataFrame) -> int:
+def infer_step_ms(candles: pl.DataFrame) -> int:
     diffs = candles["timestamp"].dt.epoch("us").diff().drop_nulls()
     if diffs.len() == 0:
         raise ValueError("a single candle cannot tell its own timeframe")

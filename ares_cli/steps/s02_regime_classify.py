@@ -23,6 +23,7 @@ def _enough_bars(inputs: Mapping[str, Any], n_bars: int, cfg: ConfigView) -> Non
     with the data's real span (first to last trade or candle), the bars it makes, the bars
     needed, and a bars.base (with a bars.fine that fits it) that passes this gate, or the
     plain statement that none can."""
+    from ares_cli.data.bars import infer_step_ms
     from ares_cli.errors import InsufficientData
     from ares_cli.ml.features.regimes import bars_needed
     from ares_cli.util.timeutil import timeframe_ms
@@ -36,8 +37,7 @@ def _enough_bars(inputs: Mapping[str, Any], n_bars: int, cfg: ConfigView) -> Non
     first, last = raw["timestamp"].min(), raw["timestamp"].max()
     span_ms = int((last - first).total_seconds() * 1000)
     # candles cannot make bars shorter than themselves; trades go down to seconds
-    step = 1000 if trades is not None else int(
-        raw["timestamp"].dt.epoch("ms").diff().drop_nulls().min() or 60_000)
+    step = 1000 if trades is not None else infer_step_ms(raw)
 
     def fine_for(base_ms: int) -> str | None:
         if bars_cfg.fine_ms < base_ms and base_ms % bars_cfg.fine_ms == 0:

@@ -223,8 +223,11 @@ def data_span(timestamps: pl.Series) -> str:
 def bars_needed(config: RegimesConfig, train_fraction: float) -> int:
     """Base bars the classifier needs in all: a warm-up plus `min_fit_bars` in the first
     `train_fraction` of them, where its thresholds are fitted."""
-    warmup = max(config.trend_window, config.vol_window) + 1
-    return int(np.ceil((warmup + config.min_fit_bars) / train_fraction))
+    fit = max(config.trend_window, config.vol_window) + 1 + config.min_fit_bars
+    n = int(np.ceil(fit / train_fraction))
+    while int(np.floor(n * train_fraction)) < fit:  # the fit takes floor(n * fraction) bars
+        n += 1
+    return n
 
 
 def classify_bars(
@@ -245,7 +248,7 @@ def classify_bars(
             f"the data covers {data_span(bars['timestamp'])}, {len(close)} bars of {timeframe}: "
             f"regime-classify fits on the first {train_fraction:.0%} ({n_fit} bars) and needs "
             f"at least {need} there (a {warmup}-bar warm-up plus regimes.min_fit_bars = "
-            f"{config.min_fit_bars}), i.e. {int(np.ceil(need / train_fraction))} bars in all: "
+            f"{config.min_fit_bars}), i.e. {bars_needed(config, train_fraction)} bars in all: "
             "collect more data or use a shorter bars.base"
         )
     classifier = RegimeClassifier(config)

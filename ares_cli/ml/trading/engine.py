@@ -489,8 +489,12 @@ def _across_gaps(market: Market, side: np.ndarray, size: np.ndarray, arrays: lis
         parts.append(trades)
         level, done = float(equity[b - 1]), b
     equity[done:] = level
-    merged = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0)
-              for k in Backtest.TRADE_COLUMNS}
+    if not parts:  # every bar a gap: no trade, with the loop's own column types
+        parts = [dict(zip(Backtest.TRADE_COLUMNS, run_loop(
+            market.open[:0], market.high[:0], market.low[:0], market.close[:0],
+            market.first_fine[:0], side[:0], size[:0], *(x[:0] for x in arrays),
+            *scalars)[2:], strict=True))]
+    merged = {k: np.concatenate([p[k] for p in parts]) for k in Backtest.TRADE_COLUMNS}
     return equity, position, merged
 
 

@@ -153,6 +153,9 @@ def sweep_sma_crossover(market: Market, fast: Sequence[int] | np.ndarray,
     """
     if not isinstance(rules, Rules):
         raise TypeError("rules must be a Rules")
+    if market.gap is not None and np.asarray(market.gap).any():
+        raise ValueError("the sweep trades one window; a market with gaps goes through "
+                         "backtest, which cuts it at each gap")
     n = market.n_base
     if n == 0:
         raise ValueError("no base bars to trade on")

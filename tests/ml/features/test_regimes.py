@@ -107,3 +107,16 @@ def test_agreement_metrics_by_hand():
     assert result["bars"] == 4
     assert result["recall"] == {"BULL": 0.5, "BEAR": 1.0, "VOLATILE": 0.0}
     assert result["balanced_accuracy"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("fraction", [0.29, 0.3, 0.55, 0.6, 0.7, 0.99])
+@pytest.mark.parametrize("min_fit", [10, 67, 72, 100])
+def test_bars_needed_is_the_fewest_the_fit_accepts(fraction, min_fit):
+    """classify_bars fits on floor(n * fraction) bars: bars_needed is the least n that gives
+    it enough (one bar fewer fails), so a gate built on it never passes data that then fail."""
+    from ares_cli.ml.features.regimes import RegimesConfig, bars_needed
+
+    cfg = RegimesConfig(min_fit_bars=min_fit)
+    fit = max(cfg.trend_window, cfg.vol_window) + 1 + min_fit
+    n = bars_needed(cfg, fraction)
+    assert int(np.floor(n * fraction)) >= fit > int(np.floor((n - 1) * fraction))

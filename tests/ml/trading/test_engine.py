@@ -320,3 +320,22 @@ def test_a_gap_in_the_data_cuts_the_window_like_its_end():
     plain = backtest(dataclasses.replace(whole, gap=np.zeros(8, dtype=bool)),
                      Orders.constant(side), Rules(fee=0.0, slippage=0.0), bars_per_year=8760.0)
     assert trades(plain) == [(1, 7, 1, "end")]
+
+
+def test_buy_and_hold_buys_again_after_each_gap_and_an_all_gap_window_trades_nothing():
+    import dataclasses
+
+    from ares_cli.ml.trading.optimize import buy_and_hold
+
+    bars = [[(100.0 + k, 101.0 + k, 99.5 + k, 101.0 + k)] for k in range(10)]
+    gap = np.zeros(10, dtype=bool)
+    gap[[0, 4]] = True
+    held = buy_and_hold(dataclasses.replace(market(bars), gap=gap), fee=0.0, slippage=0.0,
+                        bars_per_year=8760.0)
+    assert [t[3] for t in trades(held)] == ["gap", "end"] and held.metrics()["total_return"] > 0
+    every = dataclasses.replace(market(bars), gap=np.ones(10, dtype=bool))
+    flat = backtest(every, Orders.constant(np.ones(10, dtype=np.int64)), Rules(),
+                    bars_per_year=8760.0)
+    assert flat.n_trades == 0 and flat.trade_table(every).height == 0
+    assert flat.trades["entry_index"].dtype.kind == "i"
+    assert (flat.equity == 1.0).all()
