@@ -72,6 +72,9 @@ def report_facts(manifest: Manifest) -> dict[str, Any]:
         if key.startswith("dropped_") and value:
             counts[key.removeprefix("dropped_").replace("_", " ")] = value
     quality = [f"{v} rows dropped: {k}" for k, v in counts.items()] or ["no rows dropped"]
+    quality += [f"{f['path']}: {f['preamble_lines_skipped']} line(s) above the header skipped"
+                for f in collect.get("files", []) if isinstance(f, dict)
+                and f.get("preamble_lines_skipped")]
     ids = collect.get("missing_trade_ids")
     if ids:
         quality.append(f"{ids['ids']} trade ids missing in {ids['holes']} holes"

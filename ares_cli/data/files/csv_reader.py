@@ -7,6 +7,7 @@ pass over the text (so the common case pays nothing for it). Other CSVs go to `t
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +16,7 @@ from ares_cli.data.files.binance_layouts import BinanceLayout, Columns, binance_
 from ares_cli.data.files.config import FilesConfig
 from ares_cli.data.files.normalise import TYPE_WORDS, canonical
 from ares_cli.data.files.parsed import Parsed, Where
-from ares_cli.data.files.payloads import CsvPayload, sniff
+from ares_cli.data.files.payloads import CsvPayload, preamble_lines, sniff, without_preamble
 from ares_cli.data.files.tables import from_frame
 from ares_cli.errors import DataError
 
@@ -24,6 +25,9 @@ __all__ = ["load_csv"]
 
 def load_csv(payload: CsvPayload, path: Path, options: FilesConfig) -> Parsed:
     """A CSV: Binance layout when it looks like one (or is declared so), else a table."""
+    skipped = preamble_lines(payload)
+    if skipped:  # e.g. a download site's URL above the header: read the table below it
+        payload = without_preamble(payload, skipped)
     header, rows = sniff(payload)
     if not rows:
         raise DataError(f"{payload.label}: no data rows after the header")
@@ -34,10 +38,12 @@ def load_csv(payload: CsvPayload, path: Path, options: FilesConfig) -> Parsed:
             f"({len(header or rows[0])} fields: {','.join(header or rows[0])[:120]!r})"
         )
     if layout is not None:
-        return _load_binance(payload, path, layout, header is not None, options)
-    frame = _read_table_csv(payload, header is not None)
-    where = Where(payload.label, first_line=2 if header is not None else 1)
-    return from_frame(path, frame, "csv", header is not None, where, options)
+        parsed = _load_binance(payload, path, layout, header is not None, options)
+    else:
+        frame = _read_table_csv(payload, header is not None)
+        where = Where(payload.label, first_line=(2 if header is not None else 1) + skipped)
+        parsed = from_frame(path, frame, "csv", header is not None, where, options)
+    return dataclasses.replace(parsed, preamble_lines=skipped) if skipped else parsed
 
 
 def _load_binance(

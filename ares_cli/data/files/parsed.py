@@ -29,10 +29,11 @@ class Parsed:
     header: bool
     where: Where
     checksum: str = "absent"
+    preamble_lines: int = 0  # lines above the table that were skipped (a URL, a title)
 
     def summary(self) -> dict:
         """The per-file entry of LoadedFiles.files."""
-        return {
+        out = {
             "path": str(self.path),
             "layout": self.layout,
             "rows": self.frame.height,
@@ -40,6 +41,9 @@ class Parsed:
             "header": self.header,
             "checksum": self.checksum,
         }
+        if self.preamble_lines:
+            out["preamble_lines_skipped"] = self.preamble_lines
+        return out
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,41 @@ def _member_span(path: Path, raw: bytes, member: zipfile.ZipInfo) -> tuple[int, 
 _SAMPLE_ROWS = 200  # data rows looked at when the layout depends on the values
 
 
+PREAMBLE_MAX = 10  # lines before the header a file may carry (a source URL, a title)
+
+
+def preamble_lines(payload: CsvPayload) -> int:
+    """How many lines before the table are not part of it: a leading run of lines with under
+    half the fields of the table's rows (e.g. a download site's URL above the header, a title,
+    blank lines)."""
+    text = payload.head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    if not payload.head_is_all and len(lines) > 1:
+        lines = lines[:-1]
+    widths = [len(ln.split(",")) if ln.strip() else 0 for ln in lines[:_SAMPLE_ROWS + 20]]
+    body = [w for w in widths[PREAMBLE_MAX:] if w] or [w for w in widths if w]
+    if not body:
+        return 0
+    table = max(set(body), key=body.count)
+    if table < 2:
+        return 0
+    k = 0  # a preamble line has under half the table's fields (a header missing one is not)
+    while k < min(PREAMBLE_MAX, len(widths)) and widths[k] * 2 < table:
+        k += 1
+    return k if k < len(widths) else 0
+
+
+def without_preamble(payload: CsvPayload, lines: int) -> CsvPayload:
+    """The payload from line `lines + 1` on (plain bytes)."""
+    raw = payload.plain()
+    start = 0
+    for _ in range(lines):
+        start = raw.index(b"\n", start) + 1
+    body = raw[start:]
+    return CsvPayload(payload.label, body, body[:_HEAD_BYTES], len(body) <= _HEAD_BYTES,
+                      lambda: body)
+
+
 def sniff(payload: CsvPayload) -> tuple[list[str] | None, list[list[str]]]:
     """Header fields (or None) and the first data rows, split on commas."""
     text = payload.head.decode("utf-8", errors="replace").lstrip("\ufeff")

@@ -57,3 +57,26 @@ def test_blank_line_in_the_middle(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_bytes(b"\n".join([*lines[:2], b"", *lines[2:]]))
     assert str(data_error(path)) == f"{path}, line 3: empty line (expected 8 fields)"
+
+
+def test_lines_above_the_header_are_skipped_and_reported(tmp_path: Path) -> None:
+    """A download site's URL (and a blank line) above the header: the table below is read,
+    the skip is in the file's facts, and a bad row is still named by its line in the file."""
+    import pytest
+
+    from ares_cli.errors import DataError
+
+    table = ("time,open,high,low,close,volume\n"
+             "1704067200000,1,2,0.5,1.5,10\n1704070800000,1.5,2,1,1.8,12\n")
+    path = tmp_path / "export.csv"
+    path.write_text("https://www.example-data-site.com\n\n" + table)
+    loaded = load(path)
+    assert loaded.frame.height == 2 and loaded.kind == "candles"
+    assert loaded.files[0]["preamble_lines_skipped"] == 2
+    plain = tmp_path / "plain.csv"
+    plain.write_text(table)
+    assert "preamble_lines_skipped" not in load(plain).files[0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("https://www.example-data-site.com\n" + table + "1704074400000,1,x,1,1,1\n")
+    with pytest.raises(DataError, match=r"bad.csv, line 5"):
+        load(bad)
