@@ -1,9 +1,11 @@
 """Timestamps to UTC microseconds: epoch numbers (unit by magnitude), datetimes, ISO strings.
 
-One unit per file, that of most values; a value in another unit is a `DataError` naming its
-row. An explicit `[files] timestamp_unit` is a statement about the file that is checked, not
-trusted: on ISO text or datetimes, or where it makes the file's dates absurd and another unit
-would not, it raises `ConfigError` (exit 2), since the file is fine and the setting is wrong.
+With `[files] timestamp_unit = "auto"` the unit is decided per value, by magnitude (an export
+that switched from seconds to milliseconds part-way keeps every row; the file's facts say
+"mixed" and count each unit). An explicit `[files] timestamp_unit` is a statement about the
+file that is checked, not trusted: on ISO text or datetimes, or where it makes the file's dates
+absurd and another unit would not, it raises `ConfigError` (exit 2), since the file is fine
+and the setting is wrong.
 """
 
 from __future__ import annotations
@@ -47,7 +49,11 @@ def timestamps(series: pl.Series, unit: str, where: Where) -> tuple[pl.Series, s
         raise DataError(f"{where.label}: timestamp column {series.name!r} has type {dtype}; "
                         "expected epoch numbers, datetimes or ISO strings")
     if unit == "auto":
-        unit = _detect_unit(series, where)
+        units = _units_per_value(series)
+        if len(units) > 1:  # decided per value: the file's facts name each unit's rows
+            return _from_mixed_epoch(series), "mixed (" + ", ".join(
+                f"{u} {n}" for u, n in units.items()) + ")"
+        unit = next(iter(units), "s")
     else:
         _check_explicit_unit(series, unit, where)
     return _from_epoch(series, unit, where), unit
@@ -147,34 +153,29 @@ def _unit_of(value: float) -> str:
     return "ms" if value >= 1e11 else "s"
 
 
-def _detect_unit(series: pl.Series, where: Where) -> str:
-    """One unit per file, that of most values; a value in another unit is a DataError.
-
-    Values below 1e11 (before 1973 in ms) are left to validation as out-of-range timestamps.
-    """
-    low, high = series.min(), series.max()
-    if high is None or high < 1e11:
-        return "s"
-    if low >= 1e11 and _unit_of(low) == _unit_of(high):
-        return _unit_of(high)  # the common case, without filtering a copy
-    large = series.filter(series >= 1e11)
-    unit = _unit_of(large.median())
-    if not _unit_of(large.min()) == unit == _unit_of(large.max()):
-        index = _first_other_unit(series, unit)
-        value = series[index]
-        raise DataError(
-            f"{where.at(index)}: timestamp {value} is in {_UNIT_WORDS[_unit_of(value)]} but the "
-            f"file's other timestamps are in {_UNIT_WORDS[unit]}; one file must use one unit"
-        )
-    return unit
+def _units_per_value(series: pl.Series) -> dict[str, int]:
+    """How many values read as each epoch unit by magnitude (values below 1e11 as seconds,
+    left to validation when they are out of range), in unit order."""
+    values = series.drop_nulls()
+    counts = {"s": int((values < 1e11).sum()),
+              "ms": int(((values >= 1e11) & (values < 1e14)).sum()),
+              "us": int(((values >= 1e14) & (values < 1e17)).sum()),
+              "ns": int((values >= 1e17).sum())}
+    return {u: n for u, n in counts.items() if n}
 
 
-def _first_other_unit(series: pl.Series, unit: str) -> int:
-    """Index of the first value ≥ 1e11 whose magnitude says another unit than `unit`."""
-    bounds = {"ms": (1e11, 1e14), "us": (1e14, 1e17), "ns": (1e17, float("inf"))}
-    low, high = bounds[unit]
-    other = (series >= 1e11) & ((series < low) | (series >= high))
-    return int(other.arg_true()[0])
+def _from_mixed_epoch(series: pl.Series) -> pl.Series:
+    """Epoch numbers in per-value units (by magnitude) as UTC µs timestamps."""
+    v = pl.col("v")
+    exact = series.dtype.is_integer()
+    frame = pl.DataFrame({"v": series.cast(pl.Int64 if exact else pl.Float64)})
+    micros = frame.select(
+        pl.when(v >= 1e17).then(v // 1000 if exact else (v / 1000).round(0))
+        .when(v >= 1e14).then(v)
+        .when(v >= 1e11).then(v * 1000)
+        .otherwise(v * 1_000_000)
+        .cast(pl.Int64).alias("timestamp"))["timestamp"]
+    return micros.cast(TIMESTAMP)
 
 
 def _from_epoch(series: pl.Series, unit: str, where: Where) -> pl.Series:

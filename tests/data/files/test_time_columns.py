@@ -27,13 +27,20 @@ def test_microsecond_timestamps_keep_sub_millisecond_precision(tmp_path: Path) -
     assert stamps == gen.expected["timestamp"] and stamps[0] % 1000 == 137
 
 
-def test_mixed_timestamp_units_in_one_file(tmp_path: Path) -> None:
+def test_mixed_timestamp_units_in_one_file_are_read_per_value(tmp_path: Path) -> None:
+    """An export that switched units part-way keeps every row: each value's unit by its
+    magnitude, and the file's facts say so (before, a file had one unit and the other rows
+    were an error or, as 'before 2009', silently dropped)."""
     gen = generate("spot-aggTrades")
-    gen.rows[3][5] = str(int(gen.rows[3][5]) * 1000)
+    gen.rows[3][5] = str(int(gen.rows[3][5]) * 1000)  # one row in microseconds
+    gen.rows[1][5] = str(int(gen.rows[1][5]) // 1000)  # one in seconds (whole seconds)
     path = tmp_path / "a.csv"
     path.write_bytes(csv_bytes(gen))
-    error = str(data_error(path))
-    assert error.startswith(f"{path}, line 4: timestamp ") and "one file must use one unit" in error
+    result = load(path)
+    expected = list(gen.expected["timestamp"])
+    expected[1] = expected[1] // 1_000_000 * 1_000_000
+    assert micros(result.frame) == sorted(expected)
+    assert result.files[0]["time_unit"] == "mixed (s 1, ms 3, us 1)"
 
 
 def test_explicit_unit_that_fits_is_used(tmp_path: Path) -> None:
