@@ -23,7 +23,7 @@ import polars as pl
 
 from ares_cli.data.files.config import FilesConfig
 from ares_cli.data.files.dispatch import load_one
-from ares_cli.data.files.parsed import Parsed
+from ares_cli.data.files.parsed import Parsed, Where
 from ares_cli.errors import DataError
 
 __all__ = ["KNOWN_SUFFIXES", "LoadedFiles", "expand_paths", "load_files", "locate_row"]
@@ -52,7 +52,8 @@ def load_files(paths: Sequence[str], options: FilesConfig = FilesConfig()) -> Lo
     files = expand_paths(paths)
     parsed = _load_all(files, options)
     kind = _common_kind(parsed)
-    frame, dropped = _merge([p.frame for p in parsed], kind)
+    frame, dropped = _merge([p.frame for p in parsed], kind,
+                            [p.where for p in parsed])
     timeframe = _timeframe_ms(frame["timestamp"]) if kind == "candles" else None
     return LoadedFiles(
         kind=kind,
@@ -105,8 +106,16 @@ def _common_kind(parsed: list[Parsed]) -> str:
     return first.kind
 
 
-def _merge(frames: list[pl.DataFrame], kind: str) -> tuple[pl.DataFrame, int]:
+# what two copies of one trade or candle must agree on (overlapping exports of the same data)
+ESSENTIAL = {"trades": ("timestamp", "price", "qty"),
+             "candles": ("open", "high", "low", "close", "volume")}
+
+
+def _merge(frames: list[pl.DataFrame], kind: str,
+           wheres: list[Where] | None = None) -> tuple[pl.DataFrame, int]:
     """Concatenate in file order, sort, and drop repeated keys keeping the first file's row.
+    Copies that disagree on a price or a size are a DataError naming both rows: overlapping
+    exports of the same market must hold the same data.
 
     The common case (files already ordered and not overlapping) is detected with cheap sortedness
     checks, so a large single file is neither re-sorted nor hashed.
@@ -116,12 +125,41 @@ def _merge(frames: list[pl.DataFrame], kind: str) -> tuple[pl.DataFrame, int]:
     order = ["timestamp", "trade_id"] if kind == "trades" else ["timestamp"]
     if df["timestamp"].is_sorted() and _strictly_increasing(df[key]):
         return df, 0
+    _first_conflict(frames, kind, key, wheres)
     ordered = df.sort(order, maintain_order=True)
     deduped = ordered.filter(_first_of_run(key))
     if kind == "trades" and not _unique(deduped[key]):
         # The same id under different timestamps: keep the first file's row, then re-sort.
         deduped = df.unique(key, keep="first", maintain_order=True).sort(order)
     return deduped, df.height - deduped.height
+
+
+def _first_conflict(frames: list[pl.DataFrame], kind: str, key: str,
+                    wheres: list[Where] | None) -> None:
+    """Raise a DataError at the first key whose copies differ in an essential column."""
+    columns = [c for c in ESSENTIAL[kind] if c != key]
+    tagged = pl.concat([f.select(key, *columns).with_columns(
+        _file=pl.lit(i, pl.Int32), _row=pl.int_range(0, f.height, dtype=pl.Int64))
+        for i, f in enumerate(frames)], how="vertical")
+    repeated = tagged.filter(pl.col(key).is_duplicated())
+    if repeated.height == 0:
+        return
+    first = repeated.group_by(key, maintain_order=True).first()
+    clash = repeated.join(first, on=key, suffix="_first").filter(
+        pl.any_horizontal([pl.col(c).ne_missing(pl.col(f"{c}_first")) for c in columns]))
+    if clash.height == 0:
+        return
+    row = clash.sort(key).row(0, named=True)
+
+    def at(file: int, index: int) -> str:
+        return wheres[file].at(index) if wheres else f"file {file + 1}, row {index + 1}"
+
+    differ = ", ".join(f"{c} {row[f'{c}_first']} vs {row[c]}" for c in columns
+                       if row[c] != row[f"{c}_first"])
+    raise DataError(f"{at(row['_file_first'], row['_row_first'])} and "
+                    f"{at(row['_file'], row['_row'])} hold the same {key} "
+                    f"{row[key]} with different values ({differ}): overlapping exports must "
+                    "agree; remove one of the files or fix the row")
 
 
 def _first_of_run(column: str) -> pl.Expr:

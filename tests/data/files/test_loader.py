@@ -110,17 +110,24 @@ def test_overlapping_trade_files_merge_and_count_duplicates(tmp_path: Path) -> N
         assert [f["rows"] for f in result.files] == [10, 10]
 
 
-def test_overlapping_candles_keep_first_file(tmp_path: Path) -> None:
+def test_overlapping_exports_keep_one_copy_and_a_conflict_names_both_rows(
+        tmp_path: Path) -> None:
+    """Two exports of the same bars overlap by three: identical copies are kept once and
+    counted; a copy with another close is exit 3 naming both files' lines, never a silent
+    choice of one of them."""
     early = generate("um-klines", n=6, first_id=0)
     late = generate("um-klines", n=6, first_id=3)
-    late.rows[0][4] = "999.0"  # close of the repeated bar differs in the second file
     paths = []
     for name, gen in (("a.csv", early), ("b.csv", late)):
         paths.append(tmp_path / name)
         paths[-1].write_bytes(csv_bytes(gen, header=True))
     result = load(*paths)
     assert result.duplicates_dropped == 3 and result.frame.height == 9
-    assert result.frame["close"][3] == early.expected["close"][3]
+    late.rows[0][4] = "999.0"  # close of the repeated bar differs in the second file
+    paths[1].write_bytes(csv_bytes(late, header=True))
+    error = str(data_error(*paths))
+    assert f"{paths[0]}, line 5 and {paths[1]}, line 2 hold the same timestamp" in error
+    assert "close 103.5 vs 999.0" in error and "overlapping exports must agree" in error
 
 
 def test_mixing_trades_and_candles_is_an_error(tmp_path: Path) -> None:
