@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 from pydantic import field_validator
 
-from ares_cli.errors import ConfigError
+from ares_cli.errors import ConfigError, DataError
 from ares_cli.util.section import Field, Section, list_field
 from ares_cli.util.timeutil import parse_utc
 
@@ -35,6 +35,7 @@ class DataConfig(Section):
     start_price: float = Field(2000.0, gt=0)
     paths: tuple[str, ...] = list_field(())
     invalid_policy: Literal["drop", "reject"] = "drop"
+    max_drop_share: float = Field(0.05, ge=0, le=1)  # dropping more invalid rows: exit 3
     max_gap: int = Field(1, ge=1)  # base bars without data that make a gap (an outage)
     max_gap_share: float = Field(0.01, ge=0, le=1)  # gaps or missing ids above this: a warning
     outages: int = Field(0, ge=0)  # synthetic: this many exchange outages (trades and ids lost)
@@ -157,7 +158,7 @@ def input_file_digests(paths: tuple[str, ...]) -> dict[str, str]:
 
 def validate(
     collected: Collected, policy: str, source: str,
-    locate: Callable[[pl.DataFrame], str | None] | None = None,
+    locate: Callable[[pl.DataFrame], str | None] | None = None, max_drop_share: float = 1.0,
 ) -> None:
     """Apply the shared validation to whatever a source produced; record what was dropped.
 
@@ -176,6 +177,18 @@ def validate(
         setattr(collected, name, cleaned)
         collected.metrics["validation"] = counts
         dropped = {k: v for k, v in counts.items() if k.startswith("dropped_") and v}
+        invalid = {k.removeprefix("dropped_"): v for k, v in dropped.items()
+                   if not k.startswith("dropped_duplicate")}  # copies are no loss
+        share = sum(invalid.values()) / counts["rows_in"] if counts.get("rows_in") else 0.0
+        if share > max_drop_share:
+            reasons = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in invalid.items())
+            raise DataError(
+                f"{source}: {sum(invalid.values())} of {counts['rows_in']} {name} rows "
+                f"({share:.1%}) are invalid and would be dropped ({reasons}), more than "
+                f"data.max_drop_share = {max_drop_share:.0%}: a model of what is left would "
+                "not cover the data you gave it; fix the input (check its timestamp unit and "
+                "columns), or accept the loss with --set data.max_drop_share="
+                f"{min(1.0, share + 0.01):.2f}")
         if dropped:
             reasons = ", ".join(f"{v} {k.removeprefix('dropped_')}" for k, v in dropped.items())
             collected.warnings.append(f"{source}: dropped {sum(dropped.values())} {name} rows "
@@ -214,5 +227,6 @@ def collect(
 
         locate = partial(locate_row, data.paths, files)
     progress(0.9, "validating")
-    validate(collected, data.invalid_policy, data.source, locate)
+    validate(collected, data.invalid_policy, data.source, locate,
+             max_drop_share=data.max_drop_share)
     return collected

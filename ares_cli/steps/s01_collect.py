@@ -19,7 +19,7 @@ def _keys(config: Config) -> tuple[str, ...]:
     """Only what the configured source reads, so another source's settings never re-run it."""
     from ares_cli.data.sources import SOURCE_KEYS
 
-    return ("data.source", "data.invalid_policy", "data.max_gap_share",
+    return ("data.source", "data.invalid_policy", "data.max_gap_share", "data.max_drop_share",
             *SOURCE_KEYS[config.data.source])
 
 

@@ -119,6 +119,26 @@ def test_reject_names_the_file_and_line(env):
     assert any("dropped 1 trades rows (1 nonpositive_price)" in w for w in summary["warnings"])
 
 
+def test_a_large_loss_of_rows_is_never_silent(env):
+    """Dropping more than data.max_drop_share (5 %) of the rows as invalid stops step 1 with
+    exit 3 naming the reasons and counts (the export a user gave is not what a model of the
+    rest would cover); raising the share, as the message says, accepts the loss with a warning
+    (mutation: without the gate this run exits 0 having lost a fifth of the data)."""
+    gen = generate("spot-aggTrades", n=30)
+    for row in range(10, 16):  # 6 of 30 rows: 20 %
+        gen.rows[row][1] = "0"
+    path = binance_path(env, "spot-aggTrades")
+    path.write_bytes(csv_bytes(gen))
+    code, summary = run("--path", str(path), "--to", "1")
+    message = summary["steps"][0]["message"]
+    assert code == 3 and "6 of 30 trades rows (20.0%) are invalid" in message
+    assert "6 nonpositive price" in message and "data.max_drop_share = 5%" in message
+    hint = message.split("accept the loss with ")[1].split()
+    code, summary = run("--path", str(path), "--to", "1", *hint)
+    assert code == 0, summary
+    assert any("dropped 6 trades rows" in w for w in summary["warnings"])
+
+
 def test_reject_names_the_file_among_a_folder_and_the_row_of_a_table(env):
     folder = env / "days"
     folder.mkdir()
