@@ -60,8 +60,11 @@ def resolve_columns(
     if kind == "trades" and "side" not in mapping and "is_buyer_maker" not in mapping:
         missing.append("side or is_buyer_maker")
     if missing:
-        raise DataError(f"{label}: no column for {', '.join(missing)} among {columns} "
-                        "(map it with columns, e.g. qty=amount)")
+        names = [m if m != "side or is_buyer_maker" else "side" for m in missing]
+        example = ", ".join(f'{ours} = "<its column>"' for ours in names)
+        raise DataError(f"{label}: no column for {', '.join(missing)} among {columns} (the "
+                        f"{kind} columns need: {', '.join(_REQUIRED[kind])}); map yours with "
+                        f"--set 'files.columns={{ {example} }}'")
     return kind, mapping
 
 

@@ -19,7 +19,8 @@ __all__ = ["ALIASES", "FilesConfig"]
 
 # Our column name -> names recognised in a table (case-insensitive), best first.
 ALIASES: dict[str, tuple[str, ...]] = {
-    "timestamp": ("timestamp", "time", "date", "datetime", "open_time", "transact_time", "ts"),
+    "timestamp": ("timestamp", "time", "date", "datetime", "open_time", "transact_time", "ts",
+                  "unix", "unix_timestamp", "epoch"),
     "trade_id": ("trade_id", "id", "agg_trade_id", "tid"),
     "price": ("price",),
     "qty": ("qty", "amount", "quantity", "size", "base_qty"),
@@ -31,7 +32,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "close": ("close",),
     "volume": ("volume", "base_volume"),
     "quote_volume": ("quote_volume", "quote_asset_volume"),
-    "trades": ("trades", "count", "number_of_trades", "num_trades"),
+    "trades": ("trades", "count", "number_of_trades", "num_trades", "tradecount", "trade_count"),
     "taker_buy_volume": ("taker_buy_volume", "taker_buy_base_asset_volume"),
 }
 

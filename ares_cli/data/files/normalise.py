@@ -38,19 +38,31 @@ def canonical(
         }
         return conform(pl.DataFrame(columns), TRADES_SCHEMA), time_unit
     columns = {"timestamp": timestamp}
-    for name in ("open", "high", "low", "close", "volume", "quote_volume", "taker_buy_volume"):
+    for name in ("open", "high", "low", "close", "volume"):
         columns[name] = _optional(df, mapping, name, _F, where)
-    columns["trades"] = _optional(df, mapping, "trades", _I, where)
+    for name, dtype in (("quote_volume", _F), ("taker_buy_volume", _F), ("trades", _I)):
+        columns[name] = _optional(df, mapping, name, dtype, where, nullable=True)
     return _bars(pl.DataFrame(columns)), time_unit
 
 
+# what exports write for "no value" in a column a candle can do without
+NULL_WORDS = ("", "null", "none", "nan", "n/a", "na", "-")
+
+
 def _optional(
-    df: pl.DataFrame, mapping: Mapping[str, str], name: str, dtype: pl.DataType, where: Where
+    df: pl.DataFrame, mapping: Mapping[str, str], name: str, dtype: pl.DataType, where: Where,
+    *, nullable: bool = False,
 ) -> pl.Series:
-    """A mapped column cast to `dtype`, or all-null when the file does not carry it."""
+    """A mapped column cast to `dtype`, or all-null when the file does not carry it. In a
+    column a candle can do without (`nullable`: trade count, quote and taker-buy volume), a
+    NULL-like word is a missing value rather than a bad row."""
     if name not in mapping:
         return pl.repeat(None, df.height, dtype=dtype, eager=True).alias(name)
-    return _to_dtype(df[mapping[name]], dtype, where, name)
+    column = df[mapping[name]]
+    if nullable and column.dtype == pl.String:
+        blank = column.str.strip_chars().str.to_lowercase().is_in(NULL_WORDS)
+        column = pl.select(pl.when(blank).then(None).otherwise(column)).to_series()
+    return _to_dtype(column, dtype, where, name)
 
 
 def _bars(df: pl.DataFrame) -> pl.DataFrame:

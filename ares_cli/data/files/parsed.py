@@ -43,6 +43,11 @@ class Parsed:
         }
         if self.preamble_lines:
             out["preamble_lines_skipped"] = self.preamble_lines
+        missing = {c: n for c in ("quote_volume", "trades", "taker_buy_volume")
+                   if c in self.frame.columns
+                   and 0 < (n := self.frame[c].null_count()) < self.frame.height}
+        if missing:  # values a column holds for some rows only (NULL in an export)
+            out["missing_values"] = missing
         return out
 
 

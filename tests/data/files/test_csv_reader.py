@@ -80,3 +80,25 @@ def test_lines_above_the_header_are_skipped_and_reported(tmp_path: Path) -> None
     bad.write_text("https://www.example-data-site.com\n" + table + "1704074400000,1,x,1,1,1\n")
     with pytest.raises(DataError, match=r"bad.csv, line 5"):
         load(bad)
+
+
+def test_null_words_in_a_column_a_candle_can_do_without_are_missing_values(
+        tmp_path: Path) -> None:
+    """NULL, an empty field or NaN in the trade count is a missing value, counted in the
+    file's facts; in a price it is still a bad row named by its line."""
+    import pytest
+
+    from ares_cli.errors import DataError
+
+    rows = ["unix,open,high,low,close,volume,tradecount",
+            "1704067200000,1,2,0.5,1.5,10,7", "1704070800000,1.5,2,1,1.8,12,NULL",
+            "1704074400000,1.8,2,1,1.2,9,", "1704078000000,1.2,2,1,1.3,9,NaN"]
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(rows) + "\n")
+    loaded = load(path)
+    assert loaded.frame["trades"].to_list() == [7, None, None, None]
+    assert loaded.files[0]["missing_values"] == {"trades": 3}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([*rows[:2], "1704070800000,1.5,2,1,NULL,12,3"]) + "\n")
+    with pytest.raises(DataError, match=r"bad.csv, line 3: close 'NULL' is not a number"):
+        load(bad)
