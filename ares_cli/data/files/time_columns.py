@@ -137,11 +137,42 @@ def _datetime_utc(series: pl.Series) -> pl.Series:
     return series.cast(TIMESTAMP).alias("timestamp")
 
 
+_SLASHED = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})"
+
+
 def _parse_iso(series: pl.Series, where: Where) -> pl.Series:
-    """ISO-8601 strings (with or without offset) as UTC timestamps."""
-    parsed = series.str.to_datetime(time_unit="us", strict=False)
+    """ISO-8601 strings (with or without offset) as UTC timestamps; a column that also (or
+    only) holds slashed dates (31/01/2024 or 01/31/2024, with an optional time) reads them
+    day-first or month-first as the column's values decide, and a column that cannot tell
+    (every day and month 12 or less) is a DataError naming it."""
+    slashed = series.str.contains(_SLASHED).fill_null(False)
+    if slashed.any():  # never left to a parser's guess of the day/month order
+        iso = pl.select(pl.when(~slashed).then(series)).to_series()
+        parsed = iso.str.to_datetime(time_unit="us", strict=False).zip_with(
+            ~slashed, _parse_slashed(series, slashed, where))
+    else:
+        parsed = series.str.to_datetime(time_unit="us", strict=False)
     raise_on_new_nulls(series, parsed, where, "timestamp {value!r} is not a date-time")
     return _datetime_utc(parsed)
+
+
+def _parse_slashed(series: pl.Series, slashed: pl.Series, where: Where) -> pl.Series:
+    """The slashed dates of `series` (others null), day-first or month-first by the column."""
+    parts = series.filter(slashed).str.extract_groups(_SLASHED)
+    first, second = parts.struct.field("1").cast(pl.Int32), parts.struct.field("2").cast(pl.Int32)
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    if day_first == month_first:
+        why = ("some dates have a day over 12 first and others second" if day_first else
+               "every day and month is 12 or less, so 01/02 could be either")
+        raise DataError(f"{where.label}: the dates of column {series.name!r} are slashed and "
+                        f"cannot be read: {why}; rewrite them as ISO (2024-01-31 00:00)")
+    order = "%d/%m/%Y" if day_first else "%m/%d/%Y"
+    text = series.str.replace_all(r"\.", "/").str.strip_chars()
+    out = None
+    for suffix in (" %H:%M:%S", " %H:%M", ""):
+        attempt = text.str.to_datetime(order + suffix, time_unit="us", strict=False)
+        out = attempt if out is None else out.fill_null(attempt)
+    return pl.select(pl.when(slashed).then(out)).to_series()
 
 
 def _unit_of(value: float) -> str:

@@ -102,3 +102,31 @@ def test_explicit_unit_overflow_and_implausible_values(tmp_path: Path) -> None:
     tiny = tmp_path / "tiny.csv"
     tiny.write_text("ts,id,price,qty,side\n12345,1,1,1,buy\n")
     assert load(tiny, timestamp_unit="ms").frame["timestamp"][0].year == 1970
+
+
+def test_slashed_dates_read_day_or_month_first_as_the_column_decides() -> None:
+    """Two date formats in one column (ISO and slashed): the slashed ones are read day-first or
+    month-first as the column's values decide, never by a parser's guess; a column that cannot
+    tell (every day and month 12 or less, or both orders) is exit 3 naming it."""
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    from ares_cli.data.files.parsed import Where
+    from ares_cli.data.files.time_columns import timestamps
+    from ares_cli.errors import DataError
+
+    where = Where("export.csv", 2)
+
+    def read(values: list[str]) -> list[datetime]:
+        return timestamps(pl.Series("date", values), "auto", where)[0].to_list()
+
+    assert read(["2024-01-31 00:00:00", "31/01/2024 01:00", "01/02/2024 02:00:00"]) == [
+        datetime(2024, 1, 31, 0, tzinfo=UTC), datetime(2024, 1, 31, 1, tzinfo=UTC),
+        datetime(2024, 2, 1, 2, tzinfo=UTC)]
+    assert read(["01/31/2024 00:00", "02/01/2024"]) == [datetime(2024, 1, 31, tzinfo=UTC),
+                                                       datetime(2024, 2, 1, tzinfo=UTC)]
+    for values, why in ((["01/02/2024", "03/04/2024"], "12 or less"),
+                        (["13/01/2024", "01/13/2024"], "others second")):
+        with pytest.raises(DataError, match=f"column 'date' are slashed.*{why}"):
+            read(values)
