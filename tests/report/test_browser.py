@@ -247,3 +247,45 @@ def test_the_check_sees_errors_and_lost_plots(browser: Browser, tmp_path: Path) 
                      "undefinedThing();</script></body>", encoding="utf-8")
     errors = browser.open(noisy)
     assert any("boom" in e for e in errors) and any("undefinedThing" in e for e in errors)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["synthetic", "real ETH/BTC 5m"])
+def test_a_published_report_of_a_real_run_says_what_it_is(browser: Browser, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           source: str) -> None:
+    """All 16 steps (the tiny synthetic market, and a real candle file whose walk-forward is
+    too thin for a verdict), then the published report in Chromium: the header first, with
+    the run id and the data; every empty section saying why; no console error."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ares_cli.cli import app
+    from tests.conftest import TINY_SETS, shared_file
+
+    monkeypatch.setenv("ARES_STORE", str(tmp_path / "store"))
+    if source == "synthetic":
+        args = [arg for item in TINY_SETS for arg in ("--set", item)]
+        args += ["--set", "walk_forward.folds=1"]
+    else:
+        args = ["--source", "files", "--symbol", "ETHBTC", "--path",
+                str(shared_file("real/freqtrade/ETH_BTC-5m.feather"))]
+    result = CliRunner().invoke(app, ["run-all", *args, "--json"])
+    summary = json.loads(result.stdout)
+    assert summary["exit_code"] == 0, summary["message"]
+    errors = browser.open(Path(summary["report"]))
+    assert errors == [], "the page logged errors:\n" + "\n".join(errors)
+    assert browser.evaluate("document.querySelector('main').firstElementChild.id") == "identity"
+    header = browser.evaluate("document.getElementById('identity').innerText")
+    assert summary["run_id"] in header and "Published" in header
+    assert ("synthetic market (seed" in header if source == "synthetic"
+            else "ETH_BTC-5m.feather" in header and "fine path" in header)
+    notes = browser.evaluate("Array.from(document.querySelectorAll('.na'))"
+                             ".map(e => e.innerText)")
+    for note in notes:  # an empty section says why, never a bare "not available"
+        assert not note.rstrip(".").endswith("not available"), note
+    if source != "synthetic":
+        mc = browser.evaluate("document.getElementById('section-monte_carlo').innerText")
+        verdict = summary["steps"][13]["metrics"]["walk_forward"]["verdict"]
+        assert verdict != "not tested" or "not tested:" in mc, mc
