@@ -64,11 +64,14 @@ def one_sided_lower(k: int, n: int, confidence: float = 0.95) -> float:
     return 0.0 if k == 0 else float(beta.ppf(1 - confidence, k, n - k + 1))
 
 
-def run_one(level: str, seed: int, stores: Path) -> dict:
-    """One pipeline run (or its cached result): step 14's verdict and what it rests on."""
+def run_one(level: str, seed: int, stores: Path, days: int | None = None) -> dict:
+    """One pipeline run (or its cached result): step 14's verdict and what it rests on;
+    `days` replaces the study market's length."""
     overrides, _ = LEVELS[level]
     store = stores / level.replace(" ", "_") / f"seed{seed}"
-    sets = [f"data.seed={seed}", *STUDY, *overrides]
+    study = [s if not (days and s.startswith("data.days=")) else f"data.days={days}"
+             for s in STUDY]
+    sets = [f"data.seed={seed}", *study, *overrides]
     args = [sys.executable, "-m", "ares_cli", "run-all", "--to", "14", "--json"]
     for s in sets:
         args += ["--set", s]
@@ -112,6 +115,8 @@ def main() -> None:
     parser.add_argument("--stores", type=Path, default=ROOT / "artifacts" / "power")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "verdict-power.md")
     parser.add_argument("--levels", nargs="*", default=list(LEVELS))
+    parser.add_argument("--days", type=int, default=None,
+                        help="another study market length (use its own --stores)")
     parser.add_argument("--shard", default="1/1",
                         help="K/N: run every N-th (level, seed) from the K-th (N processes "
                              "share the machine; a last unsharded pass reads them all from the "
@@ -126,7 +131,7 @@ def main() -> None:
     k, n = (int(x) for x in args.shard.split("/"))
     plan = plan[k - 1::n]
     for level, seed in plan:
-        result = run_one(level, seed, args.stores)
+        result = run_one(level, seed, args.stores, args.days)
         results.append(result)
         print(json.dumps(result), flush=True)
     if n > 1:
