@@ -64,6 +64,7 @@ def test_run_all_then_cached(env):
     assert [s["outputs"] for s in second["steps"]] == [s["outputs"] for s in first["steps"]]
 
 
+@pytest.mark.slow  # the whole pipeline end to end: about 40 s of a worker, kept out of make test
 def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_copy, tmp_path):
     """Through the real entry point on the tiny market (one walk-forward fold: a month holds
     no more): all 16 steps, summary.json and report.html beside the manifest, `ares report`,
