@@ -179,14 +179,13 @@ def market_bars(
         raise CandleResolutionError(step_ms, base_ms)
     notes["built_from"] = "candles"
     notes["candle_ms"] = step_ms
-    fine = resample_bars(candles, fine_ms) if step_ms <= fine_ms else candles
+    # the finest path the data allows (gaps filled, as every bar series): steps 4, 8 and 12
+    # resolve inside a base bar on it, and when it is the base bar itself they resolve
+    # conservatively (stop first, entry at the next bar's open)
+    fine = resample_bars(candles, max(step_ms, fine_ms))
     if step_ms > fine_ms:
-        # the finest path the data allows: steps 4, 8 and 12 resolve inside a base bar on it,
-        # and when it is the base bar itself they resolve conservatively (stop first, entry at
-        # the next bar's open)
         notes["fine_is_candles"] = True
         notes["fine_ms"] = step_ms
-        fine = resample_bars(candles, step_ms)  # gaps filled, as every bar series
     return resample_bars(candles, base_ms), fine, notes
 
 

@@ -52,14 +52,15 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     }
     fine_ms = int(notes.get("fine_ms", bars_cfg.fine_ms))
     metrics["data"]["fine"] = timeframe_name(fine_ms)
-    metrics["data"]["fine_from"] = (
-        f"the {timeframe_name(fine_ms)} candles (coarser than bars.fine = {bars_cfg.fine}: the "
-        "finest path the data has" + ("; it is the base bar itself, so stops and targets "
-                                      "inside a bar resolve conservatively: stop first"
-                                      if fine_ms >= bars_cfg.base_ms else "") + ")"
-        if notes.get("fine_is_candles") else f"bars.fine = {bars_cfg.fine}")
-    summary = (f"{base.height} {bars_cfg.base} bars; fine path: {metrics['data']['fine_from']}"
-               if notes.get("fine_is_candles") else "")
+    fine_from = f"bars.fine = {bars_cfg.fine}"
+    summary = ""
+    if notes.get("fine_is_candles"):
+        itself = ("; it is the base bar itself, so stops and targets inside a bar resolve "
+                  "conservatively: stop first" if fine_ms >= bars_cfg.base_ms else "")
+        fine_from = (f"the {timeframe_name(fine_ms)} candles (coarser than bars.fine = "
+                     f"{bars_cfg.fine}: the finest path the data has{itself})")
+        summary = f"{base.height} {bars_cfg.base} bars; fine path: {fine_from}"
+    metrics["data"]["fine_from"] = fine_from
     warnings = []
     if gap_facts["gaps"] and gap_facts["gap_share"] > cfg.data.max_gap_share:
         longest = gap_facts["longest_gap"]

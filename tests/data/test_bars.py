@@ -98,12 +98,17 @@ def test_exact_match_with_real_candles(name, every_ms):
     assert built.select(columns).equals(expected.select(columns))
 
 
+def _random_trades(seed: int, n: int, hours: int) -> pl.DataFrame:
+    """`n` trades of a random walk spread over `hours` hours from the epoch."""
+    rng = np.random.default_rng(seed)
+    offsets = np.sort(rng.integers(0, hours * 3_600_000_000, n)).tolist()
+    return make_trades(offsets, (100 + rng.normal(size=n).cumsum()).tolist(),
+                       rng.integers(1, 9, n).astype(float).tolist(), [True] * n)
+
+
 def test_candles_resample_to_the_same_bars_as_trades():
-    rng = np.random.default_rng(3)
     n = 2000
-    offsets = np.sort(rng.integers(0, 4 * 3_600_000_000, n)).tolist()
-    trades = make_trades(offsets, (100 + rng.normal(size=n).cumsum()).tolist(),
-                         rng.integers(1, 9, n).astype(float).tolist(), [True] * n)
+    trades = _random_trades(3, n, 4)
     fine = bars_from_trades(trades, 60_000)
     hourly, _fine, notes = market_bars(None, fine, 3_600_000, 60_000)
     direct = bars_from_trades(trades, 3_600_000)
@@ -121,11 +126,7 @@ def test_unknown_candle_fields_stay_null():
 
 
 def test_candles_as_coarse_as_the_base_bar_are_the_fine_path_and_say_so():
-    rng = np.random.default_rng(4)
-    n = 3000
-    offsets = np.sort(rng.integers(0, 12 * 3_600_000_000, n)).tolist()
-    trades = make_trades(offsets, (100 + rng.normal(size=n).cumsum()).tolist(),
-                         rng.integers(1, 9, n).astype(float).tolist(), [True] * n)
+    trades = _random_trades(4, 3000, 12)
     hourly_candles = bars_from_trades(trades, 3_600_000)
     base, fine, notes = market_bars(None, hourly_candles, 3_600_000, 60_000)
     assert notes["fine_is_candles"] and notes["fine_ms"] == 3_600_000

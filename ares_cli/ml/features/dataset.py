@@ -111,8 +111,7 @@ def _cut_at_gaps(table: pl.DataFrame, gap: np.ndarray) -> pl.DataFrame:
     labelled = table["y"].is_not_null().to_numpy()
     t0 = table["bar_index"].to_numpy().astype(np.int64)
     t1 = table["t1_index"].fill_null(-1).to_numpy().astype(np.int64)
-    cut = (labelled & gaps_between(gap, t0, np.maximum(t1, t0)) if gap.any()
-           else np.zeros(table.height, dtype=bool))
+    cut = labelled & gaps_between(gap, t0, np.maximum(t1, t0))
     return table.with_columns(y=pl.when(pl.Series(cut)).then(None).otherwise(pl.col("y")),
                               cut_by_gap=pl.Series(cut))
 

@@ -215,9 +215,7 @@ def data_span(timestamps: pl.Series) -> str:
     if timestamps.len() == 0:
         return "nothing"
     first, last = timestamps.min(), timestamps.max()
-    seconds = (last - first).total_seconds()
-    length = (f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
-              if seconds < 3 * 86400 else f"{seconds / 86400:.1f} days")
+    length = _span_words(int((last - first).total_seconds() * 1000))
     return f"{length} ({first.isoformat()} to {last.isoformat()})"
 
 
@@ -281,6 +279,7 @@ def enough_bars(n_bars: int, raw: pl.DataFrame, *, trades: bool, regimes: Regime
 
 
 def _span_words(ms: int) -> str:
+    """A length in words: '46 s', '48.0 h', '20.8 days'."""
     seconds = ms / 1000
     return (f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
             if seconds < 3 * 86400 else f"{seconds / 86400:.1f} days")

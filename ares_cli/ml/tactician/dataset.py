@@ -178,8 +178,7 @@ def build_tactician_dataset(
     labelled = frame["y"].is_not_null().to_numpy()
     t0 = frame["bar_index"].to_numpy().astype(np.int64)
     t1 = frame["t1_index"].fill_null(-1).to_numpy().astype(np.int64)
-    cut = (labelled & gaps_between(gap, t0, np.maximum(t1, t0)) if gap.any()
-           else np.zeros(frame.height, dtype=bool))
+    cut = labelled & gaps_between(gap, t0, np.maximum(t1, t0))
     frame = frame.with_columns(y=pl.when(pl.Series(cut)).then(None).otherwise(pl.col("y")),
                                cut_by_gap=pl.Series(cut))
     test = pl.col("window") == "test"
