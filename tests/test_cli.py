@@ -188,9 +188,13 @@ def test_config_change_reruns_its_step_and_later_ones_only(env):
     _, regimes_changed = ares("run-all", *SMALL, "--set", "regimes.trend_window=24",
                               "--to", "3", "--json")
     assert [statuses(regimes_changed)[n] for n in (1, 2, 3)] == ["cached", "ok", "ok"]
-    _, split_changed = ares("run-all", *SMALL, "--set", "split.purge_bars=30",
+    # step 2's too-little-data gate reads the split's fractions and gaps, not this key
+    _, split_changed = ares("run-all", *SMALL, "--set", "split.min_regime_rows=150",
                             "--to", "3", "--json")
     assert [statuses(split_changed)[n] for n in (1, 2, 3)] == ["cached", "cached", "ok"]
+    _, gap_changed = ares("run-all", *SMALL, "--set", "split.purge_bars=30",
+                          "--to", "3", "--json")
+    assert [statuses(gap_changed)[n] for n in (1, 2, 3)] == ["cached", "ok", "ok"]
     _, seed_changed = ares("run-all", *SMALL, "--set", "data.seed=8", "--to", "3", "--json")
     assert [statuses(seed_changed)[n] for n in (1, 2, 3)] == ["ok", "ok", "ok"]
 
@@ -373,18 +377,19 @@ def _strict_json(text: str) -> dict:
 
 
 def test_too_little_data_is_a_data_error_naming_the_span(env):
-    """Two days of 1h bars cannot fit the regime thresholds: exit 3 at step 2, with the real
-    span, the bars made and needed, and a bars.base that passes the gate when followed."""
+    """Two days of 1h bars cannot be split into windows wider than their gaps: exit 3 at step
+    2 (before any later step), with the real span, the bars made and needed, and a bars.base
+    that passes both the regime fit's and the split's gates when followed."""
     result = CliRunner().invoke(app, ["run-all", "--set", "data.days=2", "--to", "7", "--json"])
     summary = _strict_json(result.stdout)
     assert result.exit_code == 3 and summary["exit_code"] == 3
     message = summary["steps"][1]["message"]
     assert "the data span 48.0 h (2024-01-01" in message and "makes 48 bars of 1h" in message
-    assert "regime-classify needs at least 202" in message
+    assert "the pipeline needs at least 363 (train, validation and test windows" in message
     assert "crashed" not in message and "RuntimeWarning" not in result.output
     hint = message.split("e.g. ")[1].split(" (")[0]  # "--set bars.base=10m"
     args = hint.split()
-    followed = CliRunner().invoke(app, ["run-all", "--set", "data.days=2", *args, "--to", "2",
+    followed = CliRunner().invoke(app, ["run-all", "--set", "data.days=2", *args, "--to", "3",
                                         "--json"])
     assert followed.exit_code == 0, followed.stdout
 

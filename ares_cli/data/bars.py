@@ -194,6 +194,8 @@ class CandleResolutionError(ValueError):
 
     def __init__(self, candle_ms: int, base_ms: int) -> None:
         self.candle_ms, self.base_ms = candle_ms, base_ms
+        # the shortest base bar at least as long as the configured one the candles can build
+        self.suggested_ms = candle_ms * max(1, -(-base_ms // candle_ms))
         candle, base = timeframe_name(candle_ms), timeframe_name(base_ms)
         coarser = candle_ms > base_ms
         super().__init__(
@@ -201,7 +203,7 @@ class CandleResolutionError(ValueError):
             + (f"coarser than bars.base ({base})" if coarser
                else f"which does not divide bars.base ({base})")
             + f": set bars.base to {candle} or a multiple of it, e.g. --set bars.base="
-            + f"{timeframe_name(candle_ms * max(1, -(-base_ms // candle_ms)))}")
+            + f"{timeframe_name(self.suggested_ms)}")
 
 
 def infer_step_ms(candles: pl.DataFrame) -> int:

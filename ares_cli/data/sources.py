@@ -182,6 +182,12 @@ def validate(
         share = sum(invalid.values()) / counts["rows_in"] if counts.get("rows_in") else 0.0
         if share > max_drop_share:
             reasons = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in invalid.items())
+            if cleaned.height == 0:  # no share to accept: nothing would be left
+                raise DataError(
+                    f"{source}: none of the {counts['rows_in']} {name} rows is usable "
+                    f"({reasons}), so no setting can leave data to model: is this a traded "
+                    "price series? (Funding rates and mark or index prices have zero prices "
+                    "or no volume.) Otherwise check its columns and timestamp unit")
             raise DataError(
                 f"{source}: {sum(invalid.values())} of {counts['rows_in']} {name} rows "
                 f"({share:.1%}) are invalid and would be dropped ({reasons}), more than "

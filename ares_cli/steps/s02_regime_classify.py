@@ -18,7 +18,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     from ares_cli.data.bars import CandleResolutionError, market_bars
     from ares_cli.data.gaps import GAP_COLUMN, bar_gaps
     from ares_cli.errors import ConfigError, DataError
-    from ares_cli.ml.features.regimes import classify_bars, enough_bars
+    from ares_cli.ml.features.data_needs import enough_bars, enough_span
+    from ares_cli.ml.features.regimes import classify_bars
     from ares_cli.util.timeutil import timeframe_name
 
     bars_cfg = cfg.bars
@@ -26,7 +27,10 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     try:
         base, fine, notes = market_bars(inputs.get("trades"), inputs.get("candles"),
                                         bars_cfg.base_ms, bars_cfg.fine_ms)
-    except CandleResolutionError as exc:  # a setting the data cannot serve: exit 2
+    except CandleResolutionError as exc:  # a setting the data cannot serve: exit 2 ...
+        # ... unless no setting can: then too little data, exit 3
+        enough_span(inputs["candles"], candle_ms=exc.candle_ms, base_ms=exc.suggested_ms,
+                    regimes=cfg.regimes, split=cfg.split)
         raise ConfigError(f"cannot build bars: {exc}") from None
     except ValueError as exc:
         raise DataError(f"cannot build bars: {exc}") from None
@@ -35,7 +39,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     base = base.with_columns(pl.Series(GAP_COLUMN, gap))
     raw = inputs.get("trades") if inputs.get("trades") is not None else inputs["candles"]
     enough_bars(base.height, raw, trades=inputs.get("trades") is not None,
-                regimes=cfg.regimes, bars=bars_cfg, train_fraction=cfg.split.train)
+                regimes=cfg.regimes, split=cfg.split, bars=bars_cfg)
     env.progress(0.6, "classifying regimes")
     regimes, model, metrics = classify_bars(base, cfg.regimes, cfg.split.train,
                                             timeframe=bars_cfg.base)
@@ -80,6 +84,7 @@ STEP = Step(
     inputs=(),
     optional_inputs=("trades", "candles"),
     outputs=("bars", "bars_fine", "regimes", "regime_model"),
-    config=("bars", "regimes", "split.train", "data.max_gap", "data.max_gap_share"),
+    config=("bars", "regimes", "split.train", "split.validation", "split.purge_bars",
+            "split.embargo_bars", "data.max_gap", "data.max_gap_share"),
     run=run,
 )

@@ -32,6 +32,9 @@ def freqtrade_columns(columns: list[str]) -> tuple[str, dict[str, str]] | None:
     return None
 
 
+# what pandas names a saved index: an unnamed first column that holds the times
+_INDEX_NAMES = ("", "unnamed: 0", "index")
+
 _REQUIRED = {
     "trades": ("timestamp", "trade_id", "price", "qty"),
     "candles": ("timestamp", "open", "high", "low", "close", "volume"),
@@ -52,10 +55,12 @@ def resolve_columns(
         found = next((by_lower[a] for a in aliases if a in by_lower), None)
         if ours not in mapping and found is not None:
             mapping[ours] = found
+    if "timestamp" not in mapping and columns and columns[0].strip().lower() in _INDEX_NAMES:
+        mapping["timestamp"] = columns[0]  # a saved dataframe index: the times, unnamed
     kind = options.kind if options.kind != "auto" else _guess_kind(mapping)
     if kind is None:
-        raise DataError(f"{label}: cannot tell trades from candles; columns are {columns} "
-                        "(pass kind and a columns mapping)")
+        raise DataError(f"{label}: cannot tell trades from candles; columns are {columns}: "
+                        + _kind_hint(columns))
     missing = [c for c in _REQUIRED[kind] if c not in mapping]
     if kind == "trades" and "side" not in mapping and "is_buyer_maker" not in mapping:
         missing.append("side or is_buyer_maker")
@@ -66,6 +71,26 @@ def resolve_columns(
                         f"{kind} columns need: {', '.join(_REQUIRED[kind])}); map yours with "
                         f"--set 'files.columns={{ {example} }}'")
     return kind, mapping
+
+
+def _kind_hint(columns: list[str]) -> str:
+    """A declaration of kind and columns in the CLI form that fits the file's column count,
+    or the plain statement that none can (trades need a side column, or is_buyer_maker)."""
+    fits = [kind for kind, need in (("candles", _REQUIRED["candles"]),
+                                    ("trades", (*_REQUIRED["trades"], "side")))
+            if len(columns) >= len(need)]
+    if not fits:
+        needs = "; ".join(f"{kind}: {', '.join(need)}" for kind, need in
+                          (("trades", (*_REQUIRED["trades"], "side or is_buyer_maker")),
+                           ("candles", _REQUIRED["candles"])))
+        return (f"with {len(columns)} columns it can be neither, so no mapping can make it "
+                f"usable ({needs})")
+    kind = fits[0]
+    names = _REQUIRED[kind] + (("side",) if kind == "trades" else ())
+    example = ", ".join(f'{ours} = "{theirs}"' for ours, theirs in zip(names, columns,
+                                                                         strict=False))
+    return (f"declare the kind and map the columns (after checking which is which), e.g. "
+            f"--set files.kind={kind} --set 'files.columns={{ {example} }}'")
 
 
 def _guess_kind(mapping: Mapping[str, str]) -> str | None:

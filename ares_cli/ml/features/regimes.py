@@ -17,12 +17,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ares_cli.data.bars import BarsConfig
-from ares_cli.errors import DataError, InsufficientData
+from ares_cli.errors import DataError
 from ares_cli.util.section import Field, Section
 
 __all__ = ["REGIMES", "SCORE_COLUMNS", "RegimeClassifier", "RegimesConfig", "agreement",
-           "agreement_by_window", "bars_needed", "classify_bars", "data_span", "enough_bars"]
+           "agreement_by_window", "bars_needed", "classify_bars", "data_span", "span_words"]
 
 REGIMES = ("BULL", "BEAR", "SIDEWAYS", "VOLATILE")
 SCORE_COLUMNS = tuple(f"score_{r.lower()}" for r in REGIMES)
@@ -215,7 +214,7 @@ def data_span(timestamps: pl.Series) -> str:
     if timestamps.len() == 0:
         return "nothing"
     first, last = timestamps.min(), timestamps.max()
-    length = _span_words(int((last - first).total_seconds() * 1000))
+    length = span_words(int((last - first).total_seconds() * 1000))
     return f"{length} ({first.isoformat()} to {last.isoformat()})"
 
 
@@ -229,60 +228,12 @@ def bars_needed(config: RegimesConfig, train_fraction: float) -> int:
     return n
 
 
-# base timeframes a "too little data" message may suggest (longest first), and fine ones
-SUGGESTED_BASES = ("4h", "2h", "1h", "30m", "15m", "10m", "5m", "3m", "2m", "1m", "30s",
-                   "10s", "2s")
-FINE_CHOICES = ("1m", "30s", "10s", "5s", "2s", "1s")
-
-
-def enough_bars(n_bars: int, raw: pl.DataFrame, *, trades: bool, regimes: RegimesConfig,
-                bars: BarsConfig, train_fraction: float) -> None:
-    """Fail before any later step when the data make too few base bars for the regime fit,
-    with the data's real span (first to last trade or candle), the bars it makes, the bars
-    needed, and a bars.base (with a bars.fine that fits it) that passes this gate, or the
-    plain statement that none can."""
-    from ares_cli.data.bars import infer_step_ms
-    from ares_cli.util.timeutil import timeframe_ms
-
-    bars_cfg = bars
-    need = bars_needed(regimes, train_fraction)
-    if n_bars >= need:
-        return
-    first, last = raw["timestamp"].min(), raw["timestamp"].max()
-    span_ms = int((last - first).total_seconds() * 1000)
-    # candles cannot make bars shorter than themselves; trades go down to seconds
-    step = 1000 if trades else infer_step_ms(raw)
-
-    def fine_for(base_ms: int) -> str | None:
-        if bars_cfg.fine_ms < base_ms and base_ms % bars_cfg.fine_ms == 0:
-            return bars_cfg.fine
-        return next((f for f in FINE_CHOICES if timeframe_ms(f) < base_ms
-                     and base_ms % timeframe_ms(f) == 0), None)
-
-    works = [b for b in SUGGESTED_BASES
-             if (ms := timeframe_ms(b)) < bars_cfg.base_ms and ms >= step and ms % step == 0
-             and span_ms // ms + 1 >= need and fine_for(ms) is not None]
-    head = (f"the data span {_span_words(span_ms)} ({first.isoformat()} to {last.isoformat()}), "
-            f"which makes {n_bars} bars of {bars_cfg.base}; regime-classify needs at least "
-            f"{need} (a warm-up plus regimes.min_fit_bars = {regimes.min_fit_bars} in the "
-            f"first split.train = {train_fraction:.0%})")
-    if works:
-        base = works[0]
-        fine = fine_for(timeframe_ms(base))
-        hint = f"--set bars.base={base}" + (f" --set bars.fine={fine}"
-                                            if fine != bars_cfg.fine else "")
-        raise InsufficientData(f"{head}: a shorter base bar makes enough, e.g. {hint} (a "
-                               "later step may still need more data), or collect more")
-    raise InsufficientData(f"{head}: no bar size can make that many from this span; collect "
-                           f"at least {_span_words(need * bars_cfg.base_ms)} of data at "
-                           f"bars.base = {bars_cfg.base}")
-
-
-def _span_words(ms: int) -> str:
-    """A length in words: '46 s', '48.0 h', '20.8 days'."""
+def span_words(ms: int) -> str:
+    """A length in words: '46 s', '48.0 h', '20.8 days', '12.9 years'."""
     seconds = ms / 1000
     return (f"{seconds:.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
-            if seconds < 3 * 86400 else f"{seconds / 86400:.1f} days")
+            if seconds < 3 * 86400 else f"{seconds / 86400:.1f} days"
+            if seconds < 730 * 86400 else f"{seconds / (365.25 * 86400):.1f} years")
 
 
 def classify_bars(
