@@ -60,7 +60,7 @@ def resolve_columns(
     kind = options.kind if options.kind != "auto" else _guess_kind(mapping)
     if kind is None:
         raise DataError(f"{label}: cannot tell trades from candles; columns are {columns}: "
-                        + _kind_hint(columns))
+                        + _kind_hint(columns, mapping))
     missing = [c for c in _REQUIRED[kind] if c not in mapping]
     if kind == "trades" and "side" not in mapping and "is_buyer_maker" not in mapping:
         missing.append("side or is_buyer_maker")
@@ -73,7 +73,7 @@ def resolve_columns(
     return kind, mapping
 
 
-def _kind_hint(columns: list[str]) -> str:
+def _kind_hint(columns: list[str], found: Mapping[str, str]) -> str:
     """A declaration of kind and columns in the CLI form that fits the file's column count,
     or the plain statement that none can (trades need a side column, or is_buyer_maker)."""
     fits = [kind for kind, need in (("candles", _REQUIRED["candles"]),
@@ -87,14 +87,16 @@ def _kind_hint(columns: list[str]) -> str:
                 f"usable ({needs})")
     kind = fits[0]
     names = _REQUIRED[kind] + (("side",) if kind == "trades" else ())
-    example = ", ".join(f'{ours} = "{theirs}"' for ours, theirs in zip(names, columns,
-                                                                         strict=False))
+    free = iter(c for c in columns if c not in found.values())  # recognised ones stay put
+    example = ", ".join(f'{ours} = "{found[ours] if ours in found else next(free, "?")}"'
+                        for ours in names)
     return (f"declare the kind and map the columns (after checking which is which), e.g. "
             f"--set files.kind={kind} --set 'files.columns={{ {example} }}'")
 
 
 def _guess_kind(mapping: Mapping[str, str]) -> str | None:
-    """Candles when open/high/low/close are present, trades when a price is."""
-    if all(c in mapping for c in ("open", "high", "low", "close")):
+    """Candles when high/low/close are present (a missing open is then named), trades when
+    a price is."""
+    if all(c in mapping for c in ("high", "low", "close")):
         return "candles"
     return "trades" if "price" in mapping else None
