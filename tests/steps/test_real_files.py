@@ -114,3 +114,39 @@ def test_files_that_can_trade_run_all_sixteen_steps_with_defaults(env, path):
     assert walk_forward["verdict"] in ("edge", "no edge", "not tested")
     if walk_forward["verdict"] == "not tested":
         assert "fold" in walk_forward["verdict_reason"], walk_forward["verdict_reason"]
+
+
+BTC_1H = "real/long/binance_BTC_USDT_1h_20170817-20240421.feather"
+
+
+def test_long_hourly_history_with_outages_runs_with_defaults_and_nothing_spans_a_gap():
+    """6.7 years of hourly candles with 28 real exchange outages, all 16 steps with defaults:
+    the outages are reported, no label and no walk-forward trade spans one."""
+    import numpy as np
+    import polars as pl
+
+    from ares_cli.config import build_config
+    from ares_cli.pipeline import run_steps
+    from ares_cli.steps import STEPS
+
+    config = build_config({"data": {"source": "files", "paths": [str(shared_file(BTC_1H))]}})
+    result = run_steps(STEPS, {}, config)
+    data = result.steps[2].metrics["data"]
+    assert data["gaps"] == 28 and data["longest_gap"]["bars"] == 34
+    bars = result.catalog["bars"]
+    gap = bars["gap"].to_numpy()
+    gap_before = np.concatenate([[0], np.cumsum(gap)])  # gap bars in [0, i)
+
+    dataset = result.catalog["analyst_dataset"].filter(pl.col("y").is_not_null())
+    t0 = dataset["bar_index"].to_numpy()
+    t1 = dataset["t1_index"].to_numpy()
+    assert len(t0) and not (gap_before[t1 + 1] - gap_before[t0]).any()
+
+    trades = result.catalog.get("walk_forward_trades")
+    if trades is not None and trades.height:
+        times = bars["timestamp"]
+        gap_times = times.filter(pl.Series(gap))
+        for entry, exit_ in trades.select("entry_time", "exit_time").iter_rows():
+            assert not ((gap_times >= entry) & (gap_times <= exit_)).any(), (entry, exit_)
+    walk_forward = result.steps[14].metrics["walk_forward"]
+    assert walk_forward["verdict"] in ("edge", "no edge", "not tested")
