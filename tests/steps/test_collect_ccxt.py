@@ -12,7 +12,7 @@ from ares_cli.cli import app
 from tests.data.ccxt.helpers import HOUR, T0, make_trades
 from tests.data.fake_binance import FakeBinance, Fault
 
-DAYS = 3
+DAYS = 4  # 384 bars of 15m: step 2 needs 363 for the regime fit and the split
 WINDOW = [
     "--set", f"data.start={datetime.fromtimestamp(T0 / 1000, UTC).isoformat()}",
     "--set", f"data.end={datetime.fromtimestamp((T0 + DAYS * 24 * HOUR) / 1000, UTC).isoformat()}",
