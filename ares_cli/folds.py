@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from ares_cli.errors import AresError, StepFailed
+from ares_cli.errors import AresError, DataError, StepFailed
 from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
 
 if TYPE_CHECKING:
@@ -117,8 +117,7 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
              state_key: str = "memory") -> FoldResult:
     """`steps` (4 to 12) on the fold's past, then its test span traded with what it chose.
     `state_key` is the walk-forward step's action key (see `fold_state_key`)."""
-    from ares_cli.data.gaps import gap_flags, gaps_in
-    from ares_cli.ml.trading.optimize import buy_and_hold, trade
+    from ares_cli.ml.trading.optimize import trade
     from ares_cli.ml.trading.policy import Policy, gate_counts
     from ares_cli.ml.trading.windows import window_market, window_signals
     from ares_cli.pipeline import run_steps
@@ -127,11 +126,18 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
     fold_cfg = _fold_config(config, wf)
     base_ms = config.bars.base_ms
     catalog = fold_inputs(fold, bars, fine, config, base_ms)
-    result = run_steps(steps, catalog, fold_cfg, exchange=exchange, symbol=symbol,
-                       state_key=fold_state_key(state_key, fold))
+    local_test = np.arange(fold.test[0] - fold.start, fold.test[1] - fold.start, dtype=np.int64)
+    try:
+        result = run_steps(steps, catalog, fold_cfg, exchange=exchange, symbol=symbol,
+                           state_key=fold_state_key(state_key, fold))
+    except DataError as exc:
+        # Too little of something in this fold's own past (labelled rows, proposals, a
+        # regime's rows): the pipeline could not have trained then, so nothing trades on the
+        # test span. A flat fold is the true record of that; it is not skipped, which would
+        # let the data decide which spans count.
+        return _untrained_fold(fold, catalog, local_test, config, base_ms, exc.message)
     out = result.catalog
     params = out["params"]
-    local_test = np.arange(fold.test[0] - fold.start, fold.test[1] - fold.start, dtype=np.int64)
     market = window_market(out["bars"], out["bars_fine"], local_test, base_ms)
     frame = window_signals(
         local_test, bars=out["bars"], splits=out["splits"],
@@ -143,12 +149,49 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
     policy = None if params["policy"] is None else Policy.from_dict(params["policy"])
     bt = trade(market, frame, policy, fee=params["fee"], slippage=params["slippage"],
                bars_per_year=params["bars_per_year"])
+    digests = {name: d for outcome in result.steps.values() for name, d in outcome.digests.items()}
+    step12 = next(o for o in result.steps.values() if "params" in o.digests).metrics
+    return _traded(fold, out["bars"], market, local_test, bt, params,
+                   gates=(gate_counts(frame, policy) if policy is not None
+                          else {"proposals": int((frame.side != 0).sum())}),
+                   validation=step12["validation"]["chosen"],
+                   trials=int(step12["data"]["trials_search_total"]),
+                   choices={name: digests[name] for name in CHOICES})
+
+
+def _untrained_fold(fold: Fold, catalog: dict[str, Any], local_test: np.ndarray, config: Any,
+                    base_ms: int, why: str) -> FoldResult:
+    """A fold whose steps 4 to 12 stopped for too little data in its past: flat on its test
+    span, with the reason where step 12 would put its own reason for staying flat."""
+    from ares_cli.ml.trading.engine import YEAR_MS
+    from ares_cli.ml.trading.optimize import trade
+    from ares_cli.ml.trading.windows import window_market
+
+    market = window_market(catalog["bars"], catalog["bars_fine"], local_test, base_ms)
+    params = {"policy": None, "trial": None, "untrained": True,
+              "why": f"its past was too short to train on ({why})",
+              "fee": config.costs.fee, "slippage": config.costs.slippage,
+              "bars_per_year": YEAR_MS / base_ms}
+    bt = trade(market, None, None, fee=params["fee"], slippage=params["slippage"],
+               bars_per_year=params["bars_per_year"])
+    return _traded(fold, catalog["bars"], market, local_test, bt, params, gates={},
+                   validation={"sharpe": None}, trials=0, choices={})
+
+
+def _traded(fold: Fold, part: pl.DataFrame, market: Any, local_test: np.ndarray, bt: Any,
+            params: dict[str, Any], *, gates: dict[str, int], validation: dict[str, Any],
+            trials: int, choices: dict[str, str]) -> FoldResult:
+    """The fold's record: its test span's returns and trades in global bar numbers, beside
+    buy-and-hold on the same bars."""
+    from ares_cli.data.gaps import gap_flags, gaps_in
+    from ares_cli.ml.trading.optimize import buy_and_hold
+
     hold = buy_and_hold(market, fee=params["fee"], slippage=params["slippage"],
                         bars_per_year=params["bars_per_year"])
     global_index = local_test + fold.start
     returns = pl.DataFrame({
         "bar_index": global_index,
-        "timestamp": out["bars"]["timestamp"].gather(local_test),
+        "timestamp": part["timestamp"].gather(local_test),
         "fold": np.full(local_test.size, fold.number, dtype=np.int64),
         "ret": bt.returns,
         "position": bt.position,
@@ -162,19 +205,14 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
         entry_bar=pl.Series(global_index[entry_bar] if entry_bar.size else [], dtype=pl.Int64),
         exit_bar=pl.Series(global_index[exit_bar] if exit_bar.size else [], dtype=pl.Int64),
     )
-    digests = {name: d for outcome in result.steps.values() for name, d in outcome.digests.items()}
-    choices = {name: digests[name] for name in CHOICES}
-    step12 = next(o for o in result.steps.values() if "params" in o.digests).metrics
     return FoldResult(
         fold=fold, returns=returns, trades=trades, params=params,
         metrics={"rules": bt.metrics(), "buy_and_hold": hold.metrics(),
                  # what kept the test span's proposals from trading (the shared gate names)
-                 "gates": (gate_counts(frame, policy) if policy is not None
-                           else {"proposals": int((frame.side != 0).sum())}),
-                 "data_gaps": gaps_in(gap_flags(out["bars"]), int(local_test[0]),
+                 "gates": gates,
+                 "data_gaps": gaps_in(gap_flags(part), int(local_test[0]),
                                       int(local_test[-1]) + 1)},
-        validation=step12["validation"]["chosen"],
-        trials=int(step12["data"]["trials_search_total"]), choices=choices)
+        validation=validation, trials=trials, choices=choices)
 
 
 def _guarded(fold: Fold, *args: Any, **kwargs: Any) -> FoldResult | tuple[str, int, str, str]:

@@ -26,3 +26,27 @@ def test_an_empty_stretch_reaching_into_the_test_span_is_a_gap_in_the_fold_past(
     assert _causal_gaps(pl.DataFrame({"filled": [True]}), 0).columns == ["filled"]
     assert np.array_equal(_causal_gaps(_bars(filled, [True] * 7), 4)["gap"].to_numpy(),
                           np.ones(7, dtype=bool))
+
+
+def test_a_fold_too_short_to_train_stays_flat_on_its_test_span(tiny_pipeline, tiny_config):
+    """A fold whose own past holds too little to train on (here 150 bars) is what the pipeline
+    would have done then: nothing traded, the reason given where step 12 gives its reason for
+    staying flat; not a run-stopping error, and not a span dropped from the record (mutation:
+    re-raising the DataError fails this)."""
+    from ares_cli.folds import run_fold, stitch
+    from ares_cli.ml.evaluation.walk_forward import Fold, fold_gate_words
+    from ares_cli.steps.s13_walk_forward import REPLAYED
+
+    bars, fine = tiny_pipeline.catalog["bars"], tiny_pipeline.catalog["bars_fine"]
+    fold = Fold(1, 0, (0, 150), (160, 200), (210, 300))
+    result = run_fold(fold, bars, fine, tiny_config, REPLAYED, exchange="binance",
+                      symbol="ETHUSDT")
+    assert result.params["policy"] is None and result.params["untrained"]
+    assert "too short to train on" in result.params["why"]
+    assert result.returns["bar_index"].to_list() == list(range(210, 300))
+    assert not result.returns["ret"].to_numpy().any() and result.trades.height == 0
+    assert result.returns["benchmark_ret"].to_numpy().any()  # buy-and-hold on the same bars
+    record = stitch([result])
+    assert record.metrics["trades"] == 0 and record.trials == 0
+    words = fold_gate_words(record.folds_json["folds"][0])
+    assert words.startswith("fold 1 stayed flat: its past was too short to train on")

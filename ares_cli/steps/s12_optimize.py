@@ -11,7 +11,6 @@ from ares_cli.steps.base import Step, StepEnv, StepResult, tables_with_rows
 if TYPE_CHECKING:
     from ares_cli.config_view import ConfigView
 
-YEAR_MS = 365 * 24 * 3600 * 1000
 FLAT_SPREAD = 0.01  # a model whose probabilities span less than this learned nothing
 
 
@@ -35,6 +34,7 @@ def _learned_nothing(frame: Any) -> list[str]:
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
 
     from ares_cli.data.bars import bar_length_ms
+    from ares_cli.ml.trading.engine import YEAR_MS
     from ares_cli.ml.trading.optimize import Problem, Thresholds, rule_choice, search
     from ares_cli.ml.trading.windows import window_bars, window_market, window_signals
     from ares_cli.util.fsutil import safe_name

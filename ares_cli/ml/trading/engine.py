@@ -69,8 +69,12 @@ from typing import Any
 
 import numpy as np
 
+# A year of base bars is this many ms over the bar's length (365 days: crypto never closes).
+YEAR_MS = 365 * 24 * 3600 * 1000
+
 __all__ = [
     "REASONS",
+    "YEAR_MS",
     "Backtest",
     "Market",
     "Orders",

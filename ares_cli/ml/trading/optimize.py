@@ -247,14 +247,17 @@ class Problem:
         return m["sharpe"], m["max_drawdown"]
 
 
-def trade(market: Market, frame: SignalFrame, policy: Policy | None, *, fee: float,
+def trade(market: Market, frame: SignalFrame | None, policy: Policy | None, *, fee: float,
           slippage: float, bars_per_year: float) -> Backtest:
-    """Trade `policy` on `market` with the signals `frame`; None (no feasible rule) is flat."""
+    """Trade `policy` on `market` with the signals `frame`; None (no feasible rule, or no
+    model to give signals) is flat."""
     if policy is None:
         n = market.n_base
         orders = Orders.constant(np.zeros(n, dtype=np.int64))
         return backtest(market, orders, Rules(fee=fee, slippage=slippage),
                         bars_per_year=bars_per_year)
+    if frame is None:
+        raise ValueError("a rule needs the signals it reads")
     rules = policy.rules(fee=fee, slippage=slippage)
     return backtest(market, orders_for(frame, policy), rules, bars_per_year=bars_per_year)
 
