@@ -56,27 +56,34 @@ def bars_from_trades(trades: pl.DataFrame, every_ms: int) -> pl.DataFrame:
     every_us = every_ms * 1000
     if not trades["timestamp"].is_sorted():
         raise ValueError("trades must be sorted by timestamp")
-    micros = trades["timestamp"].dt.epoch("us").to_numpy()
-    price = trades["price"].to_numpy()
-    qty = trades["qty"].to_numpy()
-    slot = micros // every_us  # floor division: also right for times before 1970
+    # floor division: also right for times before 1970
+    slot = trades["timestamp"].dt.epoch("us").to_numpy() // every_us
     starts = _segment_starts(slot)
     if len(starts) == 0:
         return fill_gaps(pl.DataFrame(), every_us)
     ends = np.append(starts[1:], len(slot))
+    bucket = slot[starts] * every_us
+    del slot  # per-trade temporaries are freed as soon as reduced: peak memory is the limit
+    price = trades["price"].to_numpy()
+    qty = trades["qty"].to_numpy()
+    quote = price * qty
+    quote_volume = np.add.reduceat(quote, starts)
+    del quote
     taker_buy = qty.copy()
     taker_buy[trades["is_buyer_maker"].to_numpy()] = 0.0
+    taker_buy_volume = np.add.reduceat(taker_buy, starts)
+    del taker_buy
     aggregated = pl.DataFrame(
         {
-            "bucket": slot[starts] * every_us,
+            "bucket": bucket,
             "open": price[starts],
             "high": np.maximum.reduceat(price, starts),
             "low": np.minimum.reduceat(price, starts),
             "close": price[ends - 1],
             "volume": np.add.reduceat(qty, starts),
-            "quote_volume": np.add.reduceat(price * qty, starts),
+            "quote_volume": quote_volume,
             "trades": (ends - starts).astype(np.int64),
-            "taker_buy_volume": np.add.reduceat(taker_buy, starts),
+            "taker_buy_volume": taker_buy_volume,
         }
     )
     return fill_gaps(aggregated, every_us)

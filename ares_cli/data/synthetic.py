@@ -123,40 +123,8 @@ def generate(
     intensity = (vol_m / vol_m.mean()) ** RATE_ELASTICITY
     rate = intensity / intensity.mean() * trades_per_day / (24 * HOUR_MINUTES)
     counts = rng.poisson(rate)
-    n_trades = int(counts.sum())
-    minute_of_trade = np.repeat(np.arange(n_minutes, dtype=np.int64), counts)
-
     start_us = int(start.timestamp() * 1_000_000)
-    offsets = rng.integers(0, MINUTE_US, n_trades, dtype=np.int64)
-    stamps = np.sort(minute_of_trade * MINUTE_US + offsets) + start_us
-    minute_of_trade = (stamps - start_us) // MINUTE_US
-
-    # Brownian increments between consecutive trades, in minutes of elapsed time.
-    elapsed = np.diff(stamps, prepend=start_us).astype(np.float64) / MINUTE_US
-    sigma = vol_m[minute_of_trade]
-    increments = drift_m[minute_of_trade] * elapsed + sigma * np.sqrt(elapsed) * rng.normal(
-        size=n_trades
-    )
-    log_mid = np.log(start_price) + np.cumsum(increments)
-
-    # Taker side leans with the move; the print sits on the taker's side of the spread.
-    z = increments / np.maximum(sigma * np.sqrt(np.maximum(elapsed, 1e-9)), 1e-12)
-    buy_prob = 0.5 + FLOW_LEAN * np.tanh(z)
-    taker_buys = rng.random(n_trades) < buy_prob
-    side = np.where(taker_buys, 1.0, -1.0)
-    price = np.round(np.exp(log_mid) * (1.0 + HALF_SPREAD * side) / TICK) * TICK
-    qty = np.round(np.maximum(rng.lognormal(-1.0, 1.2, n_trades), 1e-4), 4)
-
-    trades = pl.DataFrame(
-        {
-            "trade_id": np.arange(FIRST_TRADE_ID, FIRST_TRADE_ID + n_trades, dtype=np.int64),
-            "timestamp": pl.Series(stamps).cast(TIMESTAMP),
-            "price": np.maximum(price, TICK),
-            "qty": qty,
-            "is_buyer_maker": ~taker_buys,
-        },
-        schema=TRADES_SCHEMA,
-    )
+    trades = _trades(rng, counts, drift_m, vol_m, start_us, start_price)
     spans: tuple[tuple[datetime, datetime], ...] = ()
     if outages:
         trades, spans = _with_outages(trades, outages, seed, start_us, n_minutes)
@@ -170,6 +138,80 @@ def generate(
             }
         )
     return SyntheticMarket(trades, true_regimes, spans)
+
+
+def _trades(rng: np.random.Generator, counts: np.ndarray, drift_m: np.ndarray,
+            vol_m: np.ndarray, start_us: int, start_price: float) -> pl.DataFrame:
+    """The trades of per-minute `counts`: times, prices, sizes and taker sides.
+
+    Every per-trade array is as long as the trades, so they are computed in place and freed as
+    soon as they are used: a few of them live at once instead of a dozen (peak memory is what
+    limits the history one machine can hold). The values are bit-identical to the plain
+    expressions in the comments, and the random draws come in the same order."""
+    n_minutes = counts.size
+    n_trades = int(counts.sum())
+    minute_of_trade = np.repeat(np.arange(n_minutes, dtype=np.int64), counts)
+
+    # stamps = sort(minute * MINUTE_US + offset) + start_us
+    stamps = minute_of_trade * MINUTE_US
+    stamps += rng.integers(0, MINUTE_US, n_trades, dtype=np.int64)
+    stamps.sort()
+    stamps += start_us
+    np.subtract(stamps, start_us, out=minute_of_trade)
+    minute_of_trade //= MINUTE_US
+
+    # Brownian increments between consecutive trades, in minutes of elapsed time:
+    # increments = drift * elapsed + sigma * sqrt(elapsed) * normal
+    elapsed = np.diff(stamps, prepend=start_us).astype(np.float64)
+    elapsed /= MINUTE_US
+    sigma = vol_m[minute_of_trade]
+    increments = drift_m[minute_of_trade]
+    del minute_of_trade
+    increments *= elapsed
+    noise = np.sqrt(elapsed)
+    noise *= sigma  # sigma * sqrt(elapsed) (a product commutes exactly)
+    noise *= rng.normal(size=n_trades)
+    increments += noise
+    del noise
+    log_mid = np.cumsum(increments)
+    log_mid += np.log(start_price)
+
+    # Taker side leans with the move; the print sits on the taker's side of the spread.
+    # z = increments / max(sigma * sqrt(max(elapsed, 1e-9)), 1e-12)
+    np.maximum(elapsed, 1e-9, out=elapsed)
+    np.sqrt(elapsed, out=elapsed)
+    elapsed *= sigma
+    del sigma
+    np.maximum(elapsed, 1e-12, out=elapsed)
+    z = np.divide(increments, elapsed, out=increments)
+    del elapsed
+    # buy_prob = 0.5 + FLOW_LEAN * tanh(z)
+    np.tanh(z, out=z)
+    z *= FLOW_LEAN
+    z += 0.5
+    taker_buys = rng.random(n_trades) < z
+    del z, increments
+    # price = round(exp(log_mid) * (1 + HALF_SPREAD * side) / TICK) * TICK, side = +-1
+    price = np.exp(log_mid, out=log_mid)
+    price *= np.where(taker_buys, 1.0 + HALF_SPREAD * 1.0, 1.0 + HALF_SPREAD * -1.0)
+    price /= TICK
+    np.round(price, out=price)
+    price *= TICK
+    np.maximum(price, TICK, out=price)
+    qty = rng.lognormal(-1.0, 1.2, n_trades)
+    np.maximum(qty, 1e-4, out=qty)
+    np.round(qty, 4, out=qty)
+    np.logical_not(taker_buys, out=taker_buys)
+    return pl.DataFrame(
+        {
+            "trade_id": np.arange(FIRST_TRADE_ID, FIRST_TRADE_ID + n_trades, dtype=np.int64),
+            "timestamp": pl.Series(stamps).cast(TIMESTAMP),
+            "price": price,
+            "qty": qty,
+            "is_buyer_maker": taker_buys,
+        },
+        schema=TRADES_SCHEMA,
+    )
 
 
 def _with_outages(trades: pl.DataFrame, count: int, seed: int, start_us: int,

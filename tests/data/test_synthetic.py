@@ -56,3 +56,44 @@ def test_random_walk_has_no_regimes_and_constant_volatility():
     vols = [h.std() for h in halves]
     assert max(vols) / min(vols) < 1.35
     assert abs(r.mean()) < 3 * r.std() / np.sqrt(len(r))
+
+
+def _plain_trades(rng, counts, drift_m, vol_m, start_us, start_price):
+    """The trade formulas written as plain expressions (the generator computes them in place
+    to save memory): the two must agree bit for bit, or every stored market changes."""
+    from ares_cli.data.synthetic import FLOW_LEAN, HALF_SPREAD, MINUTE_US, TICK
+
+    n_trades = int(counts.sum())
+    minute_of_trade = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    offsets = rng.integers(0, MINUTE_US, n_trades, dtype=np.int64)
+    stamps = np.sort(minute_of_trade * MINUTE_US + offsets) + start_us
+    minute_of_trade = (stamps - start_us) // MINUTE_US
+    elapsed = np.diff(stamps, prepend=start_us).astype(np.float64) / MINUTE_US
+    sigma = vol_m[minute_of_trade]
+    increments = drift_m[minute_of_trade] * elapsed + sigma * np.sqrt(elapsed) * rng.normal(
+        size=n_trades)
+    log_mid = np.log(start_price) + np.cumsum(increments)
+    z = increments / np.maximum(sigma * np.sqrt(np.maximum(elapsed, 1e-9)), 1e-12)
+    taker_buys = rng.random(n_trades) < 0.5 + FLOW_LEAN * np.tanh(z)
+    side = np.where(taker_buys, 1.0, -1.0)
+    price = np.round(np.exp(log_mid) * (1.0 + HALF_SPREAD * side) / TICK) * TICK
+    qty = np.round(np.maximum(rng.lognormal(-1.0, 1.2, n_trades), 1e-4), 4)
+    return stamps, np.maximum(price, TICK), qty, ~taker_buys
+
+
+def test_in_place_trade_formulas_equal_the_plain_ones_bit_for_bit():
+    from ares_cli.data.synthetic import _trades
+
+    rng = np.random.default_rng(3)
+    n_minutes = 3 * 24 * 60
+    counts = rng.poisson(np.linspace(0.5, 4.0, n_minutes))
+    drift_m = rng.normal(0, 1e-5, n_minutes)
+    vol_m = np.abs(rng.normal(1e-3, 3e-4, n_minutes))
+    start_us = 1_704_067_200_000_000
+    lean = _trades(np.random.default_rng(11), counts, drift_m, vol_m, start_us, 2000.0)
+    stamps, price, qty, maker = _plain_trades(np.random.default_rng(11), counts, drift_m, vol_m,
+                                              start_us, 2000.0)
+    assert np.array_equal(lean["timestamp"].dt.epoch("us").to_numpy(), stamps)
+    assert np.array_equal(lean["price"].to_numpy(), price)  # exact, not approximately
+    assert np.array_equal(lean["qty"].to_numpy(), qty)
+    assert np.array_equal(lean["is_buyer_maker"].to_numpy(), maker)
