@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from ares_cli.errors import AresError, DataError, StepFailed
+from ares_cli.errors import AresError, InsufficientData, StepFailed
 from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
 
 if TYPE_CHECKING:
@@ -130,11 +130,12 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
     try:
         result = run_steps(steps, catalog, fold_cfg, exchange=exchange, symbol=symbol,
                            state_key=fold_state_key(state_key, fold))
-    except DataError as exc:
+    except InsufficientData as exc:
         # Too little of something in this fold's own past (labelled rows, proposals, a
         # regime's rows): the pipeline could not have trained then, so nothing trades on the
         # test span. A flat fold is the true record of that; it is not skipped, which would
-        # let the data decide which spans count.
+        # let the data decide which spans count. Any other error (invalid data, a bug) still
+        # stops the run.
         return _untrained_fold(fold, catalog, local_test, config, base_ms, exc.message)
     out = result.catalog
     params = out["params"]
@@ -174,6 +175,8 @@ def _untrained_fold(fold: Fold, catalog: dict[str, Any], local_test: np.ndarray,
               "bars_per_year": YEAR_MS / base_ms}
     bt = trade(market, None, None, fee=params["fee"], slippage=params["slippage"],
                bars_per_year=params["bars_per_year"])
+    # trials 0: no search of this fold completed a choice (a step-6 search that ran before
+    # the shortfall chose nothing that trades)
     return _traded(fold, catalog["bars"], market, local_test, bt, params, gates={},
                    validation={"sharpe": None}, trials=0, choices={})
 

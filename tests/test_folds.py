@@ -50,3 +50,31 @@ def test_a_fold_too_short_to_train_stays_flat_on_its_test_span(tiny_pipeline, ti
     assert record.metrics["trades"] == 0 and record.trials == 0
     words = fold_gate_words(record.folds_json["folds"][0])
     assert words.startswith("fold 1 stayed flat: its past was too short to train on")
+    # whether the fold could train is decided by its past alone: scrambled test-span prices
+    # give the same decision and reason
+    later = (bars["timestamp"] >= bars["timestamp"][210]).to_numpy()
+    factor = pl.Series(np.where(later, 1.1, 1.0))
+    scrambled = run_fold(fold, bars.with_columns(pl.col("close") * factor), fine,
+                         tiny_config, REPLAYED, exchange="binance", symbol="ETHUSDT")
+    assert scrambled.params == result.params
+
+
+def test_a_fold_error_that_is_not_a_shortfall_still_stops_the_run(tiny_pipeline, tiny_config,
+                                                                   monkeypatch):
+    """Only too little data makes a fold flat: invalid data or a bug inside a fold stops the
+    run (mutation: catching every DataError fails this)."""
+    import pytest
+
+    from ares_cli import folds
+    from ares_cli.errors import DataError
+    from ares_cli.ml.evaluation.walk_forward import Fold
+    from ares_cli.steps.s13_walk_forward import REPLAYED
+
+    def broken(*_args, **_kwargs):
+        raise DataError("the dataset's features differ from those the baseline was trained on")
+
+    monkeypatch.setattr("ares_cli.pipeline.run_steps", broken)
+    bars, fine = tiny_pipeline.catalog["bars"], tiny_pipeline.catalog["bars_fine"]
+    with pytest.raises(DataError, match="features differ"):
+        folds.run_fold(Fold(1, 0, (0, 150), (160, 200), (210, 300)), bars, fine, tiny_config,
+                       REPLAYED, exchange="binance", symbol="ETHUSDT")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from ares_cli.errors import DataError
+from ares_cli.errors import DataError, InsufficientData
 from ares_cli.ml.features.causal import feature_columns
 from ares_cli.ml.features.regimes import REGIMES, SCORE_COLUMNS
 from ares_cli.ml.models.booster import BoostConfig, PurgedBooster
@@ -91,7 +91,7 @@ def train_analyst(
         from ares_cli.ml.features.regimes import data_span
 
         window = dataset.filter(pl.col("window") == "train")["timestamp"]
-        raise DataError(
+        raise InsufficientData(
             f"the train window covers {data_span(window)} and holds {rows.y.size} labelled "
             f"rows: analyst-train's purged {cfg.n_splits}-fold CV needs at least {need} "
             f"({MIN_ROWS_PER_FOLD} a fold); collect more data, widen split.train or narrow the "

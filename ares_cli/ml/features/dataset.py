@@ -17,7 +17,7 @@ import polars as pl
 import ares_cli.ml.features.indicators as indicators
 from ares_cli.data.bars import BarsConfig, bar_length_ms
 from ares_cli.data.gaps import gap_flags, gaps_between
-from ares_cli.errors import DataError
+from ares_cli.errors import InsufficientData
 from ares_cli.ml.features.causal import FeaturesConfig, build_features, feature_columns
 from ares_cli.ml.features.labels import LabelsConfig, average_uniqueness, triple_barrier
 from ares_cli.ml.features.splits import WINDOWS
@@ -86,7 +86,7 @@ def build_dataset(
     metrics = _metrics(table, feature_columns(table), bars)
     for window in ("train", "validation"):
         if metrics[window]["labelled"] == 0:
-            raise DataError(
+            raise InsufficientData(
                 f"no labelled rows in the {window} window: it is shorter than the warm-up plus "
                 "the label horizon, or every label timed out (labels.vertical = 'drop'); "
                 "collect more data, widen split fractions or narrow the barriers"
