@@ -72,7 +72,7 @@ STOPS = {
 # file -> what kept walk-forward's first fold from training. Twenty days of 5m candles pass
 # step 2's gate (480 bars of 1h), but the first fold trains on about a quarter of them, and on
 # these files that holds just too few labelled rows or proposals: the fold stays flat on its
-# test span, saying why, and the other folds trade.
+# test span, saying why, and any later folds trade (ADA has only the one: "not tested").
 FIRST_FOLD_UNTRAINED = {
     "real/freqtrade/ADA_BTC-5m.feather": "analyst-train's purged 5-fold CV needs at least 100",
     "real/freqtrade/LTC_BTC-5m.feather": "needs at least 50 (tactician.min_events)",
