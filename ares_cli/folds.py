@@ -24,6 +24,7 @@ from ares_cli.errors import AresError, InsufficientData, StepFailed
 from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
 
 if TYPE_CHECKING:
+    from ares_cli.ml.trading.engine import Backtest, Market
     from ares_cli.steps.base import Step
 
 __all__ = ["CHOICES", "FoldResult", "Stitched", "fold_state_key", "run_fold", "run_folds",
@@ -181,9 +182,9 @@ def _untrained_fold(fold: Fold, catalog: dict[str, Any], local_test: np.ndarray,
                    validation={"sharpe": None}, trials=0, choices={})
 
 
-def _traded(fold: Fold, part: pl.DataFrame, market: Any, local_test: np.ndarray, bt: Any,
-            params: dict[str, Any], *, gates: dict[str, int], validation: dict[str, Any],
-            trials: int, choices: dict[str, str]) -> FoldResult:
+def _traded(fold: Fold, part: pl.DataFrame, market: Market, local_test: np.ndarray,
+            bt: Backtest, params: dict[str, Any], *, gates: dict[str, int],
+            validation: dict[str, Any], trials: int, choices: dict[str, str]) -> FoldResult:
     """The fold's record: its test span's returns and trades in global bar numbers, beside
     buy-and-hold on the same bars."""
     from ares_cli.data.gaps import gap_flags, gaps_in

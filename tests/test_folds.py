@@ -32,7 +32,7 @@ def test_a_fold_too_short_to_train_stays_flat_on_its_test_span(tiny_pipeline, ti
     """A fold whose own past holds too little to train on (here 150 bars) is what the pipeline
     would have done then: nothing traded, the reason given where step 12 gives its reason for
     staying flat; not a run-stopping error, and not a span dropped from the record (mutation:
-    re-raising the DataError fails this)."""
+    re-raising the InsufficientData fails this)."""
     from ares_cli.folds import run_fold, stitch
     from ares_cli.ml.evaluation.walk_forward import Fold, fold_gate_words
     from ares_cli.steps.s13_walk_forward import REPLAYED
