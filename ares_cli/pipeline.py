@@ -67,7 +67,10 @@ def run_steps(
     Inputs a step needs and no earlier step produced must be in `catalog`; optional inputs are
     passed when present. A step that cannot do its job raises, as under the runner.
     """
+    from ares_cli.data.chunks import MemoryObjects
+
     result = PipelineResult(dict(catalog))
+    objects = MemoryObjects()  # what a step writes piece by piece (trade chunks) lives here
     for step in sorted(which, key=lambda s: s.number):
         if step.run is None:
             raise StepFailed(f"step {step.number} {step.name} is not implemented yet")
@@ -77,7 +80,8 @@ def run_steps(
         inputs = {n: result.catalog[n] for n in (*step.all_inputs, *step.external_inputs)
                   if n in result.catalog}
         env = StepEnv(exchange=exchange, symbol=symbol, work_dir=work_dir,
-                      state_key=f"{state_key}-{step.number}", compute=compute)
+                      state_key=f"{state_key}-{step.number}", compute=compute,
+                      objects=objects)
         produced = step.run(inputs, step_view(step, config), env)
         check_outputs(step, produced)
         outcome = StepOutcome({}, {}, produced.metrics, produced.warnings, produced.summary)
@@ -85,6 +89,6 @@ def run_steps(
             data, _ = encode(artifact)
             outcome.digests[name] = hashlib.sha256(data).hexdigest()  # as the store names it
             outcome.kinds[name] = artifact.kind
-            result.catalog[name] = decode(data, artifact.kind)
+            result.catalog[name] = decode(data, artifact.kind, objects)
         result.steps[step.number] = outcome
     return result

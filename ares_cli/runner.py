@@ -164,7 +164,7 @@ class StoredInputs(Mapping[str, Any]):
                     hint="repair it with: "
                     + self._options.command("step", producer.name, "--force"),
                 ) from None
-            self._values[name] = decode(data, kind)  # type: ignore[arg-type]
+            self._values[name] = decode(data, kind, self._store)  # type: ignore[arg-type]
         return self._values[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -243,7 +243,8 @@ class Runner:
 
         return StepEnv(exchange=self.options.exchange, symbol=self.options.symbol,
                        work_dir=self.store.root, state_key=key, progress=progress, log=log,
-                       workers=self.options.workers, compute=self.config.compute)
+                       workers=self.options.workers, compute=self.config.compute,
+                       objects=self.store)
 
     # -- what a command runs --------------------------------------------------------------
     def run_range(self, first: int, last: int, *, force: bool,
@@ -365,7 +366,8 @@ class Runner:
         digest = record.outputs[name]
         if digest not in self._decoded:
             self._decoded[digest] = decode(self.store.get(digest, what=f"'{name}'"),
-                                           record.kinds[name])  # type: ignore[arg-type]
+                                           record.kinds[name],  # type: ignore[arg-type]
+                                           self.store)
         return self._decoded[digest]
 
     def look_setting(self) -> tuple[str, dict[str, Any]]:

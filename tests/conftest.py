@@ -81,7 +81,7 @@ def tiny_pipeline(built_store):
     result = PipelineResult({})
     for record in manifest.steps[:TINY_LAST_STEP]:
         for name, digest in record.outputs.items():
-            result.catalog[name] = decode(store.get(digest), record.kinds[name])
+            result.catalog[name] = decode(store.get(digest), record.kinds[name], store)
         result.steps[record.number] = StepOutcome(dict(record.outputs), dict(record.kinds),
                                                   record.metrics, record.warnings,
                                                   record.message)

@@ -7,6 +7,9 @@ base and fine series have no holes and every later step can index bars by positi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
+
 import numpy as np
 import polars as pl
 from pydantic import field_validator, model_validator
@@ -14,6 +17,9 @@ from pydantic import field_validator, model_validator
 from ares_cli.data.schema import BARS_SCHEMA, TIMESTAMP
 from ares_cli.util.section import Section
 from ares_cli.util.timeutil import timeframe_ms, timeframe_name
+
+if TYPE_CHECKING:
+    from ares_cli.data.chunks import TradeChunks
 
 
 class BarsConfig(Section):
@@ -53,14 +59,64 @@ def bars_from_trades(trades: pl.DataFrame, every_ms: int) -> pl.DataFrame:
     `reduceat`: single-threaded and in trade order, hence bit-for-bit reproducible (a parallel
     hash group-by may sum floats in a different order from run to run).
     """
-    every_us = every_ms * 1000
     if not trades["timestamp"].is_sorted():
         raise ValueError("trades must be sorted by timestamp")
+    return fill_gaps(_aggregate(trades, every_ms * 1000), every_ms * 1000)
+
+
+def bars_from_chunks(chunks: Iterable[pl.DataFrame], base_ms: int, fine_ms: int,
+                     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Base and fine bars from time-sorted trades that come a chunk (a UTC day) at a time,
+    and per base bar with trades its first and last trade id (for telling gaps from quiet).
+
+    Only one chunk is held at a time. The trades of the last base bar a chunk reaches are
+    carried into the next chunk, so every bar is reduced from all its trades in one segment,
+    in trade order: the bars equal `bars_from_trades` on the whole table, bit for bit, also
+    for a base bar that does not divide the day. `fine_ms` divides `base_ms`, so no fine bar
+    straddles a carried edge either.
+    """
+    base_us, fine_us = base_ms * 1000, fine_ms * 1000
+    base_parts: list[pl.DataFrame] = []
+    fine_parts: list[pl.DataFrame] = []
+    carried: pl.DataFrame | None = None
+    for chunk in chunks:
+        if chunk.height == 0:
+            continue
+        if not chunk["timestamp"].is_sorted():
+            raise ValueError("trades must be sorted by timestamp")
+        if carried is not None:
+            if chunk["timestamp"][0] < carried["timestamp"][-1]:
+                raise ValueError("trade chunks must follow each other in time")
+            chunk = pl.concat([carried, chunk], rechunk=True)
+        slot = chunk["timestamp"].dt.epoch("us").to_numpy() // base_us
+        cut = int(np.searchsorted(slot, slot[-1], side="left"))
+        del slot
+        carried = chunk.slice(cut)
+        if cut:
+            done = chunk.slice(0, cut)
+            base_parts.append(_aggregate(done, base_us, ids=True))
+            fine_parts.append(_aggregate(done, fine_us))
+    if carried is not None:
+        base_parts.append(_aggregate(carried, base_us, ids=True))
+        fine_parts.append(_aggregate(carried, fine_us))
+    if not base_parts:
+        empty = fill_gaps(pl.DataFrame(), base_us)
+        return empty, empty, pl.DataFrame(schema={"timestamp": TIMESTAMP, "first_id": pl.Int64,
+                                                  "last_id": pl.Int64})
+    base = pl.concat(base_parts)
+    ids = base.select(pl.col("bucket").cast(TIMESTAMP).alias("timestamp"), "first_id",
+                      "last_id")
+    return fill_gaps(base, base_us), fill_gaps(pl.concat(fine_parts), fine_us), ids
+
+
+def _aggregate(trades: pl.DataFrame, every_us: int, *, ids: bool = False) -> pl.DataFrame:
+    """One row per bar of `every_us` with trades (open time as integer `bucket`), from
+    time-sorted trades; with `ids`, also the first and last trade id of each bar."""
     # floor division: also right for times before 1970
     slot = trades["timestamp"].dt.epoch("us").to_numpy() // every_us
     starts = _segment_starts(slot)
     if len(starts) == 0:
-        return fill_gaps(pl.DataFrame(), every_us)
+        return pl.DataFrame()
     ends = np.append(starts[1:], len(slot))
     bucket = slot[starts] * every_us
     del slot  # per-trade temporaries are freed as soon as reduced: peak memory is the limit
@@ -73,20 +129,21 @@ def bars_from_trades(trades: pl.DataFrame, every_ms: int) -> pl.DataFrame:
     taker_buy[trades["is_buyer_maker"].to_numpy()] = 0.0
     taker_buy_volume = np.add.reduceat(taker_buy, starts)
     del taker_buy
-    aggregated = pl.DataFrame(
-        {
-            "bucket": bucket,
-            "open": price[starts],
-            "high": np.maximum.reduceat(price, starts),
-            "low": np.minimum.reduceat(price, starts),
-            "close": price[ends - 1],
-            "volume": np.add.reduceat(qty, starts),
-            "quote_volume": quote_volume,
-            "trades": (ends - starts).astype(np.int64),
-            "taker_buy_volume": taker_buy_volume,
-        }
-    )
-    return fill_gaps(aggregated, every_us)
+    columns = {
+        "bucket": bucket,
+        "open": price[starts],
+        "high": np.maximum.reduceat(price, starts),
+        "low": np.minimum.reduceat(price, starts),
+        "close": price[ends - 1],
+        "volume": np.add.reduceat(qty, starts),
+        "quote_volume": quote_volume,
+        "trades": (ends - starts).astype(np.int64),
+        "taker_buy_volume": taker_buy_volume,
+    }
+    if ids:
+        trade_id = trades["trade_id"].to_numpy()
+        columns.update(first_id=trade_id[starts], last_id=trade_id[ends - 1])
+    return pl.DataFrame(columns)
 
 
 def _segment_starts(bucket: np.ndarray) -> np.ndarray:
@@ -165,20 +222,34 @@ def bar_length_ms(bars: pl.DataFrame, default_ms: int) -> int:
     return int(steps.min()) if steps.len() else default_ms
 
 
+class MarketBars(NamedTuple):
+    """What step 2 builds bars from the data into: base and fine bars, notes on how, and per
+    base bar with trades its first and last trade id (None for candles)."""
+
+    base: pl.DataFrame
+    fine: pl.DataFrame
+    notes: dict[str, object]
+    trade_ids: pl.DataFrame | None
+
+
 def market_bars(
-    trades: pl.DataFrame | None, candles: pl.DataFrame | None, base_ms: int, fine_ms: int,
-    candle_ms: int | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, object]]:
-    """Base and fine bars from trades, or from candles when that is all a source had.
+    trades: pl.DataFrame | TradeChunks | None, candles: pl.DataFrame | None, base_ms: int,
+    fine_ms: int, candle_ms: int | None = None,
+) -> MarketBars:
+    """Base and fine bars from trades (a whole table or day chunks, read one at a time), or
+    from candles when that is all a source had.
 
     Candles finer than or equal to the fine timeframe are resampled to it; coarser candles
     become the fine series themselves, which the returned notes say, since steps that resolve
     intrabar paths then see a coarser path than configured.
     """
+    from ares_cli.data.chunks import trade_frames
+
     notes: dict[str, object] = {}
     if trades is not None:
         notes["built_from"] = "trades"
-        return bars_from_trades(trades, base_ms), bars_from_trades(trades, fine_ms), notes
+        base, fine, ids = bars_from_chunks(trade_frames(trades), base_ms, fine_ms)
+        return MarketBars(base, fine, notes, ids)
     if candles is None:
         raise ValueError("neither trades nor candles to build bars from")
     step_ms = candle_ms or infer_step_ms(candles)
@@ -193,7 +264,7 @@ def market_bars(
     if step_ms > fine_ms:
         notes["fine_is_candles"] = True
         notes["fine_ms"] = step_ms
-    return resample_bars(candles, base_ms), fine, notes
+    return MarketBars(resample_bars(candles, base_ms), fine, notes, None)
 
 
 class CandleResolutionError(ValueError):

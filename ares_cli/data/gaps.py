@@ -20,43 +20,73 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ares_cli.data.chunks import TradeChunks
+
 __all__ = ["GAP_COLUMN", "bar_gaps", "gap_flags", "gaps_between", "gaps_in", "missing_trade_ids"]
 
 GAP_COLUMN = "gap"  # the base bars' column: True inside a gap
 
 
-def missing_trade_ids(trades: pl.DataFrame) -> dict[str, Any]:
+def missing_trade_ids(trades: pl.DataFrame | TradeChunks) -> dict[str, Any]:
     """Holes in the trade ids: how many, how many ids in all and their share of the ids the
     span should hold, and the longest hole (in ids, with the seconds between the trades that
-    bound it and where it starts)."""
-    if trades.height < 2:
+    bound it and where it starts).
+
+    Day chunks whose id ranges follow each other are read one at a time, each with the
+    previous chunk's largest id carried in front; chunks whose ranges overlap (ids out of
+    time order across days) are read whole, ids and times only."""
+    if isinstance(trades, TradeChunks):
+        if trades.ids_in_order():
+            parts = trades.frames(["trade_id", "timestamp"])
+        else:
+            parts = iter([pl.concat(list(trades.frames(["trade_id", "timestamp"])))])
+    else:
+        parts = iter([trades.select("trade_id", "timestamp")])
+    count = holes = missing = longest = 0
+    longest_at: tuple[Any, Any] | None = None
+    carried: pl.DataFrame | None = None
+    for part in parts:
+        ordered = part.sort("trade_id")
+        if ordered.height == 0:
+            continue
+        count += ordered.height
+        joined = ordered if carried is None else pl.concat([carried, ordered])
+        carried = ordered.tail(1)
+        ids = joined["trade_id"].to_numpy()
+        step = np.diff(ids)
+        gaps = step > 1
+        holes += int(gaps.sum())
+        missing += int((step[gaps] - 1).sum())
+        if gaps.any():
+            k = int(np.argmax(np.where(gaps, step, 0)))
+            if step[k] - 1 > longest:  # strictly: the first of equal holes, as one pass gives
+                longest = int(step[k] - 1)
+                times = joined["timestamp"]
+                longest_at = (times[k], times[k + 1])
+    if count < 2:
         return {"holes": 0, "ids": 0, "share": 0.0, "longest_hole_ids": 0}
-    ordered = trades.select("trade_id", "timestamp").sort("trade_id")
-    ids = ordered["trade_id"].to_numpy()
-    step = np.diff(ids)
-    holes = step > 1
-    missing = int((step[holes] - 1).sum())
-    out: dict[str, Any] = {"holes": int(holes.sum()), "ids": missing,
-                           "share": missing / (ids.size + missing), "longest_hole_ids": 0}
-    if holes.any():
-        k = int(np.argmax(np.where(holes, step, 0)))
-        times = ordered["timestamp"]
-        out.update(longest_hole_ids=int(step[k] - 1),
-                   longest_hole_seconds=(times[k + 1] - times[k]).total_seconds(),
-                   longest_hole_after=times[k].isoformat())
+    out: dict[str, Any] = {"holes": holes, "ids": missing, "share": missing / (count + missing),
+                           "longest_hole_ids": longest}
+    if longest_at is not None:
+        out.update(longest_hole_seconds=(longest_at[1] - longest_at[0]).total_seconds(),
+                   longest_hole_after=longest_at[0].isoformat())
     return out
 
 
-def bar_gaps(base: pl.DataFrame, trades: pl.DataFrame | None, *, base_ms: int,
+def bar_gaps(base: pl.DataFrame, trade_ids: pl.DataFrame | None, *, base_ms: int,
              max_gap: int) -> tuple[np.ndarray, dict[str, Any]]:
     """(per base bar: inside a gap, the facts): runs of at least `max_gap` filled base bars
-    are gaps, unless trades bound them with consecutive ids (a quiet stretch)."""
+    are gaps, unless trades bound them with consecutive ids (a quiet stretch).
+
+    `trade_ids` holds, per base bar with trades, the id of its first and last trade in time
+    order (`timestamp`, `first_id`, `last_id`, as `bars_from_chunks` gives them); None for
+    candles, which carry no ids."""
     filled = base["filled"].to_numpy().astype(bool)
     runs = _runs(filled)
     runs = runs[runs[:, 1] - runs[:, 0] >= max_gap] if runs.size else runs
     quiet = np.zeros(len(runs), dtype=bool)
-    if trades is not None and trades.height and len(runs):
-        quiet = _bounded_by_consecutive_ids(base, trades, runs, base_ms)
+    if trade_ids is not None and trade_ids.height and len(runs):
+        quiet = _bounded_by_consecutive_ids(base, trade_ids, runs)
     gap = np.zeros(filled.size, dtype=bool)
     for a, b in runs[~quiet]:
         gap[a:b] = True
@@ -110,17 +140,18 @@ def _runs(mask: np.ndarray) -> np.ndarray:
     return np.column_stack((np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def _bounded_by_consecutive_ids(base: pl.DataFrame, trades: pl.DataFrame, runs: np.ndarray,
-                                base_ms: int) -> np.ndarray:
-    """Per run: whether the last trade before it and the first after it have consecutive ids."""
-    times = trades["timestamp"].dt.epoch("us").to_numpy()
-    ids = trades["trade_id"].to_numpy()
-    starts = base["timestamp"].dt.epoch("us").to_numpy()
-    run_start = starts[runs[:, 0]]
-    run_end = starts[runs[:, 1] - 1] + base_ms * 1000
-    before = np.searchsorted(times, run_start, side="left") - 1
-    after = np.searchsorted(times, run_end, side="left")
-    inside = (before >= 0) & (after < times.size)
+def _bounded_by_consecutive_ids(base: pl.DataFrame, trade_ids: pl.DataFrame,
+                                runs: np.ndarray) -> np.ndarray:
+    """Per run: whether the last trade before it and the first after it have consecutive ids.
+
+    A run is a maximal stretch of bars without trades, so the last trade before it is the last
+    of the bar just before, and the first after it the first of the bar just after."""
+    ids = base.select("timestamp").join(trade_ids, on="timestamp", how="left",
+                                        maintain_order="left")
+    first = ids["first_id"].fill_null(0).to_numpy()
+    last = ids["last_id"].fill_null(0).to_numpy()
+    before, after = runs[:, 0] - 1, runs[:, 1]
+    inside = (before >= 0) & (after < base.height)
     out = np.zeros(len(runs), dtype=bool)
-    out[inside] = ids[after[inside]] - ids[before[inside]] == 1
+    out[inside] = first[after[inside]] - last[before[inside]] == 1
     return out

@@ -18,6 +18,7 @@ from ares_cli.util.timeutil import parse_utc
 if TYPE_CHECKING:
     from ares_cli.data.ccxt.client import Credentials
     from ares_cli.data.ccxt.config import CcxtConfig
+    from ares_cli.data.chunks import Objects, TradeChunks
     from ares_cli.data.files.config import FilesConfig
 
 
@@ -68,7 +69,7 @@ Progress = Callable[[float, str], None]
 class Collected:
     """What a source produced: trades or candles, true regimes if known, and metrics."""
 
-    trades: pl.DataFrame | None = None
+    trades: pl.DataFrame | TradeChunks | None = None  # chunks once collected
     candles: pl.DataFrame | None = None
     true_regimes: pl.DataFrame | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -84,22 +85,39 @@ def synthetic_window(data: DataConfig) -> tuple[datetime, int]:
     return start, days
 
 
-def collect_synthetic(data: DataConfig, progress: Progress) -> Collected:
-    from ares_cli.data.synthetic import generate
+def collect_synthetic(data: DataConfig, objects: Objects, progress: Progress) -> Collected:
+    """The synthetic market, generated, checked and written one UTC day at a time."""
+    from ares_cli.data.chunks import ChunkWriter
+    from ares_cli.data.synthetic import day_trades, plan
+    from ares_cli.data.validate import validate_trades
 
     start, days = synthetic_window(data)
-    progress(0.05, f"generating {days} days of synthetic trades")
-    market = generate(
+    progress(0.02, f"generating {days} days of synthetic trades")
+    market = plan(
         seed=data.seed, days=days, trades_per_day=data.trades_per_day,
         regimes=data.regimes, start=start, start_price=data.start_price,
         drift_scale=data.drift_scale, outages=data.outages,
     )
+    writer = ChunkWriter(objects)
+    counts: dict[str, int] = {}
+    for done, frame in enumerate(day_trades(market), start=1):
+        cleaned, day_counts = validate_trades(frame, policy=data.invalid_policy,
+                                              now=datetime.max.replace(tzinfo=UTC),
+                                              source="synthetic")
+        for key, value in day_counts.items():
+            counts[key] = counts.get(key, 0) + value
+        writer.add(cleaned)
+        if done % 8 == 0:
+            progress(0.02 + 0.9 * done / days, f"day {done} of {days}")
+    trades = writer.finish()
     # The true regimes are kept for step 3, which measures agreement per window (never test).
     metrics: dict[str, Any] = {"source": "synthetic", "days": days,
                                "drift_scale": data.drift_scale if data.regimes else 0.0}
     if market.outages:
-        metrics["outages"] = [[a.isoformat(), b.isoformat()] for a, b in market.outages]
-    return Collected(trades=market.trades, true_regimes=market.true_regimes, metrics=metrics)
+        metrics["outages"] = [[a.isoformat(), b.isoformat()] for a, b in market.outage_spans]
+    collected = Collected(trades=trades, true_regimes=market.true_regimes, metrics=metrics)
+    judge_drops(collected, "trades", counts, trades.rows, "synthetic", data.max_drop_share)
+    return collected
 
 
 def download_window(data: DataConfig, now: datetime) -> tuple[datetime, datetime]:
@@ -160,7 +178,8 @@ def validate(
     collected: Collected, policy: str, source: str,
     locate: Callable[[pl.DataFrame], str | None] | None = None, max_drop_share: float = 1.0,
 ) -> None:
-    """Apply the shared validation to whatever a source produced; record what was dropped.
+    """Apply the shared validation to whatever a source produced as one table; record what
+    was dropped.
 
     `locate` lets a rejection name the file and line a bad row was read from (sources whose
     rows come from files); without it the message names the source and the row.
@@ -175,46 +194,59 @@ def validate(
             continue
         cleaned, counts = check(frame, policy=policy, now=now, source=source, locate=locate)
         setattr(collected, name, cleaned)
-        collected.metrics["validation"] = counts
-        dropped = {k: v for k, v in counts.items() if k.startswith("dropped_") and v}
-        invalid = {k.removeprefix("dropped_"): v for k, v in dropped.items()
-                   if not k.startswith("dropped_duplicate")}  # copies are no loss
-        share = sum(invalid.values()) / counts["rows_in"] if counts.get("rows_in") else 0.0
-        if share > max_drop_share:
-            reasons = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in invalid.items())
-            if cleaned.height == 0:  # no share to accept: nothing would be left
-                raise DataError(
-                    f"{source}: none of the {counts['rows_in']} {name} rows is usable "
-                    f"({reasons}), so no setting can leave data to model: is this a traded "
-                    "price series? (Funding rates and mark or index prices have zero prices "
-                    "or no volume.) Otherwise check its columns and timestamp unit")
+        judge_drops(collected, name, counts, cleaned.height, source, max_drop_share)
+
+
+def judge_drops(collected: Collected, name: str, counts: dict[str, int], rows_left: int,
+                source: str, max_drop_share: float) -> None:
+    """Record validation `counts`; stop when more than `max_drop_share` of the rows were
+    invalid (or none is left), else warn about what was dropped."""
+    collected.metrics["validation"] = counts
+    dropped = {k: v for k, v in counts.items() if k.startswith("dropped_") and v}
+    invalid = {k.removeprefix("dropped_"): v for k, v in dropped.items()
+               if not k.startswith("dropped_duplicate")}  # copies are no loss
+    share = sum(invalid.values()) / counts["rows_in"] if counts.get("rows_in") else 0.0
+    if share > max_drop_share:
+        reasons = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in invalid.items())
+        if rows_left == 0:  # no share to accept: nothing would be left
             raise DataError(
-                f"{source}: {sum(invalid.values())} of {counts['rows_in']} {name} rows "
-                f"({share:.1%}) are invalid and would be dropped ({reasons}), more than "
-                f"data.max_drop_share = {max_drop_share:.0%}: a model of what is left would "
-                "not cover the data you gave it; fix the input (check its timestamp unit and "
-                "columns), or accept the loss with --set data.max_drop_share="
-                f"{min(1.0, share + 0.01):.2f}")
-        if dropped:
-            reasons = ", ".join(f"{v} {k.removeprefix('dropped_')}" for k, v in dropped.items())
-            collected.warnings.append(f"{source}: dropped {sum(dropped.values())} {name} rows "
-                                      f"({reasons})")
+                f"{source}: none of the {counts['rows_in']} {name} rows is usable "
+                f"({reasons}), so no setting can leave data to model: is this a traded "
+                "price series? (Funding rates and mark or index prices have zero prices "
+                "or no volume.) Otherwise check its columns and timestamp unit")
+        raise DataError(
+            f"{source}: {sum(invalid.values())} of {counts['rows_in']} {name} rows "
+            f"({share:.1%}) are invalid and would be dropped ({reasons}), more than "
+            f"data.max_drop_share = {max_drop_share:.0%}: a model of what is left would "
+            "not cover the data you gave it; fix the input (check its timestamp unit and "
+            "columns), or accept the loss with --set data.max_drop_share="
+            f"{min(1.0, share + 0.01):.2f}")
+    if dropped:
+        reasons = ", ".join(f"{v} {k.removeprefix('dropped_')}" for k, v in dropped.items())
+        collected.warnings.append(f"{source}: dropped {sum(dropped.values())} {name} rows "
+                                  f"({reasons})")
 
 
 def collect(
     data: DataConfig, *, files: FilesConfig | None = None, ccxt: CcxtConfig | None = None,
     credentials: Credentials | None = None, exchange: str, symbol: str,
-    downloads: Path | None, progress: Progress,
+    downloads: Path | None, progress: Progress, objects: Objects | None = None,
 ) -> Collected:
-    """Dispatch to the configured source, then validate its output the same way for all.
+    """Dispatch to the configured source, validate its output the same way for all, and
+    write trades as UTC-day chunks into `objects` (the store; a dict in memory when None).
 
     `files` and `ccxt` are needed only by their own source; `downloads` is the ccxt cache.
-    Validation runs on the merged rows (so "drop" counts and overlap handling are the same for
-    every source); for the files source a rejected row is then looked up in its file.
+    The synthetic market is validated and written a day at a time as it is generated. A
+    downloaded or read history is validated on the merged rows (so "drop" counts and overlap
+    handling are the same for every source; for the files source a rejected row is then
+    looked up in its file), then written a day at a time.
     """
+    from ares_cli.data.chunks import ChunkWriter, MemoryObjects
+
+    objects = objects if objects is not None else MemoryObjects()
     if data.source == "synthetic":
-        collected = collect_synthetic(data, progress)
-    elif data.source == "ccxt":
+        return collect_synthetic(data, objects, progress)
+    if data.source == "ccxt":
         from ares_cli.data.ccxt.client import Credentials
 
         assert ccxt is not None, "the ccxt source needs the [ccxt] section"
@@ -232,7 +264,12 @@ def collect(
         from ares_cli.data.files.loader import locate_row
 
         locate = partial(locate_row, data.paths, files)
-    progress(0.9, "validating")
+    progress(0.8, "validating")
     validate(collected, data.invalid_policy, data.source, locate,
              max_drop_share=data.max_drop_share)
+    if isinstance(collected.trades, pl.DataFrame):
+        progress(0.9, "writing trades by day")
+        writer = ChunkWriter(objects)
+        writer.add(collected.trades)
+        collected.trades = writer.finish()
     return collected

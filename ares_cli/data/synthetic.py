@@ -11,8 +11,9 @@ trade rate: nothing is predictable, which makes it the honest null for every lat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -84,12 +85,36 @@ def _clustered_log_vol(n: int, rng: np.random.Generator) -> np.ndarray:
     return log_vol - variance  # E[exp(2 * log_vol)] stays near one
 
 
-def generate(
+DAY_STREAM = 0xDA7  # a day's per-trade draws: np.random.default_rng([seed, DAY_STREAM, day])
+OUTAGE_STREAM = 0x0DD
+
+
+@dataclass(frozen=True)
+class MarketPlan:
+    """The market's per-minute and per-hour shape (small: a year is 525,600 minutes), from
+    which each day's trades are drawn in turn; the trades themselves are never all held."""
+
+    seed: int
+    days: int
+    start_us: int
+    start_price: float
+    counts: np.ndarray  # trades per minute
+    drift_m: np.ndarray  # drift of log price per minute of time
+    vol_m: np.ndarray  # volatility of log price per sqrt(minute)
+    true_regimes: pl.DataFrame | None
+    outages: tuple[tuple[int, int], ...] = ()  # [start, end) µs of each outage
+
+    @property
+    def outage_spans(self) -> tuple[tuple[datetime, datetime], ...]:
+        return tuple((_utc(lo), _utc(hi)) for lo, hi in self.outages)
+
+
+def plan(
     *, seed: int, days: int, trades_per_day: int, regimes: bool = True,
     start: datetime = DEFAULT_START, start_price: float = 2000.0, drift_scale: float = 1.0,
     outages: int = 0,
-) -> SyntheticMarket:
-    """Generate `days` of trades (about `trades_per_day` a day) from `seed`, deterministically.
+) -> MarketPlan:
+    """The shape of `days` of market from `seed`: regimes, volatility and trades per minute.
 
     `drift_scale` multiplies the regimes' drifts: 0 keeps their volatilities and durations but
     removes every drift (a market with no edge to find, yet the same shape), 1 is the default
@@ -124,10 +149,6 @@ def generate(
     rate = intensity / intensity.mean() * trades_per_day / (24 * HOUR_MINUTES)
     counts = rng.poisson(rate)
     start_us = int(start.timestamp() * 1_000_000)
-    trades = _trades(rng, counts, drift_m, vol_m, start_us, start_price)
-    spans: tuple[tuple[datetime, datetime], ...] = ()
-    if outages:
-        trades, spans = _with_outages(trades, outages, seed, start_us, n_minutes)
     true_regimes = None
     if hour_regime is not None:
         hours = start_us + np.arange(n_hours, dtype=np.int64) * HOUR_MINUTES * MINUTE_US
@@ -137,19 +158,64 @@ def generate(
                 "regime": np.array(REGIMES)[hour_regime],
             }
         )
-    return SyntheticMarket(trades, true_regimes, spans)
+    spans = _outage_spans(outages, seed, start_us, n_minutes) if outages else ()
+    return MarketPlan(seed, days, start_us, start_price, counts, drift_m, vol_m, true_regimes,
+                      spans)
+
+
+def day_trades(market: MarketPlan) -> Iterator[pl.DataFrame]:
+    """The market's trades one UTC day at a time (days with no trade left are skipped).
+
+    Each day draws from its own stream, `[seed, DAY_STREAM, day]`, and starts from the price
+    and time of the previous day's last trade, so the path is one continuous process while a
+    day's draws never depend on how many trades other days had."""
+    day_minutes = 24 * HOUR_MINUTES
+    log_mid = float(np.log(market.start_price))
+    last_stamp = market.start_us
+    first_id = FIRST_TRADE_ID
+    for day in range(market.days):
+        lo, hi = day * day_minutes, (day + 1) * day_minutes
+        rng = np.random.default_rng([market.seed, DAY_STREAM, day])
+        frame, last_stamp, log_mid = _trades(
+            rng, market.counts[lo:hi], market.drift_m[lo:hi], market.vol_m[lo:hi],
+            market.start_us + lo * MINUTE_US, last_stamp, log_mid, first_id)
+        first_id += frame.height
+        if market.outages:
+            frame = _without_outages(frame, market.outages)
+        if frame.height:
+            yield frame
+
+
+def generate(
+    *, seed: int, days: int, trades_per_day: int, regimes: bool = True,
+    start: datetime = DEFAULT_START, start_price: float = 2000.0, drift_scale: float = 1.0,
+    outages: int = 0,
+) -> SyntheticMarket:
+    """Generate `days` of trades (about `trades_per_day` a day) from `seed`, deterministically,
+    as one table: the market of `plan` (which says what the arguments mean) and `day_trades`.
+    For small markets and tests; step 1 writes the days as they come instead."""
+    market = plan(seed=seed, days=days, trades_per_day=trades_per_day, regimes=regimes,
+                  start=start, start_price=start_price, drift_scale=drift_scale,
+                  outages=outages)
+    frames = list(day_trades(market))
+    trades = pl.concat(frames, rechunk=True) if frames else pl.DataFrame(schema=TRADES_SCHEMA)
+    return SyntheticMarket(trades, market.true_regimes, market.outage_spans)
 
 
 def _trades(rng: np.random.Generator, counts: np.ndarray, drift_m: np.ndarray,
-            vol_m: np.ndarray, start_us: int, start_price: float) -> pl.DataFrame:
-    """The trades of per-minute `counts`: times, prices, sizes and taker sides.
+            vol_m: np.ndarray, start_us: int, last_stamp: int, log_mid0: float,
+            first_id: int) -> tuple[pl.DataFrame, int, float]:
+    """The trades of per-minute `counts` from `start_us` on: times, prices, sizes and taker
+    sides; and the last trade's time and log mid price, where the next stretch starts.
 
-    Every per-trade array is as long as the trades, so they are computed in place and freed as
-    soon as they are used: a few of them live at once instead of a dozen (peak memory is what
-    limits the history one machine can hold). The values are bit-identical to the plain
-    expressions in the comments, and the random draws come in the same order."""
+    The first trade's price moves from `log_mid0` over the time since `last_stamp`. Every
+    per-trade array is as long as the trades, so they are computed in place and freed as soon
+    as they are used: a few live at once instead of a dozen. The values are bit-identical to
+    the plain expressions in the comments, and the random draws come in the same order."""
     n_minutes = counts.size
     n_trades = int(counts.sum())
+    if n_trades == 0:
+        return pl.DataFrame(schema=TRADES_SCHEMA), last_stamp, log_mid0
     minute_of_trade = np.repeat(np.arange(n_minutes, dtype=np.int64), counts)
 
     # stamps = sort(minute * MINUTE_US + offset) + start_us
@@ -162,7 +228,7 @@ def _trades(rng: np.random.Generator, counts: np.ndarray, drift_m: np.ndarray,
 
     # Brownian increments between consecutive trades, in minutes of elapsed time:
     # increments = drift * elapsed + sigma * sqrt(elapsed) * normal
-    elapsed = np.diff(stamps, prepend=start_us).astype(np.float64)
+    elapsed = np.diff(stamps, prepend=last_stamp).astype(np.float64)
     elapsed /= MINUTE_US
     sigma = vol_m[minute_of_trade]
     increments = drift_m[minute_of_trade]
@@ -174,8 +240,8 @@ def _trades(rng: np.random.Generator, counts: np.ndarray, drift_m: np.ndarray,
     increments += noise
     del noise
     log_mid = np.cumsum(increments)
-    log_mid += np.log(start_price)
-
+    log_mid += log_mid0
+    last_log_mid = float(log_mid[-1])
     # Taker side leans with the move; the print sits on the taker's side of the spread.
     # z = increments / max(sigma * sqrt(max(elapsed, 1e-9)), 1e-12)
     np.maximum(elapsed, 1e-9, out=elapsed)
@@ -204,30 +270,39 @@ def _trades(rng: np.random.Generator, counts: np.ndarray, drift_m: np.ndarray,
     np.logical_not(taker_buys, out=taker_buys)
     return pl.DataFrame(
         {
-            "trade_id": np.arange(FIRST_TRADE_ID, FIRST_TRADE_ID + n_trades, dtype=np.int64),
+            "trade_id": np.arange(first_id, first_id + n_trades, dtype=np.int64),
             "timestamp": pl.Series(stamps).cast(TIMESTAMP),
             "price": price,
             "qty": qty,
             "is_buyer_maker": taker_buys,
         },
         schema=TRADES_SCHEMA,
-    )
+    ), int(stamps[-1]), last_log_mid
 
 
-def _with_outages(trades: pl.DataFrame, count: int, seed: int, start_us: int,
-                  n_minutes: int) -> tuple[pl.DataFrame, tuple[tuple[datetime, datetime], ...]]:
-    """`trades` without those inside `count` outages, and the outages' [start, end)."""
-    rng = np.random.default_rng([seed, 0x0DD])  # apart from the market's own stream
+def _outage_spans(count: int, seed: int, start_us: int,
+                  n_minutes: int) -> tuple[tuple[int, int], ...]:
+    """[start, end) µs of `count` outages, from a stream apart from the market's own."""
+    rng = np.random.default_rng([seed, OUTAGE_STREAM])
     hours = rng.integers(2, 35, count)
     begin = rng.integers(HOUR_MINUTES, max(HOUR_MINUTES + 1, n_minutes - 35 * HOUR_MINUTES),
                          count)
-    stamps = trades["timestamp"].dt.epoch("us").to_numpy()
-    keep = np.ones(stamps.size, dtype=bool)
     spans = []
     for b, h in sorted(zip(begin.tolist(), hours.tolist(), strict=True)):
         lo = start_us + b * MINUTE_US
-        hi = lo + h * HOUR_MINUTES * MINUTE_US
-        keep &= (stamps < lo) | (stamps >= hi)
-        spans.append((datetime.fromtimestamp(lo / 1e6, UTC),
-                      datetime.fromtimestamp(hi / 1e6, UTC)))
-    return trades.filter(pl.Series(keep)), tuple(spans)
+        spans.append((lo, lo + h * HOUR_MINUTES * MINUTE_US))
+    return tuple(spans)
+
+
+def _without_outages(trades: pl.DataFrame, spans: tuple[tuple[int, int], ...]) -> pl.DataFrame:
+    """`trades` without those inside any outage span."""
+    stamps = trades["timestamp"].dt.epoch("us").to_numpy()
+    keep = np.ones(stamps.size, dtype=bool)
+    for lo, hi in spans:
+        if lo <= stamps[-1] and hi > stamps[0]:
+            keep &= (stamps < lo) | (stamps >= hi)
+    return trades if keep.all() else trades.filter(pl.Series(keep))
+
+
+def _utc(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)

@@ -22,6 +22,7 @@ from ares_cli.errors import StepFailed
 
 if TYPE_CHECKING:
     from ares_cli.config import Config
+    from ares_cli.data.chunks import Objects
     from ares_cli.ml.evaluation.walk_forward import ComputeConfig
 
 
@@ -38,7 +39,10 @@ class StepEnv:
     study). `work_dir` is where a source may keep a download cache; None in memory. `workers`
     is how many local processes a search may use and `compute` where independent work (folds)
     runs: resources, not recipes, so neither is part of the action key (a worker started with
-    another count joins the same study; the backends give identical results).
+    another count joins the same study; the backends give identical results). `objects` is
+    where a step writes an output piece by piece as it makes it (step 1's day chunks of
+    trades, so a year never sits in memory): the store, or a dict in memory; content-addressed,
+    so a step that then fails leaves only pieces `gc` removes.
     """
 
     exchange: str = "binance"
@@ -49,6 +53,7 @@ class StepEnv:
     log: Callable[[str], None] = _ignore
     workers: int = 1
     compute: ComputeConfig | None = None  # None: local processes with the default count
+    objects: Objects | None = None  # None: a dict in memory (see MemoryObjects)
 
 
 @dataclass

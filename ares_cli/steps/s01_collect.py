@@ -1,4 +1,5 @@
-"""Step 1 `collect`: trades (or candles) for one pair, cleaned, deduplicated and sorted."""
+"""Step 1 `collect`: trades (or candles) for one pair, cleaned, deduplicated and sorted; trades
+are written to the store a UTC day at a time as they come (a year never sits in memory)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def _key_extra(cfg: ConfigView, env: StepEnv) -> dict[str, Any]:
 
 
 def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    from ares_cli.data.chunks import trade_span
     from ares_cli.data.sources import collect
 
     source = cfg.data.source
@@ -49,20 +51,24 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         files=cfg.files if source == "files" else None,
         ccxt=cfg.ccxt if source == "ccxt" else None,
         credentials=credentials, exchange=env.exchange, symbol=env.symbol,
-        downloads=downloads, progress=env.progress,
+        downloads=downloads, progress=env.progress, objects=env.objects,
     )
     outputs = {}
     metrics = dict(collected.metrics)
     for name in ("trades", "candles", "true_regimes"):
-        frame = getattr(collected, name)
-        if frame is not None:
-            outputs[name] = Artifact.table(frame)
-            metrics[f"{name}_rows"] = frame.height
+        value = getattr(collected, name)
+        if value is not None:
+            outputs[name] = (Artifact.chunks(value) if name == "trades"
+                             else Artifact.table(value))
+            metrics[f"{name}_rows"] = value.height
     market = collected.trades if collected.trades is not None else collected.candles
     if market is None or market.height == 0:
         raise DataError(f"source '{source}' produced no trades or candles")
-    metrics["first"] = market["timestamp"].min().isoformat()
-    metrics["last"] = market["timestamp"].max().isoformat()
+    first, last = trade_span(market)["timestamp"]
+    metrics["first"] = first.isoformat()
+    metrics["last"] = last.isoformat()
+    if collected.trades is not None:
+        metrics["trade_days"] = len(collected.trades.chunks)
     warnings = list(collected.warnings)
     if collected.trades is not None:
         from ares_cli.data.gaps import missing_trade_ids

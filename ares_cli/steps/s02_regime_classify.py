@@ -16,6 +16,7 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     import polars as pl
 
     from ares_cli.data.bars import CandleResolutionError, market_bars
+    from ares_cli.data.chunks import trade_span
     from ares_cli.data.gaps import GAP_COLUMN, bar_gaps
     from ares_cli.errors import ConfigError, DataError
     from ares_cli.ml.features.data_needs import enough_bars, enough_span
@@ -24,9 +25,10 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
 
     bars_cfg = cfg.bars
     env.progress(0.1, f"building {bars_cfg.base} and {bars_cfg.fine} bars")
+    trades = inputs.get("trades")  # day chunks (a store from before chunks: one table)
     try:
-        base, fine, notes = market_bars(inputs.get("trades"), inputs.get("candles"),
-                                        bars_cfg.base_ms, bars_cfg.fine_ms)
+        base, fine, notes, trade_ids = market_bars(trades, inputs.get("candles"),
+                                                   bars_cfg.base_ms, bars_cfg.fine_ms)
     except CandleResolutionError as exc:  # a setting the data cannot serve: exit 2 ...
         # ... unless no setting can: then too little data, exit 3
         enough_span(inputs["candles"], candle_ms=exc.candle_ms, base_ms=exc.suggested_ms,
@@ -34,11 +36,11 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
         raise ConfigError(f"cannot build bars: {exc}") from None
     except ValueError as exc:
         raise DataError(f"cannot build bars: {exc}") from None
-    gap, gap_facts = bar_gaps(base, inputs.get("trades"), base_ms=bars_cfg.base_ms,
+    gap, gap_facts = bar_gaps(base, trade_ids, base_ms=bars_cfg.base_ms,
                               max_gap=cfg.data.max_gap)
     base = base.with_columns(pl.Series(GAP_COLUMN, gap))
-    raw = inputs.get("trades") if inputs.get("trades") is not None else inputs["candles"]
-    enough_bars(base.height, raw, trades=inputs.get("trades") is not None,
+    raw = trade_span(trades) if trades is not None else inputs["candles"]
+    enough_bars(base.height, raw, trades=trades is not None,
                 regimes=cfg.regimes, split=cfg.split, bars=bars_cfg)
     env.progress(0.6, "classifying regimes")
     regimes, model, metrics = classify_bars(base, cfg.regimes, cfg.split.train,

@@ -1,6 +1,8 @@
 """The content-addressed store (DESIGN §3): immutable objects, action records, runs, refs, locks.
 
 Objects are named by the sha256 of their bytes and fanned out by the first two hex characters.
+An output of kind "chunks" is a JSON list of other objects (its "parts", e.g. one per day of
+trades): whatever keeps, checks or names the list keeps, checks or names its parts too.
 Every write goes to a temporary file in the destination folder, is fsynced, then renamed into
 place, so a crash never leaves a half-written file under a real name. Every read re-hashes.
 """
@@ -105,7 +107,21 @@ class Store:
             actual = sha256_file(path)
             if actual != digest:
                 bad.append(CorruptObject(digest, actual, path))
+        for digest in sorted(self.chunk_lists()):  # a list whose part is gone is damaged too
+            for part in self.parts_of(digest):
+                if not self.has(part):
+                    bad.append(CorruptObject(part, "missing", self.object_path(part)))
         return checked, bad
+
+    def chunk_lists(self) -> set[str]:
+        """Digests of every "chunks" output any action record or run names."""
+        found = {o["digest"] for _key, record in self.iter_actions()
+                 for o in record.get("outputs", {}).values() if o.get("kind") == "chunks"}
+        for manifest in self.list_runs():
+            for step in manifest.steps:
+                found.update(d for n, d in step.outputs.items()
+                             if step.kinds.get(n) == "chunks")
+        return found
 
     # -- action records ------------------------------------------------------------------
     def action_path(self, key: str) -> Path:
@@ -118,10 +134,28 @@ class Store:
             record = json.loads(path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
-        outputs = record.get("outputs", {})
-        if not all(self.has(o["digest"]) for o in outputs.values()):
+        if not self._outputs_present(record):
             return None
         return record
+
+    def _outputs_present(self, record: dict[str, Any]) -> bool:
+        for output in record.get("outputs", {}).values():
+            if not self.has(output["digest"]):
+                return False
+            if output.get("kind") == "chunks" and not all(
+                    self.has(p) for p in self.parts_of(output["digest"])):
+                return False
+        return True
+
+    def parts_of(self, digest: str) -> list[str]:
+        """The objects a "chunks" object lists, read without re-hashing it (gc and verify must
+        see the parts of a list even when the list itself is damaged: then none are named,
+        and verify reports the list)."""
+        try:
+            listing = json.loads(self.object_path(digest).read_bytes())
+            return [part["digest"] for part in listing["parts"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return []
 
     def put_action(self, key: str, record: dict[str, Any]) -> None:
         atomic_write(self.action_path(key), canonical_json(record))
@@ -278,6 +312,15 @@ class Store:
         for manifest in self.list_runs():
             for step in manifest.steps:
                 keep.update(step.outputs.values())
+                for name, digest in step.outputs.items():
+                    if step.kinds.get(name) == "chunks":
+                        parts = self.parts_of(digest)
+                        if not parts and self.has(digest):
+                            raise IntegrityError(
+                                f"the trade chunk list {digest[:16]} of run {manifest.run_id} "
+                                "cannot be read, so gc cannot tell which day objects it "
+                                "keeps; nothing was deleted", hint="run: ares verify")
+                        keep.update(parts)
         for _exchange, _symbol, _name, value in self.iter_refs():
             if len(value) == 64:
                 keep.add(value)
@@ -299,7 +342,7 @@ class Store:
             tmp.unlink(missing_ok=True)
         dropped = 0
         for key, record in list(self.iter_actions()):
-            if not all(self.has(o["digest"]) for o in record.get("outputs", {}).values()):
+            if not self._outputs_present(record):
                 self.action_path(key).unlink(missing_ok=True)
                 dropped += 1
         return removed, freed, dropped

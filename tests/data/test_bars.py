@@ -110,7 +110,7 @@ def test_candles_resample_to_the_same_bars_as_trades():
     n = 2000
     trades = _random_trades(3, n, 4)
     fine = bars_from_trades(trades, 60_000)
-    hourly, _fine, notes = market_bars(None, fine, 3_600_000, 60_000)
+    hourly, _fine, notes, _ = market_bars(None, fine, 3_600_000, 60_000)
     direct = bars_from_trades(trades, 3_600_000)
     columns = ["timestamp", "open", "high", "low", "close", "volume", "trades", "filled"]
     assert hourly.select(columns).equals(direct.select(columns))
@@ -128,10 +128,10 @@ def test_unknown_candle_fields_stay_null():
 def test_candles_as_coarse_as_the_base_bar_are_the_fine_path_and_say_so():
     trades = _random_trades(4, 3000, 12)
     hourly_candles = bars_from_trades(trades, 3_600_000)
-    base, fine, notes = market_bars(None, hourly_candles, 3_600_000, 60_000)
+    base, fine, notes, _ = market_bars(None, hourly_candles, 3_600_000, 60_000)
     assert notes["fine_is_candles"] and notes["fine_ms"] == 3_600_000
     assert fine.select("timestamp", "close").equals(base.select("timestamp", "close"))
-    four, fine4, _ = market_bars(None, hourly_candles, 4 * 3_600_000, 60_000)
+    four, fine4, _, _ = market_bars(None, hourly_candles, 4 * 3_600_000, 60_000)
     assert fine4.select("timestamp", "close").equals(hourly_candles.select("timestamp", "close"))
     assert four["volume"].sum() == pytest.approx(hourly_candles["volume"].sum())
 

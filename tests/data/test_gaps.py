@@ -17,6 +17,11 @@ from tests.conftest import shared_file
 HOUR_MS = 3_600_000
 
 
+def _ids(trades: pl.DataFrame) -> pl.DataFrame:
+    """Per hourly bar with trades, its first and last trade id (what step 2 passes)."""
+    return market_bars(trades, None, HOUR_MS, 60_000).trade_ids
+
+
 def test_missing_trade_ids_count_holes_ids_and_the_longest():
     market = generate(seed=3, days=2, trades_per_day=2000, regimes=False)
     trades = market.trades
@@ -36,7 +41,7 @@ def test_outages_of_the_synthetic_market_are_found_and_a_quiet_market_is_not_a_g
     trades = market.trades
     assert len(market.outages) == 3
     base = bars_from_trades(trades, HOUR_MS)
-    gap, facts = bar_gaps(base, trades, base_ms=HOUR_MS, max_gap=1)
+    gap, facts = bar_gaps(base, _ids(trades), base_ms=HOUR_MS, max_gap=1)
     assert facts["gaps"] == len({a for a, _ in market.outages}) == 3
     times = base["timestamp"]
     for start, end in market.outages:  # every hour wholly inside an outage is a gap bar
@@ -45,7 +50,7 @@ def test_outages_of_the_synthetic_market_are_found_and_a_quiet_market_is_not_a_g
     assert facts["gap_bars"] == int(gap.sum()) and facts["longest_gap"]["bars"] >= 1
     # the same empty hours with the ids running on across them: a quiet market, no gap
     renumbered = trades.with_columns(trade_id=pl.int_range(0, trades.height, dtype=pl.Int64))
-    quiet, facts = bar_gaps(base, renumbered, base_ms=HOUR_MS, max_gap=1)
+    quiet, facts = bar_gaps(base, _ids(renumbered), base_ms=HOUR_MS, max_gap=1)
     assert not quiet.any() and facts["gaps"] == 0 and facts["quiet_stretches"] == 3
     assert missing_trade_ids(trades)["holes"] == 3
 
@@ -54,7 +59,8 @@ def test_max_gap_sets_the_shortest_gap():
     market = generate(seed=5, days=30, trades_per_day=3000, outages=3)
     base = bars_from_trades(market.trades, HOUR_MS)
     lengths = [(b - a) // timedelta(hours=1) for a, b in market.outages]
-    _, facts = bar_gaps(base, market.trades, base_ms=HOUR_MS, max_gap=max(lengths) + 2)
+    _, facts = bar_gaps(base, _ids(market.trades), base_ms=HOUR_MS,
+                        max_gap=max(lengths) + 2)
     assert facts["gaps"] == 0 and facts["longest_gap"] is None
 
 
@@ -73,7 +79,7 @@ def test_the_real_hourly_btc_history_holds_its_28_outages():
         close="close", volume="volume", quote_volume=pl.lit(None, pl.Float64),
         trades=pl.lit(None, pl.Int64), taker_buy_volume=pl.lit(None, pl.Float64),
         vwap=pl.lit(None, pl.Float64), filled=pl.lit(False))
-    base, _, _ = market_bars(None, frame, HOUR_MS, 60_000)
+    base, _, _, _ = market_bars(None, frame, HOUR_MS, 60_000)
     _, facts = bar_gaps(base, None, base_ms=HOUR_MS, max_gap=1)
     assert facts["gaps"] == 28 and facts["gap_bars"] == 128 == int(base["filled"].sum())
     assert facts["longest_gap"]["bars"] == 33

@@ -90,10 +90,16 @@ def test_in_place_trade_formulas_equal_the_plain_ones_bit_for_bit():
     drift_m = rng.normal(0, 1e-5, n_minutes)
     vol_m = np.abs(rng.normal(1e-3, 3e-4, n_minutes))
     start_us = 1_704_067_200_000_000
-    lean = _trades(np.random.default_rng(11), counts, drift_m, vol_m, start_us, 2000.0)
+    lean, last_stamp, last_log_mid = _trades(np.random.default_rng(11), counts, drift_m, vol_m,
+                                             start_us, start_us, np.log(2000.0), 1)
     stamps, price, qty, maker = _plain_trades(np.random.default_rng(11), counts, drift_m, vol_m,
                                               start_us, 2000.0)
     assert np.array_equal(lean["timestamp"].dt.epoch("us").to_numpy(), stamps)
     assert np.array_equal(lean["price"].to_numpy(), price)  # exact, not approximately
     assert np.array_equal(lean["qty"].to_numpy(), qty)
     assert np.array_equal(lean["is_buyer_maker"].to_numpy(), maker)
+    assert last_stamp == stamps[-1] and lean["trade_id"].to_list() == list(range(1, len(qty) + 1))
+    # the carried log mid continues the path: the last print is that mid across the spread
+    side = np.where(maker[-1], -1.0, 1.0)
+    assert price[-1] == np.maximum(np.round(np.exp(last_log_mid) * (1 + 1e-4 * side) / 0.01)
+                                   * 0.01, 0.01)

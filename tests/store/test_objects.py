@@ -81,6 +81,50 @@ def test_gc_keeps_what_runs_reach(tmp_path):
     assert store.has(kept) and not store.has(dropped)
 
 
+def _chunk_list(store: Store, *parts: bytes) -> tuple[str, list[str]]:
+    """A stored "chunks" output listing `parts` (as step 1 writes trades), and their digests."""
+    import json
+
+    digests = [store.put(p) for p in parts]
+    listing = {"format": "ares.trade-chunks/1", "rows": 0,
+               "parts": [{"digest": d} for d in digests]}
+    return store.put(json.dumps(listing).encode()), digests
+
+
+def test_a_chunk_lists_parts_are_kept_checked_and_needed_like_the_list(tmp_path):
+    store = Store(tmp_path)
+    listing, (day1, day2) = _chunk_list(store, b"day one", b"day two")
+    stray = store.put(b"no list names me")
+    store.write_manifest(Manifest(run_id="r1", exchange="binance", symbol="ETHUSDT",
+                                  steps=[StepRecord(number=1, name="collect",
+                                                    outputs={"trades": listing},
+                                                    kinds={"trades": "chunks"})]))
+    store.put_action("k", {"outputs": {"trades": {"digest": listing, "kind": "chunks"}}})
+    assert store.gc()[0] == 1  # only the stray object goes: the days stay with their list
+    assert store.has(day1) and store.has(day2) and not store.has(stray)
+    assert store.verify() == (3, [])
+    store.object_path(day2).chmod(0o644)
+    store.object_path(day2).unlink()
+    checked, bad = store.verify()  # a day gone is damage, named by its digest
+    assert checked == 2 and [b.digest for b in bad] == [day2] and bad[0].actual == "missing"
+    assert store.get_action("k") is None  # so the step re-runs instead of a cache hit
+
+
+def test_gc_refuses_when_a_chunk_list_cannot_be_read(tmp_path):
+    store = Store(tmp_path)
+    listing, (day,) = _chunk_list(store, b"day")
+    store.write_manifest(Manifest(run_id="r1", exchange="binance", symbol="ETHUSDT",
+                                  steps=[StepRecord(number=1, name="collect",
+                                                    outputs={"trades": listing},
+                                                    kinds={"trades": "chunks"})]))
+    path = store.object_path(listing)
+    path.chmod(0o644)
+    path.write_bytes(b"{not json")
+    with pytest.raises(IntegrityError, match="nothing was deleted"):
+        store.gc()
+    assert store.has(day)
+
+
 def _hold_lock(root, ready, release):
     with Store(root).lock("binance", "ETHUSDT"):
         ready.set()

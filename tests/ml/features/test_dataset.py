@@ -32,11 +32,13 @@ def test_no_label_spans_a_gap_in_the_data():
     """Outages cut labels like a window edge: no labelled row's span (its bar to the bar that
     decided it) holds a gap bar, and the count of cut rows is reported (mutation: without the
     cut, labels run through the outages and this fails)."""
+    from ares_cli.data.bars import market_bars
     from ares_cli.data.gaps import bar_gaps
 
     market = generate(seed=5, days=40, trades_per_day=3000, outages=4)
     bars = bars_from_trades(market.trades, 3_600_000)
-    gap, facts = bar_gaps(bars, market.trades, base_ms=3_600_000, max_gap=1)
+    ids = market_bars(market.trades, None, 3_600_000, 60_000).trade_ids
+    gap, facts = bar_gaps(bars, ids, base_ms=3_600_000, max_gap=1)
     assert facts["gaps"] == 4
     bars = bars.with_columns(gap=pl.Series(gap))
     fine = bars_from_trades(market.trades, 60_000)
