@@ -219,9 +219,16 @@ def _traded(fold: Fold, part: pl.DataFrame, market: Market, local_test: np.ndarr
         validation=validation, trials=trials, choices=choices)
 
 
-def _guarded(fold: Fold, *args: Any, **kwargs: Any) -> FoldResult | tuple[str, int, str, str]:
+def _guarded(fold: Fold, *args: Any, fit_threads: int | None = None,
+             **kwargs: Any) -> FoldResult | tuple[str, int, str, str]:
     """`run_fold`, turning a failure into a picklable record naming the fold and the cause
-    (exception classes with keyword arguments do not always survive a process boundary)."""
+    (exception classes with keyword arguments do not always survive a process boundary).
+    `fit_threads` sets this process's threads for model fits (folds in several processes
+    share the cores; None keeps the caller's setting)."""
+    if fit_threads is not None:
+        from ares_cli.ml.models.parallel import set_fit_threads
+
+        set_fit_threads(fit_threads)
     try:
         return run_fold(fold, *args, **kwargs)
     except Exception as exc:
@@ -244,8 +251,13 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
     from ares_cli import errors
 
     compute = compute or ComputeConfig()
+    n_jobs = min(compute.n_jobs, len(folds))
+    # processes share this machine's fit threads; a Dask worker uses its own machine's
+    per_process = (max(1, compute.fit_threads // n_jobs) if compute.backend == "local"
+                   and n_jobs > 1 else None)
     jobs = [joblib.delayed(_guarded)(f, bars, fine, config, tuple(steps), exchange=exchange,
-                                     symbol=symbol, state_key=state_key)
+                                     symbol=symbol, state_key=state_key,
+                                     fit_threads=per_process)
             for f in folds]
     results: list[Any] = []
     if compute.backend == "dask":
@@ -266,7 +278,6 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
             results = _collect(joblib.Parallel(n_jobs=-1, return_as="generator")(jobs),
                                len(folds), progress)
     else:
-        n_jobs = min(compute.n_jobs, len(folds))
         runner = joblib.Parallel(n_jobs=n_jobs, backend="loky" if n_jobs > 1 else "sequential",
                                  return_as="generator")
         results = _collect(runner(jobs), len(folds), progress)

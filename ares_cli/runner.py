@@ -183,6 +183,9 @@ class Runner:
     ) -> None:
         self.store = store
         self.config = config
+        from ares_cli.ml.models.parallel import set_fit_threads
+
+        set_fit_threads(config.compute.fit_threads)  # a resource: results are the same
         self.options = options
         self.reporter = reporter
         self.strict = strict

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 from ares_cli.data.bars import bars_from_trades
 from ares_cli.data.schema import TRADES_SCHEMA
@@ -103,3 +104,15 @@ def test_in_place_trade_formulas_equal_the_plain_ones_bit_for_bit():
     side = np.where(maker[-1], -1.0, 1.0)
     assert price[-1] == np.maximum(np.round(np.exp(last_log_mid) * (1 + 1e-4 * side) / 0.01)
                                    * 0.01, 0.01)
+
+
+@pytest.mark.parametrize("n", [1, 511, 512, 513, 100_000])
+def test_the_blocked_ar1_filter_is_scipys_lfilter(n):
+    from scipy.signal import lfilter
+
+    from ares_cli.data.synthetic import ar1
+
+    shocks = np.random.default_rng(n).normal(0.0, 0.05, n)
+    shocks[0] = 0.5
+    expected = lfilter([1.0], [1.0, -0.995], shocks)
+    assert np.allclose(ar1(shocks, 0.995), expected, rtol=0, atol=1e-12)

@@ -39,6 +39,8 @@ class ComputeConfig(Section):
     backend: Literal["local", "dask"] = "local"
     scheduler: str = ""
     n_jobs: int = Field(2, ge=1, le=256)
+    # threads for independent model fits in one process (CV folds, bags): results identical
+    fit_threads: int = Field(2, ge=1, le=256)
 
 
 class WalkForwardConfig(Section):

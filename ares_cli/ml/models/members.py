@@ -28,6 +28,7 @@ from ares_cli.ml.models.booster import (
     select_by_schedule,
 )
 from ares_cli.ml.models.cv import PurgedKFold
+from ares_cli.ml.models.parallel import fit_map
 from ares_cli.ml.stats.edge_intervals import edge
 from ares_cli.util.jsonutil import json_safe
 
@@ -309,11 +310,17 @@ def nested_oof(
     n_extra = 0 if extra_rows is None else len(extra_rows)
     extra = np.full((n_extra, width), np.nan)
     extra_fold = np.full(n_extra, -1, dtype=np.int64)
+    # Every fit_predict call (outer folds and the inner folds inside each) is independent:
+    # planned first, run on threads (ares_cli.ml.models.parallel), then placed by position.
+    jobs: list[tuple[np.ndarray, np.ndarray]] = []
+    plans: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, list[tuple[np.ndarray, int]]]
+                | None] = []
     for k, (train, test) in enumerate(PurgedKFold(n_splits, embargo).split(t0a, t1a)):
         if train.size == 0:
             outer[test] = 0.5
             notes.append(f"fold {k}: no training rows after purge and embargo; predicted 0.5")
             folds.append((train, test, None))
+            plans.append(None)
             continue
         mine = np.zeros(0, dtype=np.int64)
         if n_extra and extra_window is not None and extra_rows is not None:
@@ -321,13 +328,11 @@ def nested_oof(
                                                extra_window[1], embargo)
             mine = np.flatnonzero(free)
             extra_fold[mine] = k
-        predicted = fit_predict(train, np.concatenate([test, np.asarray(extra_rows)[mine]])
-                                if mine.size else test)
-        outer[test] = predicted[: test.size]
-        extra[mine] = predicted[test.size:]
-        inner = None
+        jobs.append((train, np.concatenate([test, np.asarray(extra_rows)[mine]])
+                     if mine.size else test))
+        outer_job = len(jobs) - 1
+        inner_jobs: list[tuple[np.ndarray, int]] = []
         if inner_splits:
-            inner = np.full((train.size, width), np.nan)
             if train.size < inner_splits:
                 notes.append(f"fold {k}: {train.size} training rows, too few for "
                              f"{inner_splits} inner folds")
@@ -335,8 +340,24 @@ def nested_oof(
                 for fit_rows, predict_rows in PurgedKFold(inner_splits, embargo).split(
                         t0a[train], t1a[train]):
                     if fit_rows.size:
-                        inner[predict_rows] = fit_predict(train[fit_rows], train[predict_rows])
-        folds.append((train, test, inner))
+                        jobs.append((train[fit_rows], train[predict_rows]))
+                        inner_jobs.append((predict_rows, len(jobs) - 1))
+        plans.append((train, test, mine, outer_job, inner_jobs))
+        folds.append((train, test, None))
+    results = fit_map(lambda job: fit_predict(*job), jobs)
+    for k, plan in enumerate(plans):
+        if plan is None:
+            continue
+        train, test, mine, outer_job, inner_jobs = plan
+        predicted = results[outer_job]
+        outer[test] = predicted[: test.size]
+        extra[mine] = predicted[test.size:]
+        inner = None
+        if inner_splits:
+            inner = np.full((train.size, width), np.nan)
+            for predict_rows, job in inner_jobs:
+                inner[predict_rows] = results[job]
+        folds[k] = (train, test, inner)
     asked = extra_rows is not None
     return NestedOof(outer, folds, notes, extra if asked else None,
                      extra_fold if asked else None)

@@ -21,6 +21,7 @@ from ares_cli.errors import InsufficientData
 from ares_cli.ml.models.booster import BoostConfig, fit_fold, predict_model, scores
 from ares_cli.ml.models.members import nested_oof
 from ares_cli.ml.models.modelset import ModelSet
+from ares_cli.ml.models.parallel import fit_map
 from ares_cli.ml.stats.edge_intervals import edge
 from ares_cli.util.jsonutil import json_safe
 from ares_cli.util.section import Field
@@ -195,9 +196,9 @@ def train_tactician(
                         embargo=embargo, inner_splits=cfg.inner_splits)
     shipped: dict[str, bytes] = {}
     table: dict[str, Any] = {"features": rows.features, "members": names, "rounds": {}}
-    for name in names:
-        model, rounds = _fit_member(name, cfg, seed, rows.X, rows.y, rows.t0, rows.t1,
-                                    rows.weight)
+    fitted = fit_map(lambda name: _fit_member(name, cfg, seed, rows.X, rows.y, rows.t0,
+                                              rows.t1, rows.weight), names)
+    for name, (model, rounds) in zip(names, fitted, strict=True):
         if isinstance(model, LinearModel):
             table["linear"] = model.to_dict()
         else:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import ares_cli.ml.models.booster as booster_module
+import ares_cli.ml.models.parallel as parallel
 from ares_cli.errors import InsufficientData
 from ares_cli.ml.features.labels import average_uniqueness
 from ares_cli.ml.models.booster import BoostConfig, PurgedBooster, predict_model, scores
@@ -108,6 +109,9 @@ def test_no_training_row_overlaps_its_test_fold(monkeypatch: pytest.MonkeyPatch)
         calls.append(("predict", ids(Xa), None))
         return pred(booster, Xa)
 
+    # one fit at a time, so each prediction follows the fits it was made from (threads run
+    # the same fits; test_*_same_at_any_fit_thread_count holds them to it)
+    monkeypatch.setattr(parallel, "_threads", 1)
     monkeypatch.setattr(booster_module, "fit_booster", fit_spy)
     monkeypatch.setattr(booster_module, "predict_booster", predict_spy)
     fast().cross_validate(X, y, t0, t1)
@@ -312,3 +316,18 @@ def test_features_subset(data: tuple[np.ndarray, ...]) -> None:
     for bad in ([0, 0], [], [X.shape[1]], [-1]):
         with pytest.raises(ValueError, match="distinct column indices"):
             fast(features=bad).cross_validate(X, y, t0, t1)
+
+
+def test_cross_validation_is_the_same_at_any_fit_thread_count(monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """Folds fitted on threads give the one-at-a-time result bit for bit (threads are a
+    resource, not a recipe)."""
+    X, y, t0, t1 = make_data(n=450)
+    results = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(parallel, "_threads", threads)
+        results.append(fast().cross_validate(X, y, t0, t1))
+    for other in results[1:]:
+        assert np.array_equal(other.oof, results[0].oof, equal_nan=True)
+        assert other.best_rounds == results[0].best_rounds
+        assert other.notes == results[0].notes and other.rounds == results[0].rounds

@@ -10,6 +10,7 @@ import pytest
 
 import ares_cli.ml.models.booster as booster_module
 import ares_cli.ml.models.members as members_module
+import ares_cli.ml.models.parallel as parallel
 from ares_cli.ml.analyst.specialists import MEMBERS
 from ares_cli.ml.features.regimes import REGIMES
 from ares_cli.ml.models.booster import BoostConfig, PurgedBooster, predict_model
@@ -282,6 +283,9 @@ def test_members_oof_is_out_of_fold(monkeypatch: pytest.MonkeyPatch, fitted: Mem
 
     # fit_fold looks fit_booster up in the booster module; members.py calls its own
     # imported name for predict_booster.
+    # one fit at a time, so each prediction follows the fits it was made from (threads run
+    # the same fits; test_*_same_at_any_fit_thread_count holds them to it)
+    monkeypatch.setattr(parallel, "_threads", 1)
     monkeypatch.setattr(booster_module, "fit_booster", fit_spy)
     monkeypatch.setattr(members_module, "predict_booster", predict_spy)
     out, notes = oof(X, y, t0, t1, regime, table)
@@ -407,3 +411,19 @@ def test_no_unlabelled_rows_is_an_empty_answer_not_none() -> None:
                         extra_rows=empty, extra_window=(empty, empty))
     assert nested.extra is not None and nested.extra.shape == (0, 1)
     assert nested.extra_fold is not None and nested.extra_fold.size == 0
+
+
+def test_nested_out_of_fold_is_the_same_at_any_fit_thread_count(
+        monkeypatch: pytest.MonkeyPatch, fitted: MemberFit) -> None:
+    """Outer and inner folds fitted on threads give the one-at-a-time result bit for bit."""
+    X, y, t0, t1, regime = make_data()
+    runs = []
+    for threads in (1, 2):
+        monkeypatch.setattr(parallel, "_threads", threads)
+        runs.append(members_oof(X, y, t0, t1, regime, fitted.table, names=list(MEMBERS),
+                                n_splits=FAST.n_splits, embargo=EMBARGO, inner_splits=2))
+    (one, notes_one), (two, notes_two) = runs
+    assert np.array_equal(one.outer, two.outer, equal_nan=True) and notes_one == notes_two
+    for (tr1, te1, in1), (tr2, te2, in2) in zip(one.folds, two.folds, strict=True):
+        assert np.array_equal(tr1, tr2) and np.array_equal(te1, te2)
+        assert (in1 is None and in2 is None) or np.array_equal(in1, in2, equal_nan=True)
