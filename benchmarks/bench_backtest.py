@@ -424,6 +424,11 @@ def orchestrate(args: argparse.Namespace) -> int:
     print(f"vectorbt {version} (engine {sweep['vectorbt']['engine']}), numpy {np.__version__}; "
           f"best of {args.repeat} (single) / {args.sweep_repeat} (sweeps); peak = resident "
           "high-water mark above the memory after the warm-up, each side in its own process")
+    if args.summary:  # for the benchmark table (benchmarks/bench_table.py)
+        Path(args.summary).write_text(json.dumps([
+            {"case": label, "ares_s": ours["seconds"], "vectorbt_s": theirs["seconds"],
+             "ratio": ratio, "ares_peak_mb": ours["peak_mb"], "vbt_peak_mb": theirs["peak_mb"],
+             "equal": ok} for label, ours, theirs, ratio, ok, _ in rows]))
     if not equal_all:
         print("RESULTS DIFFER", file=sys.stderr)
         return 1
@@ -447,6 +452,7 @@ def main() -> None:
     parser.add_argument("--worker", choices=("ares", "vectorbt"), help=argparse.SUPPRESS)
     parser.add_argument("--case", choices=("single", "sweep", "naive"), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--summary", help="also write the rows as JSON to this file")
     args = parser.parse_args()
     if args.worker:
         worker(args)

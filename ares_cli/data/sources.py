@@ -90,6 +90,7 @@ def collect_synthetic(data: DataConfig, objects: Objects, progress: Progress) ->
     from ares_cli.data.chunks import ChunkWriter
     from ares_cli.data.synthetic import day_trades, plan
     from ares_cli.data.validate import validate_trades
+    from ares_cli.util.ahead import ahead
 
     start, days = synthetic_window(data)
     progress(0.02, f"generating {days} days of synthetic trades")
@@ -100,7 +101,8 @@ def collect_synthetic(data: DataConfig, objects: Objects, progress: Progress) ->
     )
     writer = ChunkWriter(objects)
     counts: dict[str, int] = {}
-    for done, frame in enumerate(day_trades(market), start=1):
+    # the next day is generated while this one is checked and written (two cores)
+    for done, frame in enumerate(ahead(day_trades(market)), start=1):
         cleaned, day_counts = validate_trades(frame, policy=data.invalid_policy,
                                               now=datetime.max.replace(tzinfo=UTC),
                                               source="synthetic")
