@@ -52,10 +52,9 @@ lock:
 	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^ares-cli' > $(LOCK)
 	rm -rf .venv-lock
 
+# One table of ratios, every row side by side in one run (about 15 minutes): docs/benchmarks.md.
 bench: $(STAMP) $(BENCH_STAMP)
-	$(BIN)/python -m benchmarks.bench_bars
-	$(BIN)/python -m benchmarks.bench_ingest
-	$(BENCH_BIN)/python -m benchmarks.bench_backtest
+	$(BIN)/python -m benchmarks.bench_table
 
 # The verdict's size and power over seeds x drift levels (long: resumes from its stores).
 power: $(STAMP)

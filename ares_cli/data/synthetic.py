@@ -179,27 +179,39 @@ def plan(
                       spans)
 
 
-def day_trades(market: MarketPlan) -> Iterator[pl.DataFrame]:
+def day_trades(market: MarketPlan, workers: int = 2) -> Iterator[pl.DataFrame]:
     """The market's trades one UTC day at a time (days with no trade left are skipped).
 
     Each day draws from its own stream, `[seed, DAY_STREAM, day]`, and starts from the price
     and time of the previous day's last trade, so the path is one continuous process while a
-    day's draws never depend on how many trades other days had."""
+    day's draws never depend on another day's. The draws (the costly part) of the next days
+    are made on `workers` threads while this day's path is computed; the result is the same
+    for any number of threads."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     day_minutes = 24 * HOUR_MINUTES
     log_mid = float(np.log(market.start_price))
     last_stamp = market.start_us
     first_id = FIRST_TRADE_ID
-    for day in range(market.days):
-        lo, hi = day * day_minutes, (day + 1) * day_minutes
-        rng = np.random.default_rng([market.seed, DAY_STREAM, day])
-        frame, last_stamp, log_mid = _trades(
-            rng, market.counts[lo:hi], market.drift_m[lo:hi], market.vol_m[lo:hi],
-            market.start_us + lo * MINUTE_US, last_stamp, log_mid, first_id)
-        first_id += frame.height
-        if market.outages:
-            frame = _without_outages(frame, market.outages)
-        if frame.height:
-            yield frame
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="ares-draw") as pool:
+        pending: deque[Future[Draws]] = deque()
+        asked = 0
+        for day in range(market.days):
+            while asked < market.days and len(pending) <= max(1, workers):
+                counts = market.counts[asked * day_minutes:(asked + 1) * day_minutes]
+                rng = np.random.default_rng([market.seed, DAY_STREAM, asked])
+                pending.append(pool.submit(_draw, rng, counts))
+                asked += 1
+            lo, hi = day * day_minutes, (day + 1) * day_minutes
+            frame, last_stamp, log_mid = _trades(
+                pending.popleft().result(), market.drift_m[lo:hi], market.vol_m[lo:hi],
+                market.start_us + lo * MINUTE_US, last_stamp, log_mid, first_id)
+            first_id += frame.height
+            if market.outages:
+                frame = _without_outages(frame, market.outages)
+            if frame.height:
+                yield frame
 
 
 def generate(
@@ -218,29 +230,49 @@ def generate(
     return SyntheticMarket(trades, market.true_regimes, market.outage_spans)
 
 
-def _trades(rng: np.random.Generator, counts: np.ndarray, drift_m: np.ndarray,
-            vol_m: np.ndarray, start_us: int, last_stamp: int, log_mid0: float,
-            first_id: int) -> tuple[pl.DataFrame, int, float]:
-    """The trades of per-minute `counts` from `start_us` on: times, prices, sizes and taker
-    sides; and the last trade's time and log mid price, where the next stretch starts.
+@dataclass(frozen=True)
+class Draws:
+    """A day's random draws, in the order its stream gives them: trade times (µs from the
+    day's start, sorted), normal shocks, uniforms for the taker side, and sizes."""
+
+    minute: np.ndarray
+    stamps: np.ndarray
+    normal: np.ndarray
+    uniform: np.ndarray
+    qty: np.ndarray
+
+
+def _draw(rng: np.random.Generator, counts: np.ndarray) -> Draws:
+    """The draws of trades at per-minute `counts` (independent of every other day)."""
+    n_trades = int(counts.sum())
+    minute_of_trade = np.repeat(np.arange(counts.size, dtype=np.int64), counts)
+    # stamps = sort(minute * MINUTE_US + offset)
+    stamps = minute_of_trade * MINUTE_US
+    stamps += rng.integers(0, MINUTE_US, n_trades, dtype=np.int64)
+    stamps.sort()
+    np.floor_divide(stamps, MINUTE_US, out=minute_of_trade)
+    normal = rng.normal(size=n_trades)
+    uniform = rng.random(n_trades)
+    qty = rng.lognormal(-1.0, 1.2, n_trades)
+    np.maximum(qty, 1e-4, out=qty)
+    np.round(qty, 4, out=qty)
+    return Draws(minute_of_trade, stamps, normal, uniform, qty)
+
+
+def _trades(draws: Draws, drift_m: np.ndarray, vol_m: np.ndarray, start_us: int,
+            last_stamp: int, log_mid0: float, first_id: int) -> tuple[pl.DataFrame, int, float]:
+    """The trades of a day's `draws` from `start_us` on: times, prices, sizes and taker
+    sides; and the last trade's time and log mid price, where the next day starts.
 
     The first trade's price moves from `log_mid0` over the time since `last_stamp`. Every
     per-trade array is as long as the trades, so they are computed in place and freed as soon
     as they are used: a few live at once instead of a dozen. The values are bit-identical to
-    the plain expressions in the comments, and the random draws come in the same order."""
-    n_minutes = counts.size
-    n_trades = int(counts.sum())
+    the plain expressions in the comments."""
+    n_trades = draws.stamps.size
     if n_trades == 0:
         return pl.DataFrame(schema=TRADES_SCHEMA), last_stamp, log_mid0
-    minute_of_trade = np.repeat(np.arange(n_minutes, dtype=np.int64), counts)
-
-    # stamps = sort(minute * MINUTE_US + offset) + start_us
-    stamps = minute_of_trade * MINUTE_US
-    stamps += rng.integers(0, MINUTE_US, n_trades, dtype=np.int64)
-    stamps.sort()
-    stamps += start_us
-    np.subtract(stamps, start_us, out=minute_of_trade)
-    minute_of_trade //= MINUTE_US
+    minute_of_trade = draws.minute
+    stamps = draws.stamps + start_us
 
     # Brownian increments between consecutive trades, in minutes of elapsed time:
     # increments = drift * elapsed + sigma * sqrt(elapsed) * normal
@@ -252,7 +284,7 @@ def _trades(rng: np.random.Generator, counts: np.ndarray, drift_m: np.ndarray,
     increments *= elapsed
     noise = np.sqrt(elapsed)
     noise *= sigma  # sigma * sqrt(elapsed) (a product commutes exactly)
-    noise *= rng.normal(size=n_trades)
+    noise *= draws.normal
     increments += noise
     del noise
     log_mid = np.cumsum(increments)
@@ -271,7 +303,7 @@ def _trades(rng: np.random.Generator, counts: np.ndarray, drift_m: np.ndarray,
     np.tanh(z, out=z)
     z *= FLOW_LEAN
     z += 0.5
-    taker_buys = rng.random(n_trades) < z
+    taker_buys = draws.uniform < z
     del z, increments
     # price = round(exp(log_mid) * (1 + HALF_SPREAD * side) / TICK) * TICK, side = +-1
     price = np.exp(log_mid, out=log_mid)
@@ -280,9 +312,7 @@ def _trades(rng: np.random.Generator, counts: np.ndarray, drift_m: np.ndarray,
     np.round(price, out=price)
     price *= TICK
     np.maximum(price, TICK, out=price)
-    qty = rng.lognormal(-1.0, 1.2, n_trades)
-    np.maximum(qty, 1e-4, out=qty)
-    np.round(qty, 4, out=qty)
+    qty = draws.qty
     np.logical_not(taker_buys, out=taker_buys)
     return pl.DataFrame(
         {

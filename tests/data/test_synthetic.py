@@ -83,7 +83,7 @@ def _plain_trades(rng, counts, drift_m, vol_m, start_us, start_price):
 
 
 def test_in_place_trade_formulas_equal_the_plain_ones_bit_for_bit():
-    from ares_cli.data.synthetic import _trades
+    from ares_cli.data.synthetic import _draw, _trades
 
     rng = np.random.default_rng(3)
     n_minutes = 3 * 24 * 60
@@ -91,8 +91,8 @@ def test_in_place_trade_formulas_equal_the_plain_ones_bit_for_bit():
     drift_m = rng.normal(0, 1e-5, n_minutes)
     vol_m = np.abs(rng.normal(1e-3, 3e-4, n_minutes))
     start_us = 1_704_067_200_000_000
-    lean, last_stamp, last_log_mid = _trades(np.random.default_rng(11), counts, drift_m, vol_m,
-                                             start_us, start_us, np.log(2000.0), 1)
+    lean, last_stamp, last_log_mid = _trades(_draw(np.random.default_rng(11), counts), drift_m,
+                                             vol_m, start_us, start_us, np.log(2000.0), 1)
     stamps, price, qty, maker = _plain_trades(np.random.default_rng(11), counts, drift_m, vol_m,
                                               start_us, 2000.0)
     assert np.array_equal(lean["timestamp"].dt.epoch("us").to_numpy(), stamps)
