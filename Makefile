@@ -52,7 +52,7 @@ lock:
 	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^ares-cli' > $(LOCK)
 	rm -rf .venv-lock
 
-# One table of ratios, every row side by side in one run (about 15 minutes): docs/benchmarks.md.
+# One table of ratios, every row side by side in one run (about 15 minutes): docs/bench-table.md.
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.bench_table
 

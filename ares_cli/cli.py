@@ -479,12 +479,13 @@ def verify(config: ConfigPath = None) -> None:
     for item in bad:
         made = made_by.get(item.digest)
         who = f"output '{made[1]}' of step {made[0]}" if made else "made by no recorded step"
-        typer.echo(f"corrupted: {item.digest} ({who}) at {item.path}", err=True)
+        state = "missing" if item.actual == "missing" else "corrupted"
+        typer.echo(f"{state}: {item.digest} ({who}) at {item.path}", err=True)
         for exchange, symbol in pairs.get(item.digest, []) if made else []:
             repair = ares_command("step", str(made[0]), "--force", exchange=exchange,
                                   symbol=symbol)
             typer.echo(f"  repair with: {repair}", err=True)
-    typer.echo(f"verified {checked} objects: {len(bad)} corrupted")
+    typer.echo(f"verified {checked} objects: {len(bad)} corrupted or missing")
     raise typer.Exit(1 if bad else 0)
 
 

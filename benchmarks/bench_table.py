@@ -1,5 +1,5 @@
 """`make bench`: one table of ratios, every row measured side by side in this one run, each
-side in a fresh process, written to docs/benchmarks.md with the machine it ran on.
+side in a fresh process, written to docs/bench-table.md with the machine it ran on.
 
 Rows:
 - trades -> 1h and 1m bars: ares (day chunks read one at a time, the deterministic reduction
@@ -294,7 +294,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench-table.md")
     parser.add_argument("--task", choices=sorted(TASKS), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

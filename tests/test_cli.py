@@ -417,3 +417,29 @@ def test_json_output_is_strict_json(store_copy):
     assert summary["exit_code"] == 0
     manifest = Store(store_copy).list_runs()[-1]
     _strict_json((store_copy / "runs" / manifest.run_id / "manifest.json").read_text())
+
+
+def test_a_lost_day_of_trades_is_named_by_verify_kept_by_gc_and_shown(env):
+    """The trades are a list of day objects: `show` describes the list, `gc` keeps every day
+    a run reaches, and a day gone is damage `verify` names with the step that made it and
+    the repair, after which a re-collect restores it."""
+    code, summary = ares("run-all", *SMALL, "--to", "2", "--json")
+    assert code == 0
+    listing = summary["steps"][0]["outputs"]["trades"]
+    store = Store(env / "store")
+    days = store.parts_of(listing)
+    assert len(days) == summary["steps"][0]["metrics"]["data"]["trade_days"] > 1
+    shown = CliRunner().invoke(app, ["show", listing[:12]])
+    described = json.loads(shown.stdout)
+    assert described["kind"] == "chunks" and described["days"] == len(days)
+    assert described["parts_missing"] == 0
+    assert json.loads(CliRunner().invoke(app, ["show", days[1][:12]]).stdout)["kind"] == "table"
+    assert ares("gc")[0] == 0 and all(store.has(d) for d in days)
+    path = store.object_path(days[1])
+    path.chmod(0o644)
+    path.unlink()
+    code, output = ares("verify")
+    assert code == 1 and f"missing: {days[1]} (output 'trades' of step collect)" in output
+    assert "repair with: ares step collect --force" in output
+    assert ares("step", "collect", *SMALL, "--force", "--json")[0] == 0
+    assert ares("verify")[0] == 0

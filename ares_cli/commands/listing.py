@@ -90,6 +90,9 @@ def producers(store: Store) -> dict[str, tuple[str, str]]:
     for _key, record in store.iter_actions():
         for output, info in record.get("outputs", {}).items():
             made[info["digest"]] = (record["step"], output)
+            if info.get("kind") == "chunks":  # a day of trades is named by its list's output
+                made.update(dict.fromkeys(store.parts_of(info["digest"]),
+                                          (record["step"], output)))
     return made
 
 
@@ -99,8 +102,11 @@ def pairs_using(store: Store) -> dict[str, list[tuple[str, str]]]:
     for manifest in store.list_runs():
         pair = (manifest.exchange, manifest.symbol)
         for step in manifest.steps:
-            for digest in step.outputs.values():
+            for name, digest in step.outputs.items():
                 used.setdefault(digest, set()).add(pair)
+                if step.kinds.get(name) == "chunks":
+                    for part in store.parts_of(digest):
+                        used.setdefault(part, set()).add(pair)
     return {digest: sorted(found) for digest, found in used.items()}
 
 
@@ -181,6 +187,13 @@ def describe_object(store: Store, digest: str) -> dict[str, Any]:
         info["head"] = frame.head(5).to_dicts()
     elif kind == "json":
         info["value"] = decode(data, "json")
+    elif kind == "chunks":
+        listing = decode(data, "json")
+        parts = listing["parts"]
+        info.update(rows=listing["rows"], days=len(parts),
+                    span=[parts[0]["day"], parts[-1]["day"]] if parts else None,
+                    parts_missing=sum(not store.has(p["digest"]) for p in parts),
+                    head=parts[:3])
     elif kind == "modelset":
         models = decode(data, "modelset")
         info["models"] = {name: len(raw) for name, raw in sorted(models.models.items())}
@@ -192,6 +205,8 @@ def describe_object(store: Store, digest: str) -> dict[str, Any]:
 FORMATS = {
     "table": "parquet: polars.read_parquet(path)",
     "json": "JSON: json.load(open(path))",
+    "chunks": "JSON list of day objects (parquet each): [polars.read_parquet(objects/d[:2]/d[2:]) "
+              "for d in (p['digest'] for p in json.load(open(path))['parts'])]",
     "modelset": "zip of table.json and models/<NAME>.ubj (XGBoost's own format): "
                 "zipfile.ZipFile(path); xgboost.Booster().load_model(bytearray(ubj_bytes))",
     "joblib": "joblib pickle (load only after `ares verify`): joblib.load(path)",
