@@ -255,10 +255,14 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
     # processes share this machine's fit threads; a Dask worker uses its own machine's
     per_process = (max(1, compute.fit_threads // n_jobs) if compute.backend == "local"
                    and n_jobs > 1 else None)
-    jobs = [joblib.delayed(_guarded)(f, bars, fine, config, tuple(steps), exchange=exchange,
-                                     symbol=symbol, state_key=state_key,
+    # the longest fold first (longest processing time first): with three folds on two
+    # processes the two short ones share a process while the long one runs, instead of the
+    # long one starting last; results are put back in fold order below
+    order = sorted(range(len(folds)), key=lambda k: (folds[k].start - folds[k].test[1], k))
+    jobs = [joblib.delayed(_guarded)(folds[k], bars, fine, config, tuple(steps),
+                                     exchange=exchange, symbol=symbol, state_key=state_key,
                                      fit_threads=per_process)
-            for f in folds]
+            for k in order]
     results: list[Any] = []
     if compute.backend == "dask":
         if not compute.scheduler:
@@ -281,6 +285,7 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
         runner = joblib.Parallel(n_jobs=n_jobs, backend="loky" if n_jobs > 1 else "sequential",
                                  return_as="generator")
         results = _collect(runner(jobs), len(folds), progress)
+    results = [r for _, r in sorted(zip(order, results, strict=True), key=lambda p: p[0])]
     for r in results:
         if isinstance(r, tuple):
             _, number, kind, message = r

@@ -78,3 +78,23 @@ def test_a_fold_error_that_is_not_a_shortfall_still_stops_the_run(tiny_pipeline,
     with pytest.raises(DataError, match="features differ"):
         folds.run_fold(Fold(1, 0, (0, 150), (160, 200), (210, 300)), bars, fine, tiny_config,
                        REPLAYED, exchange="binance", symbol="ETHUSDT")
+
+
+def test_the_longest_fold_runs_first_and_results_come_back_in_fold_order(monkeypatch):
+    """Three anchored folds on two processes: the longest (last) fold is handed out first, so
+    the two short ones share the other process; the records are in fold order all the same."""
+    import ares_cli.folds as folds_module
+    from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
+
+    ran: list[int] = []
+
+    def fake_run_fold(fold, *_args, **_kwargs):
+        ran.append(fold.number)
+        return fold.number
+
+    monkeypatch.setattr(folds_module, "run_fold", fake_run_fold)
+    folds = [Fold(k, 0, (0, 100 * k), (100 * k, 100 * k + 20), (100 * k + 30, 100 * k + 60))
+             for k in (1, 2, 3)]
+    got = folds_module.run_folds(folds, pl.DataFrame(), pl.DataFrame(), None, (),
+                                 exchange="x", symbol="y", compute=ComputeConfig(n_jobs=1))
+    assert got == [1, 2, 3] and ran == [3, 2, 1]

