@@ -90,7 +90,7 @@ def collect_synthetic(data: DataConfig, objects: Objects, progress: Progress) ->
     from ares_cli.data.chunks import ChunkWriter
     from ares_cli.data.synthetic import day_trades, plan
     from ares_cli.data.validate import validate_trades
-    from ares_cli.util.ahead import ahead
+    from ares_cli.util.readahead import ahead
 
     start, days = synthetic_window(data)
     progress(0.02, f"generating {days} days of synthetic trades")

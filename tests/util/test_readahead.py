@@ -1,4 +1,4 @@
-"""`ahead`: a generator run on a thread one step before its consumer."""
+"""`readahead.ahead`: a generator run on a thread one step before its consumer."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from ares_cli.util.ahead import ahead
+from ares_cli.util.readahead import ahead
 
 
 def test_items_come_in_order_and_an_error_reaches_the_consumer():
