@@ -544,6 +544,9 @@ def _print_rows(rows: list[dict[str, Any]], json_mode: bool, empty: str) -> None
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: with `--json`, even a usage error (an unknown option, a value
     out of range) prints the one JSON object, with exit code 2."""
+    from ares_cli.util.memory import return_freed_memory
+
+    return_freed_memory()  # peak RSS follows live memory, not what threads once freed
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     try:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import polars as pl
 
+from ares_cli.data.id_holes import IdHoles
 from ares_cli.data.schema import TRADES_SCHEMA
 from ares_cli.util.tables import read_table, table_bytes
 
@@ -77,9 +78,13 @@ class Chunk:
 class TradeChunks:
     """The trades of a history as day chunks in time order, read one chunk at a time."""
 
-    def __init__(self, chunks: Sequence[Chunk], objects: Objects) -> None:
+    def __init__(self, chunks: Sequence[Chunk], objects: Objects,
+                 id_holes: dict[str, Any] | None = None) -> None:
         self.chunks = tuple(chunks)
         self._objects = objects
+        # holes in the trade ids, when counted while the chunks were written (not stored:
+        # step 1 records them in its metrics)
+        self.id_holes = id_holes
 
     @property
     def rows(self) -> int:
@@ -135,6 +140,7 @@ class ChunkWriter:
         self._chunks: list[Chunk] = []
         self._pending: list[pl.DataFrame] = []
         self._pending_day: int | None = None
+        self._holes = IdHoles()  # counted on the way, so step 1 need not read the days back
 
     def add(self, frame: pl.DataFrame) -> None:
         if frame.height == 0:
@@ -163,6 +169,7 @@ class ChunkWriter:
 
     def _write(self, frame: pl.DataFrame) -> Chunk:
         frame = frame.select([pl.col(c).cast(t) for c, t in TRADES_SCHEMA.items()])
+        self._holes.add(frame)
         digest = self._objects.put(table_bytes(frame))
         stamps = frame["timestamp"].dt.epoch("us")
         ids = frame["trade_id"]
@@ -173,7 +180,8 @@ class ChunkWriter:
 
     def finish(self) -> TradeChunks:
         self._flush()
-        return TradeChunks(self._chunks, self._objects)
+        holes = None if self._holes.unordered else self._holes.result()
+        return TradeChunks(self._chunks, self._objects, holes)
 
 
 def trade_frames(trades: pl.DataFrame | TradeChunks,

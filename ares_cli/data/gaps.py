@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from ares_cli.data.chunks import TradeChunks
+from ares_cli.data.id_holes import IdHoles
 
 __all__ = ["GAP_COLUMN", "bar_gaps", "gap_flags", "gaps_between", "gaps_in", "missing_trade_ids"]
 
@@ -36,41 +37,18 @@ def missing_trade_ids(trades: pl.DataFrame | TradeChunks) -> dict[str, Any]:
     previous chunk's largest id carried in front; chunks whose ranges overlap (ids out of
     time order across days) are read whole, ids and times only."""
     if isinstance(trades, TradeChunks):
+        if trades.id_holes is not None:  # counted as the chunks were written
+            return trades.id_holes
         if trades.ids_in_order():
             parts = trades.frames(["trade_id", "timestamp"])
         else:
             parts = iter([pl.concat(list(trades.frames(["trade_id", "timestamp"])))])
     else:
         parts = iter([trades.select("trade_id", "timestamp")])
-    count = holes = missing = longest = 0
-    longest_at: tuple[Any, Any] | None = None
-    carried: pl.DataFrame | None = None
+    holes = IdHoles()
     for part in parts:
-        ordered = part.sort("trade_id")
-        if ordered.height == 0:
-            continue
-        count += ordered.height
-        joined = ordered if carried is None else pl.concat([carried, ordered])
-        carried = ordered.tail(1)
-        ids = joined["trade_id"].to_numpy()
-        step = np.diff(ids)
-        gaps = step > 1
-        holes += int(gaps.sum())
-        missing += int((step[gaps] - 1).sum())
-        if gaps.any():
-            k = int(np.argmax(np.where(gaps, step, 0)))
-            if step[k] - 1 > longest:  # strictly: the first of equal holes, as one pass gives
-                longest = int(step[k] - 1)
-                times = joined["timestamp"]
-                longest_at = (times[k], times[k + 1])
-    if count < 2:
-        return {"holes": 0, "ids": 0, "share": 0.0, "longest_hole_ids": 0}
-    out: dict[str, Any] = {"holes": holes, "ids": missing, "share": missing / (count + missing),
-                           "longest_hole_ids": longest}
-    if longest_at is not None:
-        out.update(longest_hole_seconds=(longest_at[1] - longest_at[0]).total_seconds(),
-                   longest_hole_after=longest_at[0].isoformat())
-    return out
+        holes.add(part)
+    return holes.result()
 
 
 def bar_gaps(base: pl.DataFrame, trade_ids: pl.DataFrame | None, *, base_ms: int,

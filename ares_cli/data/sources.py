@@ -88,7 +88,7 @@ def synthetic_window(data: DataConfig) -> tuple[datetime, int]:
 def collect_synthetic(data: DataConfig, objects: Objects, progress: Progress) -> Collected:
     """The synthetic market, generated, checked and written one UTC day at a time."""
     from ares_cli.data.chunks import ChunkWriter
-    from ares_cli.data.synthetic import day_trades, plan
+    from ares_cli.data.synthetic import LOOKAHEAD_TRADES, day_trades, plan
     from ares_cli.data.validate import validate_trades
     from ares_cli.util.readahead import ahead
 
@@ -101,8 +101,12 @@ def collect_synthetic(data: DataConfig, objects: Objects, progress: Progress) ->
     )
     writer = ChunkWriter(objects)
     counts: dict[str, int] = {}
-    # the next day is generated while this one is checked and written (two cores)
-    for done, frame in enumerate(ahead(day_trades(market)), start=1):
+    # the next day is generated while this one is checked and written (two cores), unless
+    # days are so large that two more in memory would raise the peak with the trade rate
+    days_made = day_trades(market)
+    if data.trades_per_day <= LOOKAHEAD_TRADES // 2:
+        days_made = ahead(days_made)
+    for done, frame in enumerate(days_made, start=1):
         cleaned, day_counts = validate_trades(frame, policy=data.invalid_policy,
                                               now=datetime.max.replace(tzinfo=UTC),
                                               source="synthetic")

@@ -103,6 +103,7 @@ def ar1(shocks: np.ndarray, phi: float, block: int = 512) -> np.ndarray:
 
 DAY_STREAM = 0xDA7  # a day's per-trade draws: np.random.default_rng([seed, DAY_STREAM, day])
 OUTAGE_STREAM = 0x0DD
+LOOKAHEAD_TRADES = 600_000  # trades drawn ahead of the day being made (a bound on memory)
 
 
 @dataclass(frozen=True)
@@ -194,11 +195,15 @@ def day_trades(market: MarketPlan, workers: int = 2) -> Iterator[pl.DataFrame]:
     log_mid = float(np.log(market.start_price))
     last_stamp = market.start_us
     first_id = FIRST_TRADE_ID
+    per_day = market.counts.reshape(market.days, day_minutes).sum(axis=1)
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="ares-draw") as pool:
         pending: deque[Future[Draws]] = deque()
         asked = 0
         for day in range(market.days):
-            while asked < market.days and len(pending) <= max(1, workers):
+            # days ahead while they hold at most LOOKAHEAD_TRADES trades in all (at least the
+            # next day): memory is bounded by trades, not days, so a busy day is made alone
+            while asked < market.days and len(pending) <= max(1, workers) and (
+                    not pending or per_day[day:asked + 1].sum() <= LOOKAHEAD_TRADES):
                 counts = market.counts[asked * day_minutes:(asked + 1) * day_minutes]
                 rng = np.random.default_rng([market.seed, DAY_STREAM, asked])
                 pending.append(pool.submit(_draw, rng, counts))

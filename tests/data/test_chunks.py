@@ -113,7 +113,10 @@ def test_id_holes_counted_by_chunk_equal_the_whole_count(market_trades):
     holed = market_trades.filter(~lost)
     whole = missing_trade_ids(holed)
     assert whole["holes"] == 2  # the outage and the cut edge
-    assert missing_trade_ids(_chunked(holed)) == whole
+    chunks = _chunked(holed)
+    assert chunks.id_holes == whole  # counted while writing
+    read_back = TradeChunks(chunks.chunks, chunks._objects)  # as a stored list is read
+    assert read_back.id_holes is None and missing_trade_ids(read_back) == whole
     swapped = holed.with_columns(trade_id=pl.when(pl.col("trade_id") == ids[0])
                                  .then(ids.max() + 1).otherwise(pl.col("trade_id")))
     chunks = _chunked(swapped)
