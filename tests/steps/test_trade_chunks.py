@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ares_cli.config import build_config
 from ares_cli.data.chunks import TradeChunks
 from ares_cli.pipeline import run_steps
@@ -30,6 +32,7 @@ def _digests(store: Path, threads: int) -> dict[str, str]:
             for name, digest in step["outputs"].items()}
 
 
+@pytest.mark.slow  # three fresh processes of steps 1-2
 def test_trades_and_bars_digests_are_the_same_in_fresh_processes_at_any_thread_count(tmp_path):
     one = _digests(tmp_path / "a", 1)
     assert set(one) >= {"trades", "bars", "bars_fine", "regimes"}
