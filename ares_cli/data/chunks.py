@@ -159,6 +159,11 @@ class ChunkWriter:
             self._pending_day = day
             self._pending.append(frame.slice(lo, hi - lo))
 
+    def end_day(self) -> None:
+        """The day added last is complete: write it now instead of holding it until the next
+        day arrives (a source that makes whole days keeps one day less in memory)."""
+        self._flush()
+
     def _flush(self) -> None:
         if not self._pending:
             return

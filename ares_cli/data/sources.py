@@ -113,6 +113,8 @@ def collect_synthetic(data: DataConfig, objects: Objects, progress: Progress) ->
         for key, value in day_counts.items():
             counts[key] = counts.get(key, 0) + value
         writer.add(cleaned)
+        writer.end_day()  # each frame is one whole day
+        del frame, cleaned
         if done % 8 == 0:
             progress(0.02 + 0.9 * done / days, f"day {done} of {days}")
     trades = writer.finish()
