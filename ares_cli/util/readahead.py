@@ -25,26 +25,25 @@ def ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     stop = threading.Event()
     failure: list[BaseException] = []
 
+    def put(item: object) -> bool:
+        """Queue `item` unless the consumer has stopped; whether it was queued."""
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        ready.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
         except BaseException as exc:  # handed to the consumer, raised there
             failure.append(exc)
         finally:
-            while not stop.is_set():
-                try:
-                    ready.put(_END, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            put(_END)
 
     worker = threading.Thread(target=produce, name="ares-ahead", daemon=True)
     worker.start()
