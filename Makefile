@@ -11,7 +11,7 @@ BENCH_BIN := $(BENCH_VENV)/bin
 BENCH_STAMP := $(BENCH_VENV)/.installed
 VECTORBT ?= vectorbt==1.2.0
 
-.PHONY: install demo test test-all lint bench power lock clean
+.PHONY: install bytecode demo test test-all lint bench power lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -25,17 +25,23 @@ $(BENCH_STAMP): pyproject.toml
 	$(BENCH_BIN)/pip install --quiet -e . '$(VECTORBT)'  # vectorbt pins its own ranges
 	touch $(BENCH_STAMP)
 
-install: $(STAMP)
+install: $(STAMP) bytecode
 
-demo: $(STAMP)
+# Bytecode for ares_cli itself: pip compiles the packages it installs, not an editable one, and
+# where PYTHONDONTWRITEBYTECODE is set every process (walk-forward's workers too) would compile
+# ~140 modules again. Only changed files are recompiled.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q ares_cli
+
+demo: $(STAMP) bytecode
 	$(BIN)/ares run-all --exchange binance --symbol ETHUSDT
 
 # The fast tier (everything not marked slow), run every few minutes.
-test: $(STAMP)
+test: $(STAMP) bytecode
 	$(BIN)/python -m pytest -q -m "not slow"
 
 # Everything, the slow tier included: what CI runs.
-test-all: $(STAMP)
+test-all: $(STAMP) bytecode
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -53,11 +59,11 @@ lock:
 	rm -rf .venv-lock
 
 # One table of ratios, every row side by side in one run (about 15 minutes): docs/bench-table.md.
-bench: $(STAMP) $(BENCH_STAMP)
+bench: $(STAMP) $(BENCH_STAMP) bytecode
 	$(BIN)/python -m benchmarks.bench_table
 
 # The verdict's size and power over seeds x drift levels (long: resumes from its stores).
-power: $(STAMP)
+power: $(STAMP) bytecode
 	$(BIN)/python -m benchmarks.verdict_power
 
 clean:

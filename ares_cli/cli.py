@@ -544,9 +544,11 @@ def _print_rows(rows: list[dict[str, Any]], json_mode: bool, empty: str) -> None
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: with `--json`, even a usage error (an unknown option, a value
     out of range) prints the one JSON object, with exit code 2."""
+    from ares_cli.util import collector
     from ares_cli.util.memory import return_freed_memory
 
     return_freed_memory()  # peak RSS follows live memory, not what threads once freed
+    collector.for_batch()
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     try:
@@ -564,6 +566,7 @@ def main(argv: list[str] | None = None) -> None:
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
             sys.stdout.write(json.dumps(failure_summary(2, message), indent=2) + "\n")
         code = 2
+    collector.at_exit()
     sys.exit(code if isinstance(code, int) else 0)
 
 

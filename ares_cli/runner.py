@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ares_cli.artifacts import decode, encode
-from ares_cli.codehash import code_digest
+from ares_cli.codehash import code_digest, digest_memo
 from ares_cli.config import Config, build_config, upgrade_snapshot
 from ares_cli.errors import (
     AresError,
@@ -195,9 +195,10 @@ class Runner:
 
     def snapshot_code(self, steps: list[Step]) -> None:
         """Record the code digest of each step about to run (see the module docstring)."""
-        for step in steps:
-            if step.run is not None and step.run.__module__ not in self._code:
-                self._code[step.run.__module__] = code_digest(step.run.__module__)
+        with digest_memo(self.store.root / "cache" / "code-digests.json"):
+            for step in steps:
+                if step.run is not None and step.run.__module__ not in self._code:
+                    self._code[step.run.__module__] = code_digest(step.run.__module__)
 
     def _check_code_unchanged(self, step: Step) -> None:
         assert step.run is not None

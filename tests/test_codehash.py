@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ares_cli.codehash import code_digest, module_closure, read_source
 from ares_cli.steps import STEPS
 
@@ -108,3 +110,28 @@ def test_walk_forward_digest_holds_no_console_store_or_client():
     banned = ("ares_cli.console", "ares_cli.runner", "ares_cli.store.objects", "ares_cli.cli",
               "ares_cli.data.ccxt", "ares_cli.report", "ares_cli.commands")
     assert not [m for m in closure if m.startswith(banned) and m != "ares_cli.store_config"]
+
+
+def test_a_memo_file_gives_the_same_digests_and_is_used(tmp_path, monkeypatch) -> None:
+    """Digests read back from the store's memo equal freshly computed ones; a memo entry is
+    what the next process uses (planted wrong, it shows), and an unreadable memo is ignored."""
+    from ares_cli import codehash
+
+    step = next(s for s in STEPS if s.number == 4).run.__module__
+    fresh = code_digest(step)
+    memo_path = tmp_path / "cache" / "code-digests.json"
+    codehash._digest_and_imports.cache_clear()
+    with codehash.digest_memo(memo_path):
+        assert code_digest(step) == fresh
+    saved = json.loads(memo_path.read_text())
+    # one entry per distinct source (two empty package files share one)
+    assert len(saved) == len({read_source(m) for m in module_closure(step)})
+    codehash._digest_and_imports.cache_clear()
+    with codehash.digest_memo(memo_path) as memo:
+        memo.known = {k: ["0" * 64, v[1]] for k, v in memo.known.items()}
+        assert code_digest(step) != fresh  # the memo, not a parse, gave the digests
+    codehash._digest_and_imports.cache_clear()
+    memo_path.write_text("{not json")
+    with codehash.digest_memo(memo_path):
+        assert code_digest(step) == fresh
+    codehash._digest_and_imports.cache_clear()

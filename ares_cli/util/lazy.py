@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,14 @@ from typing import Any
 __all__ = ["lazy_exports"]
 
 
+_ALL = re.compile(r"^__all__\s*=\s*(\[[^\]]*\]|\([^)]*\))", re.MULTILINE)
+
+
 def _declared(path: Path) -> list[str]:
-    """The names in a module's literal `__all__` ([] without one)."""
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
-            return [str(n) for n in ast.literal_eval(node.value)]
-    return []
+    """The names in a module's literal `__all__` ([] without one): only that statement is
+    parsed (parsing whole modules on every import of a package took 0.3 s a command)."""
+    found = _ALL.search(path.read_text(encoding="utf-8"))
+    return [str(n) for n in ast.literal_eval(found.group(1))] if found else []
 
 
 def lazy_exports(package: str, folders: Iterable[str]) -> tuple[
