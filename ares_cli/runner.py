@@ -317,8 +317,15 @@ class Runner:
         self.reporter.run_started(manifest.run_id, steps, LAST)
         outcome = RunOutcome(manifest, 0)
         try:
+            prepared = False
             for step in steps:
                 record = self._run_one(manifest, step, step.number in force)
+                if not prepared and record.status == "ok" and step.number >= 2:
+                    # an earlier step really ran: later ones will likely run too
+                    prepared = True
+                    for later in steps:
+                        if later.number > step.number and later.prepare is not None:
+                            later.prepare(self.config.compute)
                 if invalidate_after and record.done:
                     self._invalidate_dependants(manifest, step)
                 self.save(manifest)

@@ -114,3 +114,49 @@ def test_check_outputs_rejects_missing_undeclared_and_empty_outputs():
         check_outputs(split, StepResult({**good, "extra": Artifact.json(1)}))
     with pytest.raises(StepFailed, match="empty table"):
         check_outputs(split, StepResult({**good, "splits": Artifact.table(pl.DataFrame())}))
+
+
+def test_a_later_steps_preparation_starts_only_once_an_earlier_step_really_ran(
+        store_copy, monkeypatch):
+    """Walk-forward's workers are warmed in the background once a step before it executes
+    (not on an all-cached run, where they would only cost CPU and exit time), and once."""
+    import dataclasses
+
+    import ares_cli.runner as runner_module
+
+    calls: list[object] = []
+    last = runner_module.BY_NUMBER[TINY_LAST_STEP]
+    patched = dict(runner_module.BY_NUMBER)
+    patched[TINY_LAST_STEP] = dataclasses.replace(last, prepare=calls.append)
+    monkeypatch.setattr(runner_module, "BY_NUMBER", patched)
+
+    assert statuses(run_all()) == ["cached"] * TINY_LAST_STEP
+    assert calls == []
+    summary = run_all("--set", "costs.slippage_bps=5.0")
+    assert statuses(summary)[7:] == ["ok"] * (TINY_LAST_STEP - 7)
+    assert len(calls) == 1 and calls[0].n_jobs >= 1  # the run's compute config
+
+
+def test_warm_workers_are_the_processes_the_folds_then_use(monkeypatch):
+    """The warm-up starts joblib's reusable local processes; the folds run in those same
+    processes (no second start-up), and one job or a Dask backend starts nothing."""
+    import os
+
+    import joblib
+
+    from ares_cli import folds
+    from ares_cli.ml.evaluation.walk_forward import ComputeConfig
+
+    monkeypatch.setattr(folds, "_WARMING", [])
+    monkeypatch.setattr(folds, "_WARMED", [])
+    folds.warm_workers(ComputeConfig(n_jobs=1))
+    folds.warm_workers(ComputeConfig(backend="dask", n_jobs=2, scheduler="tcp://127.0.0.1:1"))
+    assert folds._WARMING == []
+    folds.warm_workers(ComputeConfig(n_jobs=2))
+    assert len(folds._WARMING) == 1
+    folds._WARMING[0].join(timeout=120)
+    warmed = set(folds._WARMED)
+    assert warmed and os.getpid() not in warmed
+    used = set(joblib.Parallel(n_jobs=2, backend="loky")(
+        joblib.delayed(os.getpid)() for _ in range(8)))
+    assert used <= warmed

@@ -100,6 +100,10 @@ class Step:
     key_extra: KeyFn | None = None
     # A step whose result depends on the outside world (an exchange) is never a cache hit.
     volatile: Callable[[ConfigView], bool] | None = None
+    # Started in the background once an earlier step of the same run has really executed (so
+    # this one will likely execute too): walk-forward's worker processes import their
+    # libraries while steps 3-12 run. A resource: it changes no result.
+    prepare: Callable[[ComputeConfig], None] | None = None
 
     @property
     def all_inputs(self) -> tuple[str, ...]:

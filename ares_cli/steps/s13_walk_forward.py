@@ -20,6 +20,7 @@ from ares_cli.steps.s12_optimize import STEP as OPTIMIZE
 if TYPE_CHECKING:
     from ares_cli.config import Config
     from ares_cli.config_view import ConfigView
+    from ares_cli.ml.evaluation.walk_forward import ComputeConfig
 
 # The steps every fold re-runs, imported from their own modules (not the registry): their code,
 # and what it imports, is part of this step's digest, so an edit to any of them re-runs
@@ -91,6 +92,12 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                       json_safe(metrics), warnings=warnings, summary=summary)
 
 
+def _warm_workers(compute: ComputeConfig) -> None:
+    from ares_cli.folds import warm_workers
+
+    warm_workers(compute)
+
+
 STEP = Step(
     number=13,
     name="walk-forward",
@@ -101,4 +108,5 @@ STEP = Step(
     config=config_keys,
     libraries=("xgboost-cpu", "scikit-learn", "optuna", "numba"),
     run=run,
+    prepare=_warm_workers,
 )
