@@ -17,6 +17,7 @@ import ast
 import contextlib
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from functools import cache
@@ -130,12 +131,17 @@ class DigestMemo:
         return hashlib.sha256(self._salt + source.encode()).hexdigest()
 
     def save(self) -> None:
-        """Write the memo back when it learned something (a failed write only costs time)."""
-        from ares_cli.util.fsutil import atomic_write
-
-        if self.added:
-            with contextlib.suppress(OSError):
-                atomic_write(self.path, json.dumps(self.known, sort_keys=True).encode())
+        """Write the memo back when it learned something: a whole file or none (a rename),
+        and a failed write only costs time."""
+        if not self.added:
+            return
+        tmp = self.path.with_name(f".tmp-{self.path.name}.{os.getpid()}")
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.known, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.path)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 _MEMO: list[DigestMemo] = []

@@ -147,6 +147,9 @@ def test_warm_workers_are_the_processes_the_folds_then_use(monkeypatch):
     from ares_cli import folds
     from ares_cli.ml.evaluation.walk_forward import ComputeConfig
 
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)  # fresh processes, as at the start of a run
     monkeypatch.setattr(folds, "_WARMING", [])
     monkeypatch.setattr(folds, "_WARMED", [])
     folds.warm_workers(ComputeConfig(n_jobs=1))
@@ -156,7 +159,7 @@ def test_warm_workers_are_the_processes_the_folds_then_use(monkeypatch):
     assert len(folds._WARMING) == 1
     folds._WARMING[0].join(timeout=120)
     warmed = set(folds._WARMED)
-    assert warmed and os.getpid() not in warmed
+    assert len(warmed) == 2 and os.getpid() not in warmed  # each process took one warm-up
     used = set(joblib.Parallel(n_jobs=2, backend="loky")(
         joblib.delayed(os.getpid)() for _ in range(8)))
     assert used <= warmed
