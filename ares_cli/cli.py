@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ares_cli.errors import AresError, ConfigError, StepFailed
+from ares_cli.errors import AresError, ConfigError
 from ares_cli.util.command import ares_command
 
 app = typer.Typer(
@@ -41,30 +41,38 @@ Sets = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override one key: section.key=value; repeatable."),
 ]
-Force = Annotated[bool, typer.Option("--force", help="Re-execute even when cached.")]
-Strict = Annotated[bool, typer.Option("--strict", help="Treat warnings as failures.")]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout.")]
+# metavar "": a flag takes no value, so help shows none (typer would print `<bool>`)
+Force = Annotated[bool, typer.Option("--force", metavar="", help="Re-execute even when cached.")]
+Strict = Annotated[bool, typer.Option("--strict", metavar="",
+                                      help="Treat warnings as failures.")]
+JsonOut = Annotated[bool, typer.Option("--json", metavar="",
+                                       help="Print exactly one JSON line on stdout.")]
 Workers = Annotated[int, typer.Option(
     "--workers", min=1, max=64,
     help="Local processes for the searches (step 12 optimize); others join by storage URL.")]
 
 
-def failure_summary(exit_code: int, message: str, exchange: str | None = None,
-                    symbol: str | None = None) -> dict[str, Any]:
-    """The `--json` object of an invocation that never reached a run (same schema, nulls)."""
-    return {"status": "failed", "exit_code": exit_code, "run_id": None, "exchange": exchange,
-            "symbol": symbol, "steps": [], "warnings": [], "resume_command": None,
-            "message": message, "versions_not_locked": []}
+def _json(command: str, exit_code: int = 0, **fields: Any) -> None:
+    """Write the command's one `--json` line (see commands/json_line.py)."""
+    from ares_cli.commands.json_line import json_line
+
+    sys.stdout.write(json_line(command, exit_code, **fields))
 
 
 def _fail(exc: AresError, json_mode: bool = False, exchange: str | None = None,
-          symbol: str | None = None) -> typer.Exit:
-    """Report an error raised before or around a run; with --json also as JSON on stdout."""
+          symbol: str | None = None, command: str | None = None) -> typer.Exit:
+    """Report an error raised before or around a run; with --json also as its line on stdout."""
     typer.echo(f"error: {exc}", err=True)
     if json_mode:
-        summary = failure_summary(exc.exit_code, str(exc), exchange, symbol)
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        _json(command or _command_name(), exc.exit_code, message=str(exc), exchange=exchange,
+              symbol=symbol)
     return typer.Exit(exc.exit_code)
+
+
+def _command_name(args: list[str] | None = None) -> str:
+    """The subcommand of this invocation ('ares' when there is none)."""
+    words = sys.argv[1:] if args is None else args
+    return next((w for w in words if not w.startswith("-")), "ares")
 
 
 def _overrides(sets: list[str] | None, source: str | None, paths: list[str] | None) -> list[str]:
@@ -130,7 +138,7 @@ def _on_latest_run(exchange: str, symbol: str, config: Path | None, sets: list[s
     return _context(exchange, symbol, cfg, json_mode, strict, args, workers)
 
 
-def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
+def _finish(runner: Any, outcome: Any, json_mode: bool, command: str) -> None:
     """Write `summary.json` (and `report.html` once step 16 is done) beside the manifest, print
     the summary (JSON or human) ending with the report's path, then exit with the run's code."""
     from ares_cli.commands.run_outputs import publish
@@ -138,7 +146,11 @@ def _finish(runner: Any, outcome: Any, json_mode: bool) -> None:
     summary = outcome.summary(runner.options)
     report = publish(runner.store, outcome.manifest, summary)
     if json_mode:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        _json(command, summary["exit_code"], message=summary["message"],
+              exchange=summary["exchange"], symbol=summary["symbol"],
+              where=str(runner.store.runs / summary["run_id"] / "summary.json"),
+              **{k: summary.get(k) for k in ("run_id", "steps", "warnings", "resume_command",
+                                            "versions_not_locked", "report")})
     else:
         counts: dict[str, int] = {}
         for step in summary["steps"]:
@@ -216,13 +228,20 @@ def _run_locked(exchange: str, symbol: str, json_mode: bool, make_runner: Any, a
         with runner.store.lock(exchange, symbol):
             outcome = act(runner, command)
     except AresError as exc:
-        raise _fail(exc, json_mode, exchange, symbol) from None
-    _finish(runner, outcome, json_mode)
+        raise _fail(exc, json_mode, exchange, symbol, command[0]) from None
+    _finish(runner, outcome, json_mode, command[0])
+
+
+def _step_names() -> str:
+    from ares_cli.steps import STEPS
+
+    return "; ".join(f"{s.number} {s.name}" for s in STEPS)
 
 
 @app.command("step")
 def step(
-    name: Annotated[str, typer.Argument(help="Step number or name, e.g. 2 or regime-classify.")],
+    name: Annotated[str, typer.Argument(
+        help=f"Step number or name: {_step_names()}.")],
     exchange: Exchange = "binance",
     symbol: Symbol = "ETHUSDT",
     source: Source = None,
@@ -235,7 +254,10 @@ def step(
     workers: Workers = 1,
 ) -> None:
     """Run one step inside the pair's latest run, with that run's config (source, paths,
-    overrides) and any options given here on top."""
+    overrides) and any options given here on top.
+
+    A completed run or the champion is never edited: the step then runs in a new run that
+    reuses the unchanged steps; `latest` moves to it, the champion stays."""
     from ares_cli.steps import resolve
 
     def runner() -> Any:
@@ -263,6 +285,8 @@ def resume(
     """Continue the latest run from its first step not done (or re-execute --from N on).
 
     A run started with `run-all --to N` resumes up to step N; `--from N` always runs to the end.
+    `--from N` on a completed run or the champion runs in a new run based on it (never edits
+    it); `latest` moves to the new run, the champion stays.
     """
     from ares_cli.runner import Runner, config_of
 
@@ -282,31 +306,29 @@ def resume(
                 typer.echo(f"run {manifest.run_id}: every step is done; nothing to resume",
                            err=json_)
                 if json_:
-                    sys.stdout.write(json.dumps(
-                        {**failure_summary(0, "every step is done; nothing to resume",
-                                           exchange, symbol),
-                         "status": "ok", "run_id": manifest.run_id}, indent=2) + "\n")
+                    _json("resume", 0, message="every step is done; nothing to resume",
+                          exchange=exchange, symbol=symbol, run_id=manifest.run_id)
                 raise typer.Exit(0)
             outcome = runner.resume(manifest, numbers, rerun=from_ is not None,
                                     command=["resume", *sys.argv[1:]])
     except AresError as exc:
-        raise _fail(exc, json_, exchange, symbol) from None
-    _finish(runner, outcome, json_)
+        raise _fail(exc, json_, exchange, symbol, "resume") from None
+    _finish(runner, outcome, json_, "resume")
 
 
 @app.command("status")
 def status(
     config: ConfigPath = None,
-    json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    json_: JsonOut = False,
 ) -> None:
-    """The latest run of every exchange/symbol in the store."""
+    """The latest run of every exchange/symbol in the store, beside its champion."""
     from ares_cli.commands.listing import status_rows
 
     try:
         rows = status_rows(_store(config))
     except AresError as exc:
-        raise _fail(exc) from None
-    _print_rows(rows, json_, "no runs yet: start one with ares run-all")
+        raise _fail(exc, json_, command="status") from None
+    _print_rows("status", rows, json_, "no runs yet: start one with ares run-all")
 
 
 @app.command("runs")
@@ -314,7 +336,7 @@ def runs(
     exchange: Annotated[str | None, typer.Option("--exchange")] = None,
     symbol: Annotated[str | None, typer.Option("--symbol")] = None,
     config: ConfigPath = None,
-    json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    json_: JsonOut = False,
 ) -> None:
     """Every run in the store, oldest first."""
     from ares_cli.commands.listing import run_rows
@@ -322,8 +344,8 @@ def runs(
     try:
         rows = run_rows(_store(config), exchange, symbol)
     except AresError as exc:
-        raise _fail(exc) from None
-    _print_rows(rows, json_, "no runs yet")
+        raise _fail(exc, json_, exchange, symbol, "runs") from None
+    _print_rows("runs", rows, json_, "no runs yet")
 
 
 @app.command("show")
@@ -333,6 +355,7 @@ def show(
         "--exchange", help="Pair of 'latest' or a step (default: the most recent run).")] = None,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Symbol of that pair.")] = None,
     config: ConfigPath = None,
+    json_: JsonOut = False,
 ) -> None:
     """Show a run manifest, one step of a latest run, or what a stored object holds.
 
@@ -344,9 +367,15 @@ def show(
     try:
         title, content = show_ref(_store(config), ref, exchange, symbol)
     except AresError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, json_, exchange, symbol, "show") from None
     typer.echo(title, err=True)
-    typer.echo(json.dumps(content, indent=2, default=str))
+    if json_:
+        owner = content if isinstance(content, dict) else {}
+        _json("show", 0, exchange=owner.get("exchange", exchange),
+              symbol=owner.get("symbol", symbol), run_id=owner.get("run_id"), title=title,
+              content=content)
+    else:
+        typer.echo(json.dumps(content, indent=2, default=str))
 
 
 @app.command("promote")
@@ -354,8 +383,9 @@ def promote(
     run: Annotated[str, typer.Argument(help="Run id (or a unique prefix) to make the champion.")],
     config: ConfigPath = None,
     force: Annotated[bool, typer.Option(
-        "--force", help="Promote even when the verdict, re-judged now, is not 'edge'.")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+        "--force", metavar="",
+        help="Promote even when the verdict, re-judged now, is not 'edge'.")] = False,
+    json_: JsonOut = False,
 ) -> None:
     """Make a run the champion of its exchange/symbol (what step 15 compares challengers with
     and `ares signal` trades). The run must have saved its bundle (step 16), and its
@@ -380,9 +410,9 @@ def promote(
         record = promote_run(store, manifest.run_id, PRODUCER["bundle"].number)
         record.update(verdict=verdict, looks=looks, forced=verdict != "edge")
     except AresError as exc:
-        raise _fail(exc, json_) from None
+        raise _fail(exc, json_, command="promote") from None
     if json_:
-        sys.stdout.write(json.dumps(record, indent=2) + "\n")
+        _json("promote", 0, **record)
     else:
         typer.echo(f"{record['exchange']}/{record['symbol']}: champion is now run "
                    f"{record['run_id']} (was {record['previous'] or 'none'}); verdict "
@@ -394,8 +424,10 @@ def report(
     exchange: Annotated[str | None, typer.Option("--exchange")] = None,
     symbol: Annotated[str | None, typer.Option("--symbol")] = None,
     config: ConfigPath = None,
+    json_: JsonOut = False,
 ) -> None:
-    """Print the path of the latest run's report.html (of a pair, or of any pair)."""
+    """Print the path of the latest run's report.html (of a pair, or of any pair); exit 2 when
+    no run has one yet."""
     from ares_cli.commands.run_outputs import report_path
     from ares_cli.steps import PRODUCER
 
@@ -408,13 +440,19 @@ def report(
         if not runs:
             save = PRODUCER["report"]
             pair = (f"{exchange}/{symbol}" if exchange and symbol else "any pair")
-            raise StepFailed(f"no run of {pair} has a report yet: step {save.number} "
-                             f"({save.name}) writes it",
-                             hint=ares_command("run-all", exchange=exchange or "binance",
-                                               symbol=symbol or "ETHUSDT"))
+            raise ConfigError(f"no run of {pair} has a report yet: step {save.number} "
+                              f"({save.name}) writes it",
+                              hint=ares_command("run-all", exchange=exchange or "binance",
+                                                symbol=symbol or "ETHUSDT"))
     except AresError as exc:
-        raise _fail(exc) from None
-    typer.echo(str(report_path(store, runs[-1].run_id).resolve()))
+        raise _fail(exc, json_, exchange, symbol, "report") from None
+    found = runs[-1]
+    path = str(report_path(store, found.run_id).resolve())
+    if json_:
+        _json("report", 0, exchange=found.exchange, symbol=found.symbol, run_id=found.run_id,
+              path=path)
+    else:
+        typer.echo(path)
 
 
 @app.command("export")
@@ -422,6 +460,7 @@ def export(
     run: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
     out: Annotated[Path, typer.Option("--out", help="New folder to write.")],
     config: ConfigPath = None,
+    json_: JsonOut = False,
 ) -> None:
     """Write a run's bundle and main tables as plain files (parquet, XGBoost .ubj, JSON) with a
     README saying what each file is and how to load it."""
@@ -430,17 +469,22 @@ def export(
     try:
         result = export_run(_store(config), run, out)
     except AresError as exc:
-        raise _fail(exc) from None
-    typer.echo(f"run {result['run_id']}: {len(result['files'])} files and folders in "
-               f"{result['out']}")
+        raise _fail(exc, json_, command="export") from None
+    if json_:
+        _json("export", 0, exchange=result.get("exchange"), symbol=result.get("symbol"),
+              run_id=result["run_id"], out=str(result["out"]), files=result["files"])
+    else:
+        typer.echo(f"run {result['run_id']}: {len(result['files'])} files and folders in "
+                   f"{result['out']}")
 
 
 @app.command("signal")
 def signal(
     exchange: Exchange = "binance",
     symbol: Symbol = "ETHUSDT",
-    latest: Annotated[bool, typer.Option("--latest", help="The latest saved run's bundle, "
-                                         "not the champion's.")] = False,
+    latest: Annotated[bool, typer.Option(
+        "--latest", metavar="", help="The latest saved run's bundle, not the champion's.")
+    ] = False,
     max_age: Annotated[float | None, typer.Option(
         "--max-age", help="Minutes the newest bar may be old (default: 2 bars for ccxt, no "
         "limit for files and synthetic).")] = None,
@@ -457,16 +501,16 @@ def signal(
         decision = load_decision(_store(config), exchange, symbol, latest=latest,
                                  max_age_minutes=max_age)
     except AresError as exc:
-        raise _fail(exc, json_, exchange, symbol) from None
+        raise _fail(exc, json_, exchange, symbol, "signal") from None
     if json_:
-        sys.stdout.write(json.dumps(decision, default=str) + "\n")
+        _json("signal", 0, exchange=exchange, symbol=symbol, **decision)
     else:
         typer.echo(one_line(decision))
 
 
 @app.command("verify")
-def verify(config: ConfigPath = None) -> None:
-    """Re-hash every object in the store; exit 1 naming any that is corrupted."""
+def verify(config: ConfigPath = None, json_: JsonOut = False) -> None:
+    """Re-hash every object in the store; exit 1 naming any that is corrupted or missing."""
     from ares_cli.commands.listing import pairs_using, producers
 
     try:
@@ -475,17 +519,25 @@ def verify(config: ConfigPath = None) -> None:
         made_by = producers(store)
         pairs = pairs_using(store)
     except AresError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, json_, command="verify") from None
+    problems = []
     for item in bad:
         made = made_by.get(item.digest)
         who = f"output '{made[1]}' of step {made[0]}" if made else "made by no recorded step"
         state = "missing" if item.actual == "missing" else "corrupted"
         typer.echo(f"{state}: {item.digest} ({who}) at {item.path}", err=True)
-        for exchange, symbol in pairs.get(item.digest, []) if made else []:
-            repair = ares_command("step", str(made[0]), "--force", exchange=exchange,
-                                  symbol=symbol)
+        repairs = [ares_command("step", str(made[0]), "--force", exchange=exchange,
+                                symbol=symbol)
+                   for exchange, symbol in (pairs.get(item.digest, []) if made else [])]
+        for repair in repairs:
             typer.echo(f"  repair with: {repair}", err=True)
-    typer.echo(f"verified {checked} objects: {len(bad)} corrupted or missing")
+        problems.append({"digest": item.digest, "state": state, "path": str(item.path),
+                         "made_by": who, "repair": repairs})
+    text = f"verified {checked} objects: {len(bad)} corrupted or missing"
+    if json_:
+        _json("verify", 1 if bad else 0, message=text, checked=checked, problems=problems)
+    else:
+        typer.echo(text)
     raise typer.Exit(1 if bad else 0)
 
 
@@ -493,8 +545,10 @@ def verify(config: ConfigPath = None) -> None:
 def gc(
     config: ConfigPath = None,
     failed: Annotated[bool, typer.Option(
-        "--failed", help="Also delete failed and interrupted runs (not a pair's latest run).")
+        "--failed", metavar="",
+        help="Also delete failed and interrupted runs (not a pair's latest run).")
     ] = False,
+    json_: JsonOut = False,
 ) -> None:
     """Remove objects that no run or ref reaches (with --failed, failed attempts first)."""
     try:
@@ -505,11 +559,16 @@ def gc(
                 store.delete_run(run_id)
             removed, freed, dropped = store.gc()
     except AresError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, json_, command="gc") from None
+    text = f"removed {removed} objects ({freed / 1e6:.1f} MB), {dropped} stale cache records"
+    if json_:
+        _json("gc", 0, message=text, removed_objects=removed, freed_bytes=freed,
+              stale_records=dropped, deleted_runs=dropped_runs)
+        return
     if failed:
         typer.echo(f"deleted {len(dropped_runs)} failed or interrupted runs "
                    "(a pair's latest run and its champion are kept)")
-    typer.echo(f"removed {removed} objects ({freed / 1e6:.1f} MB), {dropped} stale cache records")
+    typer.echo(text)
 
 
 def _store(config: Path | None) -> Any:
@@ -518,9 +577,9 @@ def _store(config: Path | None) -> Any:
     return Store(_load(config, None).store_root())
 
 
-def _print_rows(rows: list[dict[str, Any]], json_mode: bool, empty: str) -> None:
+def _print_rows(command: str, rows: list[dict[str, Any]], json_mode: bool, empty: str) -> None:
     if json_mode:
-        typer.echo(json.dumps(rows, indent=2))
+        _json(command, 0, rows=rows)
         return
     if not rows:
         typer.echo(empty)
@@ -541,6 +600,18 @@ def _print_rows(rows: list[dict[str, Any]], json_mode: bool, empty: str) -> None
     Console().print(table)
 
 
+def _help_as_flag(command: Any) -> None:
+    """`-h, --help` is a flag: show no value type beside it (typer prints `<bool>`)."""
+    from typer._click import Context
+
+    top = Context(command, **(command.context_settings or {}))
+    for cmd in [command, *getattr(command, "commands", {}).values()]:
+        ctx = top if cmd is command else Context(cmd, parent=top, info_name=cmd.name)
+        option = cmd.get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: with `--json`, even a usage error (an unknown option, a value
     out of range) prints the one JSON object, with exit code 2."""
@@ -551,6 +622,7 @@ def main(argv: list[str] | None = None) -> None:
     collector.for_batch()
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
+    _help_as_flag(command)
     try:
         code = command.main(args=args, prog_name="ares", standalone_mode=False)
     except typer.Exit as exc:
@@ -564,7 +636,7 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         if "--json" in args:
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-            sys.stdout.write(json.dumps(failure_summary(2, message), indent=2) + "\n")
+            _json(_command_name(args), 2, message=message)
         code = 2
     collector.at_exit()
     sys.exit(code if isinstance(code, int) else 0)

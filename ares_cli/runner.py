@@ -260,20 +260,44 @@ class Runner:
         manifest.to = last
         if first > 1:
             base = self.latest_manifest()
-            if base is not None:
-                manifest.steps[: first - 1] = base.steps[: first - 1]
-                manifest.based_on = base.run_id
-                self.require_current(manifest, range(1, first))
+            if base is None:
+                raise ConfigError(
+                    f"--from {first}: {self.options.exchange}/{self.options.symbol} has no "
+                    f"earlier run to take steps 1-{first - 1} from",
+                    hint=self.options.command("run-all", with_config=True))
+            manifest.steps[: first - 1] = [r.model_copy(deep=True)
+                                           for r in base.steps[: first - 1]]
+            manifest.based_on = base.run_id
+            self.require_current(manifest, range(1, first))
         numbers = list(range(first, last + 1))
         return self.execute(manifest, numbers, force=set(numbers) if force else None)
 
+    def frozen(self, manifest: Manifest) -> bool:
+        """A completed run, or the pair's champion, is history: no command edits it."""
+        from ares_cli.store.champion import CHAMPION
+
+        return manifest.status == "complete" or manifest.run_id == self.store.get_ref(
+            manifest.exchange, manifest.symbol, CHAMPION)
+
+    def child_of(self, parent: Manifest, command: list[str]) -> Manifest:
+        """A new run that starts from `parent`'s step records (reused from the cache, not
+        re-executed) and records `parent` as `based_on`; `latest` moves to it once it runs."""
+        manifest = self.new_manifest(command)
+        manifest.steps = [record.model_copy(deep=True) for record in parent.steps]
+        manifest.based_on = parent.run_id
+        manifest.to = parent.to
+        return manifest
+
     def run_step(self, step: Step, *, force: bool, command: list[str]) -> RunOutcome:
-        """`ares step N` inside the pair's latest run (a new run when there is none): the
-        steps before it must be current; later ones made with other settings are reset."""
+        """`ares step N` inside the pair's latest run (a new run when there is none, or when
+        the latest is complete or the champion: then a child run of it): the steps before it
+        must be current; later ones made with other settings are reset."""
         manifest = self.latest_manifest()
         if manifest is None:
             manifest = self.new_manifest(command)
         else:
+            if self.frozen(manifest):
+                manifest = self.child_of(manifest, [])
             self.require_current(manifest, range(1, step.number))
             self.reset_stale(manifest, range(step.number + 1, LAST + 1))
             manifest.commands.append(command)
@@ -294,7 +318,10 @@ class Runner:
 
     def resume(self, manifest: Manifest, numbers: list[int], *, rerun: bool,
                command: list[str]) -> RunOutcome:
-        """Continue `manifest` with `numbers` (from `resume_steps`); `rerun` forces them."""
+        """Continue `manifest` with `numbers` (from `resume_steps`); `rerun` forces them. A
+        completed run or the champion is not edited: `--from N` on it makes a child run."""
+        if self.frozen(manifest):
+            manifest = self.child_of(manifest, [])
         manifest.commands.append(command)
         return self.execute(manifest, numbers, force=set(numbers) if rerun else None)
 

@@ -443,3 +443,33 @@ def test_a_lost_day_of_trades_is_named_by_verify_kept_by_gc_and_shown(env):
     assert "repair with: ares step collect --force" in output
     assert ares("step", "collect", *SMALL, "--force", "--json")[0] == 0
     assert ares("verify")[0] == 0
+
+
+def test_a_champion_or_completed_run_is_never_edited_step_and_resume_make_a_child(env):
+    """`ares step` and `ares resume --from` on the champion (or a completed run) leave its
+    manifest byte for byte as it was and carry the experiment in a new run based on it;
+    `latest` moves to the new run, the champion stays."""
+    assert ares("run-all", *QUICK, "--to", "3", "--json")[0] == 0
+    store = Store(env / "store")
+    parent = store.list_runs()[-1].run_id
+    store.set_ref("binance", "ETHUSDT", "champion", parent)  # as `promote` would, bundle aside
+    before = store.manifest_path(parent).read_bytes()
+    code, child = ares("step", "regime-split", *QUICK, "--set", "split.min_regime_rows=150",
+                       "--json")
+    assert code == 0 and child["run_id"] != parent
+    assert store.read_manifest(child["run_id"]).based_on == parent
+    assert statuses(child)[3] == "ok" and statuses(child)[2] in ("ok", "cached")
+    assert store.manifest_path(parent).read_bytes() == before
+    assert store.get_ref("binance", "ETHUSDT", "latest") == child["run_id"]
+    assert store.get_ref("binance", "ETHUSDT", "champion") == parent
+    # the child is an experiment in progress, not history: resume continues it in place
+    code, resumed = ares("resume", "--from", "3", "--json")
+    assert code == 0 and resumed["run_id"] == child["run_id"]
+    # resume --from on the champion itself (made latest again) makes another child
+    store.set_ref("binance", "ETHUSDT", "latest", parent)
+    code, again = ares("resume", "--from", "2", "--json")
+    assert code == 0 and again["run_id"] not in (parent, child["run_id"])
+    assert store.manifest_path(parent).read_bytes() == before
+    code, out = ares("status", "--json")
+    row = out["rows"][0]
+    assert row["champion"] == parent and row["run"] == again["run_id"]

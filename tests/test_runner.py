@@ -143,11 +143,10 @@ def test_warm_workers_are_the_processes_the_folds_then_use(monkeypatch):
     import os
 
     import joblib
+    from joblib.externals.loky import get_reusable_executor
 
     from ares_cli import folds
     from ares_cli.ml.evaluation.walk_forward import ComputeConfig
-
-    from joblib.externals.loky import get_reusable_executor
 
     get_reusable_executor().shutdown(wait=True)  # fresh processes, as at the start of a run
     monkeypatch.setattr(folds, "_WARMING", [])

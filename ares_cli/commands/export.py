@@ -122,4 +122,5 @@ def export_run(store: Store, ref: str, out: Path) -> dict[str, Any]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"run_id": manifest.run_id, "out": str(out), "files": written}
+    return {"run_id": manifest.run_id, "exchange": manifest.exchange, "symbol": manifest.symbol,
+            "out": str(out), "files": written}

@@ -53,6 +53,7 @@ def status_rows(store: Store) -> list[dict[str, Any]]:
             "exchange": manifest.exchange,
             "symbol": manifest.symbol,
             "run": run_id,
+            "champion": store.get_ref(manifest.exchange, manifest.symbol, "champion") or "-",
             "status": state,
             "last step done": _last_done(manifest),
             "steps": _counts(manifest),
