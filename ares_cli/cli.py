@@ -53,8 +53,8 @@ Workers = Annotated[int, typer.Option(
 
 
 def _json(command: str, exit_code: int = 0, **fields: Any) -> None:
-    """Write the command's one `--json` line (see commands/json_line.py)."""
-    from ares_cli.commands.json_line import json_line
+    """Write the command's one `--json` line (see commands/jsonl.py)."""
+    from ares_cli.commands.jsonl import json_line
 
     sys.stdout.write(json_line(command, exit_code, **fields))
 
@@ -145,6 +145,17 @@ def _finish(runner: Any, outcome: Any, json_mode: bool, command: str) -> None:
 
     summary = outcome.summary(runner.options)
     report = publish(runner.store, outcome.manifest, summary)
+    if not outcome.exit_code:
+        problems = _post_run(runner, outcome.manifest)
+        if problems:
+            warnings, error = problems
+            summary["warnings"] = [*summary["warnings"], *warnings]
+            if error is not None:
+                outcome.exit_code = error.exit_code
+                summary.update(status="failed", exit_code=error.exit_code,
+                               message=str(error))
+                typer.echo(f"error: {error}", err=True)
+            report = publish(runner.store, outcome.manifest, summary)
     if json_mode:
         _json(command, summary["exit_code"], message=summary["message"],
               exchange=summary["exchange"], symbol=summary["symbol"],
@@ -160,6 +171,11 @@ def _finish(runner: Any, outcome: Any, json_mode: bool, command: str) -> None:
                    f": {text}")
         for warning in summary["warnings"]:
             typer.echo(f"warning: {warning}")
+        chatter = sum(step.get("library_warnings", 0) for step in summary["steps"])
+        if chatter:
+            log = runner.store.runs / summary["run_id"] / "log.jsonl"
+            typer.echo(f"note: {chatter} Python warning{'s' if chatter > 1 else ''} from "
+                       f"libraries, kept in {log} (event library-warning)")
         if summary["versions_not_locked"]:
             typer.echo("note: library versions differ from requirements.lock, so digests may "
                        "differ from a locked install: " + ", ".join(summary["versions_not_locked"]))
@@ -180,6 +196,31 @@ def _finish(runner: Any, outcome: Any, json_mode: bool, command: str) -> None:
             text += f"\n  resume with: {summary['resume_command']}"
         typer.echo(text, err=True)
     raise typer.Exit(outcome.exit_code)
+
+
+def _post_run(runner: Any, manifest: Any) -> tuple[list[str], AresError | None] | None:
+    """Log the finished run to MLflow (when `[mlflow] enabled`), then the pair's earlier runs
+    left pending: (warnings, the error when `required`) or None when nothing was tried."""
+    from ares_cli.commands.mlflow_post import log_pending, post_run
+    from ares_cli.runner import config_of
+
+    store, cfg = runner.store, runner.config.mlflow
+    pair = [m for m in store.list_runs()
+            if (m.exchange, m.symbol) == (manifest.exchange, manifest.symbol)]
+    if not cfg.enabled and not any((store.runs / m.run_id / "mlflow.json").exists()
+                                   for m in pair):
+        return None
+    warnings: list[str] = []
+    try:
+        _, warning = post_run(store, manifest, cfg)
+        warnings += [warning] if warning else []
+        for run_id, _, warning in log_pending(store, manifest.exchange, manifest.symbol,
+                                              config_of, skip=manifest.run_id):
+            if warning:
+                warnings.append(f"run {run_id}: {warning}")
+    except AresError as exc:
+        return warnings, exc
+    return warnings, None
 
 
 @app.command("run-all")
@@ -508,6 +549,44 @@ def signal(
         typer.echo(one_line(decision))
 
 
+@app.command("log-mlflow")
+def log_mlflow(
+    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix) to log.")],
+    config: ConfigPath = None,
+    set_: Sets = None,
+    json_: JsonOut = False,
+) -> None:
+    """Log a finished run to MLflow now (its `[mlflow]` settings, --set on top), once: a run
+    whose identical results are logged already gets that MLflow run's id, not a second run."""
+    from ares_cli.commands.mlflow_post import mlflow_state, post_run
+    from ares_cli.config import load_config
+    from ares_cli.steps import PRODUCER
+    from ares_cli.store.champion import find_run, require_bundle
+
+    try:
+        store = _store(config)
+        manifest = find_run(store, run)
+        require_bundle(manifest, PRODUCER["bundle"].number)
+        before = mlflow_state(store, manifest.run_id)
+        cfg = load_config(None, list(set_ or []), base=manifest.config,
+                          base_origin=f"run {manifest.run_id}").mlflow
+        # asked for by name: a failure is this command's error (exit 4), not a warning
+        mlflow_id, _ = post_run(store, manifest, cfg.model_copy(update={"required": True}),
+                                force=True)
+    except AresError as exc:
+        raise _fail(exc, json_, command="log-mlflow") from None
+    logged = not (before and before.get("status") == "logged"
+                  and before.get("mlflow_run_id") == mlflow_id)
+    text = (f"run {manifest.run_id}: " + ("logged to MLflow as " if logged else
+                                         "already in MLflow as ") + str(mlflow_id))
+    if json_:
+        _json("log-mlflow", 0, message=text, exchange=manifest.exchange,
+              symbol=manifest.symbol, run_id=manifest.run_id, mlflow_run_id=mlflow_id,
+              logged=logged)
+    else:
+        typer.echo(text)
+
+
 @app.command("verify")
 def verify(config: ConfigPath = None, json_: JsonOut = False) -> None:
     """Re-hash every object in the store; exit 1 naming any that is corrupted or missing."""
@@ -594,7 +673,11 @@ def _print_rows(command: str, rows: list[dict[str, Any]], json_mode: bool, empty
 
     table = Table(show_edge=False)
     for column in rows[0]:
-        table.add_column(column)
+        if column in ("run", "champion", "based on"):  # ids are pasted into commands: whole
+            width = max(len(str(row.get(column, ""))) for row in rows)
+            table.add_column(column, no_wrap=True, min_width=width)
+        else:
+            table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     Console().print(table)

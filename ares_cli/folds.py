@@ -219,21 +219,52 @@ def _traded(fold: Fold, part: pl.DataFrame, market: Market, local_test: np.ndarr
         validation=validation, trials=trials, choices=choices)
 
 
+@dataclass(frozen=True)
+class _FoldRun:
+    """What a fold's process sends back: its result or its failure, and the library warnings
+    raised there (a worker's stderr would print them over the progress display)."""
+
+    result: FoldResult | None
+    error: tuple[int, str, str] | None  # fold number, exception class, message
+    warnings: list[tuple[str, str]]  # (category, message), each distinct one once
+
+
 def _guarded(fold: Fold, *args: Any, fit_threads: int | None = None,
-             **kwargs: Any) -> FoldResult | tuple[str, int, str, str]:
+             **kwargs: Any) -> _FoldRun:
     """`run_fold`, turning a failure into a picklable record naming the fold and the cause
-    (exception classes with keyword arguments do not always survive a process boundary).
-    `fit_threads` sets this process's threads for model fits (folds in several processes
-    share the cores; None keeps the caller's setting)."""
+    (exception classes with keyword arguments do not always survive a process boundary), and
+    catching the fold's warnings for the parent to log. `fit_threads` sets this process's
+    threads for model fits (folds in several processes share the cores; None keeps the
+    caller's setting)."""
+    import warnings
+
     if fit_threads is not None:
         from ares_cli.ml.models.parallel import set_fit_threads
 
         set_fit_threads(fit_threads)
-    try:
-        return run_fold(fold, *args, **kwargs)
-    except Exception as exc:
-        return ("error", fold.number, type(exc).__name__,
-                exc.message if isinstance(exc, AresError) else str(exc))
+    result, error = None, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = run_fold(fold, *args, **kwargs)
+        except Exception as exc:
+            error = (fold.number, type(exc).__name__,
+                     exc.message if isinstance(exc, AresError) else str(exc))
+    seen = dict.fromkeys((w.category.__name__, str(w.message)) for w in caught)
+    return _FoldRun(result, error, list(seen))
+
+
+def _reraise_warnings(runs: list[_FoldRun], folds: list[Fold]) -> None:
+    """Raise each fold's warnings again here, where the runner logs them to the run log."""
+    import builtins
+    import warnings
+
+    for fold, run in zip(folds, runs, strict=True):
+        for category, message in run.warnings:
+            cls = getattr(builtins, category, None)
+            if not (isinstance(cls, type) and issubclass(cls, Warning)):
+                cls = UserWarning
+            warnings.warn(f"walk-forward fold {fold.number}: {message}", cls, stacklevel=2)
 
 
 _WARMING: list[Any] = []  # the thread starting the worker processes, joined before use
@@ -327,16 +358,18 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
         runner = joblib.Parallel(n_jobs=n_jobs, backend="loky" if n_jobs > 1 else "sequential",
                                  return_as="generator")
         results = _collect(runner(jobs), len(folds), progress)
-    results = [r for _, r in sorted(zip(order, results, strict=True), key=lambda p: p[0])]
-    for r in results:
-        if isinstance(r, tuple):
-            _, number, kind, message = r
+    runs: list[_FoldRun] = [r for _, r in sorted(zip(order, results, strict=True),
+                                                 key=lambda p: p[0])]
+    _reraise_warnings(runs, folds)
+    for run in runs:
+        if run.error is not None:
+            number, kind, message = run.error
             cls = getattr(errors, kind, None)
             text = f"walk-forward fold {number} failed: {kind}: {message}"
             if isinstance(cls, type) and issubclass(cls, AresError):
                 raise cls(text)
             raise StepFailed(text)
-    return results
+    return [run.result for run in runs if run.result is not None]
 
 
 def _collect(generator: Any, total: int, progress: Callable[[float, str], None]) -> list[Any]:

@@ -124,6 +124,7 @@ class RunOutcome:
                 "outputs": r.outputs,
                 "metrics": r.metrics,
                 "message": r.message,
+                "library_warnings": r.library_warnings,
             }
             for r in self.manifest.steps
         ]
@@ -555,6 +556,7 @@ class Runner:
                 for warning in caught:  # library chatter goes to the run log, not the user
                     self.log(manifest, "library-warning", step=step.name,
                              message=f"{warning.category.__name__}: {warning.message}")
+                record.library_warnings = len(caught)
                 check_outputs(step, result)
                 self._check_code_unchanged(step)
                 self._store_result(step, key, result, record, time.perf_counter() - began)

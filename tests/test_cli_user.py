@@ -18,8 +18,8 @@ from ares_cli.store.objects import Store
 from tests.conftest import TINY_SETS, shared_file
 
 TINY = [arg for item in TINY_SETS for arg in ("--set", item)]
-SUMMARY_KEYS = {"status", "exit_code", "run_id", "exchange", "symbol", "steps", "warnings",
-                "resume_command", "message", "versions_not_locked"}
+SUMMARY_KEYS = {"command", "status", "exit_code", "run_id", "exchange", "symbol", "steps",
+                "warnings", "resume_command", "message", "versions_not_locked", "report"}
 
 
 def ares(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -136,7 +136,8 @@ def test_resume_is_suggested_only_when_it_can_get_further(fresh, capsys, monkeyp
     code, out, err = ares(capsys, "run-all", "--set", "data.days=2", "--to", "3", "--json")
     assert code == 3 and "resume with" not in err and json.loads(out)["resume_command"] is None
     code, out, _ = ares(capsys, "status", "--json")
-    assert json.loads(out)[0]["next"] == "fix the cause the failed step names, then run again"
+    assert json.loads(out)["rows"][0]["next"] == \
+        "fix the cause the failed step names, then run again"
     code, out, err = ares(capsys, "run-all", "--set", "data.dyas=2", "--json")
     assert code == 2 and "resume with" not in err and json.loads(out)["resume_command"] is None
 
@@ -161,7 +162,7 @@ def test_resume_is_suggested_only_when_it_can_get_further(fresh, capsys, monkeyp
     assert summary["resume_command"] == "ares resume --exchange binance --symbol ETHUSDT"
     assert "resume with: ares resume" in err
     code, out, _ = ares(capsys, "status", "--json")
-    assert json.loads(out)[0]["next"] == "ares resume --exchange binance --symbol ETHUSDT"
+    assert json.loads(out)["rows"][0]["next"] == "ares resume --exchange binance --symbol ETHUSDT"
 
 
 # -- 5. one JSON object for every outcome --------------------------------------------------------
@@ -195,12 +196,13 @@ def test_a_run_whose_process_died_is_interrupted(fresh, capsys):
     store.write_manifest(manifest)
     store.set_ref("binance", "ETHUSDT", "latest", manifest.run_id)
     code, out, _ = ares(capsys, "status", "--json")
-    row = json.loads(out)[0]
+    row = json.loads(out)["rows"][0]
     assert code == 0 and row["status"] == "interrupted"
+    assert "1 interrupted" in row["steps"] and "running" not in row["steps"]
     assert row["next"] == "ares resume --exchange binance --symbol ETHUSDT"
     with store.lock("binance", "ETHUSDT"):  # a live holder: still running
         code, out, _ = ares(capsys, "status", "--json")
-        assert json.loads(out)[0]["status"] == "running"
+        assert json.loads(out)["rows"][0]["status"] == "running"
 
 
 # -- 8. candle-only input is a run warning -------------------------------------------------------
@@ -225,12 +227,12 @@ def test_runs_label_failed_attempts_and_gc_failed_removes_them(fresh, capsys):
     assert ares(capsys, "run-all", "--set", "data.days=2", "--to", "2", "--json")[0] == 3
     assert ares(capsys, "run-all", *TINY, "--to", "1", "--json")[0] == 0
     code, out, _ = ares(capsys, "runs", "--json")
-    rows = json.loads(out)
+    rows = json.loads(out)["rows"]
     assert [r["status"] for r in rows] == ["failed", "complete"] or \
         [r["status"] for r in rows] == ["failed", "partial"]
     assert rows[0]["result"].startswith("FAILED at step 2 regime-classify")
     code, out, _ = ares(capsys, "gc", "--failed")
     assert code == 0 and "deleted 1 failed or interrupted runs" in out
     code, out, _ = ares(capsys, "runs", "--json")
-    assert [r["status"] for r in json.loads(out)] != [] and all(
-        r["status"] != "failed" for r in json.loads(out))
+    assert [r["status"] for r in json.loads(out)["rows"]] != [] and all(
+        r["status"] != "failed" for r in json.loads(out)["rows"])

@@ -14,10 +14,13 @@ __all__ = ["FORMATS", "describe_object", "latest_run", "pairs_using", "producers
            "show_ref", "status_rows"]
 
 
-def _counts(manifest: Manifest) -> str:
+def _counts(manifest: Manifest, state: str) -> str:
+    """How many steps are in each status; a killed run's in-flight step reads `interrupted`."""
     counts: dict[str, int] = {}
     for step in manifest.steps:
-        counts[step.status] = counts.get(step.status, 0) + 1
+        status = "interrupted" if state == "interrupted" and step.status == "running" \
+            else step.status
+        counts[status] = counts.get(status, 0) + 1
     return ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
 
 
@@ -56,7 +59,7 @@ def status_rows(store: Store) -> list[dict[str, Any]]:
             "champion": store.get_ref(manifest.exchange, manifest.symbol, "champion") or "-",
             "status": state,
             "last step done": _last_done(manifest),
-            "steps": _counts(manifest),
+            "steps": _counts(manifest, state),
             "failed": f"{failed[0].number} {failed[0].name}" if failed else "-",
             "updated": manifest.updated,
             "next": _resume_hint(manifest, state),
@@ -80,8 +83,8 @@ def run_rows(store: Store, exchange: str | None, symbol: str | None) -> list[dic
                   "interrupted": "INTERRUPTED (killed while running)",
                   "running": "running now"}.get(state, state)
         rows.append({"run": m.run_id, "exchange": m.exchange, "symbol": m.symbol,
-                     "status": state, "result": result, "steps": _counts(m),
-                     "created": m.created})
+                     "status": state, "result": result, "steps": _counts(m, state),
+                     "based on": m.based_on or "-", "created": m.created})
     return rows
 
 

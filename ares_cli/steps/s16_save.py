@@ -1,4 +1,5 @@
-"""Step 16 `save`: the deployable bundle and the self-contained HTML report."""
+"""Step 16 `save`: the deployable bundle and the self-contained HTML report. (MLflow logging
+is a post-run hook, `commands/mlflow_post.py`: nothing about it enters this step's key.)"""
 
 from __future__ import annotations
 
@@ -68,47 +69,9 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                  "verdict": head["headline"]},
         "validation": {"contributions": contributions},
     }
-    warnings = []
-    if cfg.mlflow.enabled:
-        env.progress(0.9, f"logging to MLflow at {cfg.mlflow.tracking_uri}")
-        run_id, warning = _log_to_mlflow(cfg, env, bundle, html, inputs)
-        metrics["data"]["mlflow_run_id"] = run_id
-        if warning:
-            warnings.append(warning)
     return StepResult({"bundle": Artifact.modelset(bundle),
                        "report": Artifact("bytes", html.encode())},
-                      json_safe(metrics), warnings=warnings, summary=head["headline"])
-
-
-def _log_to_mlflow(cfg: ConfigView, env: StepEnv, bundle: Any, html: str,
-                   inputs: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """Parameters (the chosen rules and the spec), key metrics under their windows, the report
-    and the bundle; `mlflow.required` decides between failing (exit 4) and a run warning."""
-    import tempfile
-    from pathlib import Path
-
-    from ares_cli.report.mlflow_log import try_log
-
-    mc, ab = inputs["monte_carlo"], inputs["ab_test"]
-    chosen = inputs["params"].get("validation_metrics") or {}
-    metrics = {**{f"walk_forward.{k}": mc.get(k) for k in
-                  ("sharpe", "max_drawdown", "final_return", "p_loss", "permutation_p", "psr",
-                   "dsr", "pbo", "looks", "permutation_p_adjusted")},
-               **{f"test.{k}": ab.get(k) for k in ("sharpe_diff", "p_value", "shadow_days")},
-               **{f"validation.chosen.{k}": v for k, v in chosen.items()}}
-    with tempfile.TemporaryDirectory() as tmp:
-        report, packed = Path(tmp) / "report.html", Path(tmp) / "bundle.zip"
-        report.write_text(html)
-        packed.write_bytes(bundle.to_bytes())
-        return try_log(cfg.mlflow, run_name=f"{env.exchange}-{env.symbol}-{env.state_key[:12]}",
-                       params={"policy": inputs["params"].get("policy"),
-                               "spec": bundle.table["spec"]},
-                       metrics=metrics, artifacts={"report.html": report,
-                                                   "bundle/bundle.zip": packed},
-                       tags={"exchange": env.exchange, "symbol": env.symbol,
-                             "verdict": mc.get("verdict", ""),
-                             "decision": ab.get("decision", ""),
-                             "action_key": env.state_key})
+                      json_safe(metrics), summary=head["headline"])
 
 
 STEP = Step(
@@ -121,7 +84,7 @@ STEP = Step(
             "regime_model", "bars", "splits", "walk_forward", "walk_forward_folds",
             "calibration_report", "trials", "monte_carlo", "ab_test"),
     outputs=("bundle", "report"),
-    config=(*SPEC_SECTIONS, "mlflow"),
+    config=SPEC_SECTIONS,  # MLflow logs after the run (commands/mlflow_post.py), keyed by nothing
     libraries=("xgboost-cpu", "matplotlib"),
     run=run,
 )

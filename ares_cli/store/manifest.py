@@ -46,6 +46,9 @@ class StepRecord(BaseModel):
     action_key: str | None = None
     input_digests: dict[str, str] | None = None
     config: dict[str, Any] | None = None  # the config slice the step was made with
+    # Python warnings libraries raised while the step ran (worker processes included): in the
+    # run log (`log.jsonl`, event `library-warning`), never printed over the progress display
+    library_warnings: int = 0
 
     @property
     def done(self) -> bool:

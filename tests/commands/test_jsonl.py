@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ares_cli.cli import main
-from ares_cli.commands.json_line import BASE_KEYS, MAX_ITEMS, SCHEMAS, compact, json_line
+from ares_cli.commands.jsonl import BASE_KEYS, MAX_ITEMS, SCHEMAS, compact, json_line
 from ares_cli.store.objects import Store
 from tests.conftest import TINY_LAST_STEP, TINY_SETS
 
