@@ -98,3 +98,34 @@ def test_the_longest_fold_runs_first_and_results_come_back_in_fold_order(monkeyp
     got = folds_module.run_folds(folds, pl.DataFrame(), pl.DataFrame(), None, (),
                                  exchange="x", symbol="y", compute=ComputeConfig(n_jobs=1))
     assert got == [1, 2, 3] and ran == [3, 2, 1]
+
+
+def test_a_folds_warnings_come_back_to_the_parent_instead_of_its_stderr(monkeypatch, capfd):
+    """A worker's warnings would print over the progress display from its own stderr: the fold
+    catches them (each distinct one once) and the parent raises them again, where the runner
+    logs them to the run log."""
+    import warnings
+
+    import ares_cli.folds as folds_module
+    from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
+
+    def noisy_run_fold(fold, *_args, **_kwargs):
+        for _ in range(3):
+            np.nanmax(np.array([np.nan]))  # numpy's "All-NaN slice encountered"
+        return fold.number
+
+    monkeypatch.setattr(folds_module, "run_fold", noisy_run_fold)
+    folds = [Fold(k, 0, (0, 100 * k), (100 * k, 100 * k + 20), (100 * k + 30, 100 * k + 60))
+             for k in (1, 2)]
+    run = folds_module._guarded(folds[0], pl.DataFrame(), pl.DataFrame(), None, ())
+    assert run.result == 1 and run.warnings == [("RuntimeWarning",
+                                                 "All-NaN slice encountered")]
+    assert capfd.readouterr().err == ""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = folds_module.run_folds(folds, pl.DataFrame(), pl.DataFrame(), None, (),
+                                     exchange="x", symbol="y", compute=ComputeConfig(n_jobs=1))
+    assert got == [1, 2]
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (RuntimeWarning, "walk-forward fold 1: All-NaN slice encountered"),
+        (RuntimeWarning, "walk-forward fold 2: All-NaN slice encountered")]
