@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ares_cli.errors import AresError, ConfigError
+from ares_cli.errors import AresError, ConfigError, StepFailed
 from ares_cli.util.command import ares_command
 
 app = typer.Typer(
@@ -264,13 +264,20 @@ def _run_locked(exchange: str, symbol: str, json_mode: bool, make_runner: Any, a
                 command: list[str]) -> None:
     """Build the runner, run `act(runner, command)` under the pair's lock, then finish (print,
     publish, exit with the run's code); an AresError exits with its own code and message."""
+    from ares_cli.util.fsutil import DiskFull
+
     try:
         runner = make_runner()
         with runner.store.lock(exchange, symbol):
             outcome = act(runner, command)
+        _finish(runner, outcome, json_mode, command[0])
     except AresError as exc:
         raise _fail(exc, json_mode, exchange, symbol, command[0]) from None
-    _finish(runner, outcome, json_mode, command[0])
+    except DiskFull as exc:  # not even the run's record could be written: say where and what
+        raise _fail(StepFailed(f"the store is full: {exc}",
+                               hint=ares_command("resume", exchange=exchange, symbol=symbol)
+                               + " (after freeing space)"),
+                    json_mode, exchange, symbol, command[0]) from None
 
 
 def _step_names() -> str:

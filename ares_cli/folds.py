@@ -236,8 +236,13 @@ def _guarded(fold: Fold, *args: Any, fit_threads: int | None = None,
     catching the fold's warnings for the parent to log. `fit_threads` sets this process's
     threads for model fits (folds in several processes share the cores; None keeps the
     caller's setting)."""
+    import multiprocessing
     import warnings
 
+    from ares_cli.util.orphan import exit_with_parent
+
+    if multiprocessing.current_process().name != "MainProcess":  # a worker process: it must
+        exit_with_parent()  # not outlive a killed run
     if fit_threads is not None:
         from ares_cli.ml.models.parallel import set_fit_threads
 
@@ -280,7 +285,9 @@ def _import_fold_code() -> int:
     import xgboost  # noqa: F401
 
     import ares_cli.pipeline  # noqa: F401
+    from ares_cli.util.orphan import exit_with_parent
 
+    exit_with_parent()
     return os.getpid()
 
 

@@ -44,6 +44,8 @@ from ares_cli.store.looks import LookLedger
 from ares_cli.store.manifest import Manifest, StepRecord, utc_now
 from ares_cli.store.objects import Store, sha256_bytes
 from ares_cli.util.command import ares_command
+from ares_cli.util.faults import maybe_kill_before, maybe_kill_during
+from ares_cli.util.fsutil import DiskFull
 from ares_cli.util.jsonutil import canonical_json, json_safe
 from ares_cli.util.versions import library_version, library_versions, lock_differences
 
@@ -241,6 +243,7 @@ class Runner:
 
     def env(self, step: Step, manifest: Manifest, key: str) -> StepEnv:
         def progress(fraction: float, message: str = "") -> None:
+            maybe_kill_during(step.number, fraction)
             self.reporter.step_progress(step, max(0.0, min(1.0, fraction)), message)
 
         def log(message: str) -> None:
@@ -347,6 +350,7 @@ class Runner:
         try:
             prepared = False
             for step in steps:
+                maybe_kill_before(step.number)
                 record = self._run_one(manifest, step, step.number in force)
                 if not prepared and record.status == "ok" and step.number >= 2:
                     # an earlier step really ran: later ones will likely run too
@@ -575,7 +579,9 @@ class Runner:
             # pass on a plain resume; any other crash repeats with the same data and config
             record.status, record.exit_code = "failed", 1
             record.resumable = isinstance(exc, MemoryError | OSError)
-            record.message = f"step {step.name} crashed: {type(exc).__name__}: {exc}"
+            record.message = (f"the store is full: {exc}; free space, then resume"
+                              if isinstance(exc, DiskFull) else
+                              f"step {step.name} crashed: {type(exc).__name__}: {exc}")
             self.log(manifest, "step-traceback", step=step.name,
                      traceback=traceback.format_exc())
         record.seconds = time.perf_counter() - began

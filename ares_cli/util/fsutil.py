@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import secrets
+import shutil
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["TMP_PREFIX", "atomic_write", "fsync_dir", "safe_name", "sha256_file"]
+__all__ = ["TMP_PREFIX", "DiskFull", "atomic_write", "fsync_dir", "safe_name", "sha256_file"]
 
 TMP_PREFIX = ".tmp-"
 
@@ -28,18 +31,46 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+class DiskFull(OSError):
+    """A write failed for want of space (or quota): names the folder and the bytes needed."""
+
+    def __init__(self, path: Path, needed: int) -> None:
+        try:
+            free = f"{shutil.disk_usage(path.parent).free:,} bytes free"
+        except OSError:
+            free = "free space unknown"
+        super().__init__(errno.ENOSPC, f"no space left on the device of {path.parent}: "
+                         f"writing {path.name} needs {needed:,} bytes ({free})")
+        self.folder, self.needed = path.parent, needed
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def _write_all(handle: BinaryIO, data: bytes) -> None:
+    handle.write(data)
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
 def atomic_write(path: Path, data: bytes, *, read_only: bool = False) -> None:
-    """Write `data` to `path` via temp file + fsync + rename; never leaves a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write `data` to `path` via temp file + fsync + rename; never leaves a partial file.
+
+    Raises:
+        DiskFull: the device (or the quota) has no room: nothing was written.
+    """
     tmp = path.parent / f"{TMP_PREFIX}{path.name}.{secrets.token_hex(6)}"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            _write_all(handle, data)
         if read_only:
             tmp.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) and not isinstance(exc, DiskFull):
+            raise DiskFull(path, len(data)) from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -317,6 +317,14 @@ def _work(problem: Problem, storage: str, name: str, seed: int) -> None:
                            sampler_factory=_sampler_factory(problem.cfg.population), seed=seed)
 
 
+def _child_work(problem: Problem, storage: str, name: str, seed: int) -> None:
+    """`_work` in a spawned worker process, which exits if the run that started it is killed."""
+    from ares_cli.util.orphan import exit_with_parent
+
+    exit_with_parent()
+    _work(problem, storage, name, seed)
+
+
 def pareto_front(sharpe: np.ndarray, drawdown: np.ndarray, feasible: np.ndarray) -> np.ndarray:
     """Indices of the feasible points no other feasible point dominates (Sharpe at least as
     high and drawdown at least as low, one strictly), in input order. Duplicates all stay."""
@@ -467,8 +475,8 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
                 _enqueue_anchors(open_study(study_name, make_storage(storage),
                                             ["maximize", "minimize"])[0], anchors)
             context = multiprocessing.get_context("spawn")
-            others = [context.Process(target=_work, args=(problem, storage, study_name,
-                                                          seed), daemon=True)
+            others = [context.Process(target=_child_work, args=(problem, storage, study_name,
+                                                                seed), daemon=True)
                       for _ in range(problem.workers - 1)]
             for proc in others:
                 proc.start()
