@@ -528,8 +528,11 @@ def export(
 
 @app.command("signal")
 def signal(
-    exchange: Exchange = "binance",
-    symbol: Symbol = "ETHUSDT",
+    exchange: Annotated[str | None, typer.Option(
+        "--exchange", help="Exchange id (default: the store's only pair, else binance).")
+    ] = None,
+    symbol: Annotated[str | None, typer.Option(
+        "--symbol", help="Symbol (default: the store's only pair, else ETHUSDT).")] = None,
     latest: Annotated[bool, typer.Option(
         "--latest", metavar="", help="The latest saved run's bundle, not the champion's.")
     ] = False,
@@ -546,7 +549,14 @@ def signal(
     from ares_cli.serve.scoring import one_line
 
     try:
-        decision = load_decision(_store(config), exchange, symbol, latest=latest,
+        store = _store(config)
+        if exchange is None and symbol is None:
+            latest = [run for _, _, name, run in store.iter_refs() if name == "latest"]
+            if len(latest) == 1:  # the store's only pair (its names as the run spells them)
+                only = store.read_manifest(latest[0])
+                exchange, symbol = only.exchange, only.symbol
+        exchange, symbol = exchange or "binance", symbol or "ETHUSDT"
+        decision = load_decision(store, exchange, symbol, latest=latest,
                                  max_age_minutes=max_age)
     except AresError as exc:
         raise _fail(exc, json_, exchange, symbol, "signal") from None

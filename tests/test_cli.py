@@ -144,6 +144,29 @@ def test_all_sixteen_steps_then_report_export_promote_signal_and_resume(store_co
     assert {k: v["kind"] for k, v in test["per_opponent"].items()} == {
         "buy_and_hold": "baseline", "momentum": "baseline", "regime_rule": "baseline",
         "champion": "champion"}
+    # an experiment after promotion never touches the champion: `step 4 --set ...` and
+    # `resume` carry it in a new run, and the live decision is the champion's as before
+    code, before = ares("signal", "--json")
+    assert code == 0 and before["run_id"] == run_id
+    champion_manifest = store.manifest_path(run_id).read_bytes()
+    code, experiment = ares("step", "4", *TINY, *one_fold, "--set", "labels.k_up=2.5",
+                            "--json")
+    assert code == 0 and experiment["run_id"] != run_id
+    code, finished = ares("resume", "--json")
+    assert code == 0 and finished["run_id"] == experiment["run_id"]
+    assert all(s["status"] in ("ok", "cached") for s in finished["steps"])
+    assert store.read_manifest(finished["run_id"]).based_on in (run_id, third["run_id"])
+    code, after = ares("signal", "--json")
+    wall_clock = {"data_age_minutes"}
+    assert code == 0 and {k: v for k, v in after.items() if k not in wall_clock} == {
+        k: v for k, v in before.items() if k not in wall_clock}
+    assert store.manifest_path(run_id).read_bytes() == champion_manifest
+    assert (store.runs / run_id / "report.html").is_file()
+    code, out = ares("export", run_id, "--out", str(tmp_path / "champion-export"))
+    assert code == 0, out
+    code, rows = ares("status", "--json")
+    assert rows["rows"][0]["champion"] == run_id
+    assert rows["rows"][0]["run"] == finished["run_id"]
 
 
 def test_analyst_steps_run_and_say_what_they_did(store_copy):

@@ -20,9 +20,9 @@ __all__ = ["BASE_KEYS", "MAX_ITEMS", "SCHEMAS", "compact", "json_line"]
 BASE_KEYS = ("command", "status", "exit_code", "exchange", "symbol", "message")
 RUN_KEYS = ("run_id", "steps", "warnings", "resume_command", "versions_not_locked", "report")
 DECISION_KEYS = ("bar", "side", "size", "stop", "target", "close", "analyst_p_up",
-                 "analyst_p_up_raw", "proposal", "tactician_p_take", "tactician_p_take_shipped",
-                 "tactician_p_take_raw", "regime", "top_features", "rule", "why_flat", "run_id",
-                 "source", "bundle", "data_age_minutes")
+                 "analyst_p_up_raw", "proposal", "proposal_thresholds", "tactician_p_take",
+                 "tactician_p_take_shipped", "tactician_p_take_raw", "regime", "top_features",
+                 "rule", "why_flat", "run_id", "source", "bundle", "data_age_minutes")
 SCHEMAS: dict[str, tuple[str, ...]] = {
     "run-all": RUN_KEYS,
     "step": RUN_KEYS,

@@ -150,6 +150,8 @@ def decide(bundle: ModelSet, bars: pl.DataFrame, fine: pl.DataFrame, *, base_ms:
         "close": close,  # stop and target are placed from it (the fill is the next open)
         "analyst_p_up": float(signal.p_up[0]), "analyst_p_up_raw": float(scored.p_up_raw[0]),
         "proposal": {1: "long", -1: "short", 0: "none"}[side],
+        # the proposal compares the raw P(up) with these; the gates read the calibrated one
+        "proposal_thresholds": dict(bundle.table["spec"]["proposal_thresholds"]),
         "tactician_p_take": (None if p_take_rule is None or not np.isfinite(p_take_rule)
                              else p_take_rule),
         "tactician_p_take_shipped": p_take,
@@ -171,10 +173,14 @@ def one_line(d: dict[str, Any]) -> str:
     feats = (", ".join(f"{t['feature']} {t['contribution']:+.3f}" for t in d["top_features"])
              or "none (the serving models are constant)")
     flat = f" ({d['why_flat']})" if d.get("why_flat") else ""
+    limits = d.get("proposal_thresholds") or {}
+    compared = (f"proposal {d['proposal']} from raw P(up) {d['analyst_p_up_raw']:.3f} "
+                f"(long at >= {f(limits.get('long_at_or_above'), '.3f')}, short at <= "
+                f"{f(limits.get('short_at_or_below'), '.3f')})")
     return (f"{d['bar']} {d['side']}{flat} size {d['size']:.2f} stop {f(d['stop'], '.6g')} target "
-            f"{f(d['target'], '.6g')} | analyst P(up) {d['analyst_p_up']:.3f} "
-            f"tactician P(pays) {f(d['tactician_p_take'], '.3f')} regime {d['regime']} | "
-            f"top features: {feats}")
+            f"{f(d['target'], '.6g')} | {compared}; calibrated analyst P(up) "
+            f"{d['analyst_p_up']:.3f}, tactician P(pays) {f(d['tactician_p_take'], '.3f')} | "
+            f"regime {d['regime']} | top features: {feats}")
 
 
 @dataclass(frozen=True)
