@@ -291,6 +291,22 @@ def _import_fold_code() -> int:
     return os.getpid()
 
 
+def _local_processes(sequential: bool = False) -> Any:
+    """joblib's local processes (loky), each watching its parent from its start, so none
+    outlives a killed run, even one that never got a task; the warm-up and the folds ask for
+    the same settings, so joblib hands the folds the warmed processes."""
+    import os
+
+    import joblib
+
+    from ares_cli.util.orphan import exit_with_parent
+
+    if sequential:
+        return joblib.parallel_config(backend="sequential")
+    return joblib.parallel_config(backend="loky", initializer=exit_with_parent,
+                                  initargs=(os.getpid(),))
+
+
 def warm_workers(compute: ComputeConfig) -> None:
     """Start the local worker processes and their imports in the background, so `run_folds`
     finds them ready (joblib reuses the same processes). A resource, never a result: with one
@@ -305,8 +321,9 @@ def warm_workers(compute: ComputeConfig) -> None:
 
         import joblib
 
-        with contextlib.suppress(Exception):  # a failed warm-up only costs the time it saves
-            _WARMED.extend(joblib.Parallel(n_jobs=compute.n_jobs, backend="loky")(
+        # a failed warm-up only costs the time it saves
+        with contextlib.suppress(Exception), _local_processes():
+            _WARMED.extend(joblib.Parallel(n_jobs=compute.n_jobs)(
                 joblib.delayed(_import_fold_code)() for _ in range(compute.n_jobs)))
 
     thread = threading.Thread(target=start, name="ares-warm-workers", daemon=True)
@@ -362,9 +379,9 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
             results = _collect(joblib.Parallel(n_jobs=-1, return_as="generator")(jobs),
                                len(folds), progress)
     else:
-        runner = joblib.Parallel(n_jobs=n_jobs, backend="loky" if n_jobs > 1 else "sequential",
-                                 return_as="generator")
-        results = _collect(runner(jobs), len(folds), progress)
+        with _local_processes(sequential=n_jobs == 1):
+            runner = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
+            results = _collect(runner(jobs), len(folds), progress)
     runs: list[_FoldRun] = [r for _, r in sorted(zip(order, results, strict=True),
                                                  key=lambda p: p[0])]
     _reraise_warnings(runs, folds)

@@ -148,3 +148,24 @@ def test_a_store_moved_to_another_path_still_works(store_copy: Path, tmp_path: P
     summary = json.loads(runner.invoke(app, ["run-all", *TINY, "--to", str(TINY_LAST_STEP),
                                              "--json"]).stdout)
     assert all(s["status"] == "cached" for s in summary["steps"][:TINY_LAST_STEP])
+
+
+def test_a_worker_process_exits_when_the_run_that_started_it_dies(tmp_path: Path) -> None:
+    """The fold processes (even one that never got a task) and their resource trackers are
+    gone soon after their parent is killed with SIGKILL."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "import joblib\n"
+        "from ares_cli.folds import _local_processes\n"
+        "with _local_processes():\n"
+        "    pids = joblib.Parallel(n_jobs=2)(joblib.delayed(os.getpid)() for _ in range(1))\n"
+        "print(os.getpid(), flush=True)\n"
+        "time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                              text=True, start_new_session=True)
+    assert parent.stdout is not None
+    assert int(parent.stdout.readline()) == parent.pid
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=30)
+    assert _group_gone(parent.pid, within=10)

@@ -159,6 +159,6 @@ def test_warm_workers_are_the_processes_the_folds_then_use(monkeypatch):
     folds._WARMING[0].join(timeout=120)
     warmed = set(folds._WARMED)
     assert len(warmed) == 2 and os.getpid() not in warmed  # each process took one warm-up
-    used = set(joblib.Parallel(n_jobs=2, backend="loky")(
-        joblib.delayed(os.getpid)() for _ in range(8)))
+    with folds._local_processes():  # the settings run_folds asks for
+        used = set(joblib.Parallel(n_jobs=2)(joblib.delayed(os.getpid)() for _ in range(8)))
     assert used <= warmed

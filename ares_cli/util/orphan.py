@@ -19,18 +19,20 @@ _WATCHED: list[int] = []  # the parent this process watches (one watch per proce
 ORPHAN_EXIT = 70  # EX_SOFTWARE: not a result, a worker whose run is gone
 
 
-def exit_with_parent(poll_s: float = 0.5) -> None:
-    """In a worker process: exit within `poll_s` seconds once its parent is gone. Call it in
-    the worker only (the main process's parent is a shell or cron, which may come and go)."""
+def exit_with_parent(parent: int | None = None, poll_s: float = 0.5) -> None:
+    """In a worker process: exit within `poll_s` seconds once its parent is gone. `parent` is
+    the process id of the process that started this one, given by that process (a worker that
+    boots slowly may already be an orphan when it first asks; default: its parent now). Call it
+    in the worker only (the main process's parent is a shell or cron, which may come and go)."""
     if _WATCHED:
         return
-    parent = os.getppid()
-    _WATCHED.append(parent)
+    expected = os.getppid() if parent is None else parent
+    _WATCHED.append(expected)
 
     def watch() -> None:
         while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent:
+            if os.getppid() != expected:
                 os._exit(ORPHAN_EXIT)
+            time.sleep(poll_s)
 
     threading.Thread(target=watch, name="ares-parent-watch", daemon=True).start()

@@ -317,11 +317,11 @@ def _work(problem: Problem, storage: str, name: str, seed: int) -> None:
                            sampler_factory=_sampler_factory(problem.cfg.population), seed=seed)
 
 
-def _child_work(problem: Problem, storage: str, name: str, seed: int) -> None:
+def _child_work(problem: Problem, storage: str, name: str, seed: int, parent: int) -> None:
     """`_work` in a spawned worker process, which exits if the run that started it is killed."""
     from ares_cli.util.orphan import exit_with_parent
 
-    exit_with_parent()
+    exit_with_parent(parent)
     _work(problem, storage, name, seed)
 
 
@@ -476,7 +476,7 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
                                             ["maximize", "minimize"])[0], anchors)
             context = multiprocessing.get_context("spawn")
             others = [context.Process(target=_child_work, args=(problem, storage, study_name,
-                                                                seed), daemon=True)
+                                                                seed, os.getpid()), daemon=True)
                       for _ in range(problem.workers - 1)]
             for proc in others:
                 proc.start()
