@@ -115,9 +115,10 @@ def fold_state_key(state_key: str, fold: Fold) -> str:
 
 def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
              steps: Sequence[Step], *, exchange: str, symbol: str,
-             state_key: str = "memory") -> FoldResult:
+             state_key: str = "memory", progress_file: str | None = None) -> FoldResult:
     """`steps` (4 to 12) on the fold's past, then its test span traded with what it chose.
-    `state_key` is the walk-forward step's action key (see `fold_state_key`)."""
+    `state_key` is the walk-forward step's action key (see `fold_state_key`); the step being
+    replayed is written to `progress_file`, for the parent process to show."""
     from ares_cli.ml.trading.optimize import trade
     from ares_cli.ml.trading.policy import Policy, gate_counts
     from ares_cli.ml.trading.windows import window_market, window_signals
@@ -130,7 +131,9 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
     local_test = np.arange(fold.test[0] - fold.start, fold.test[1] - fold.start, dtype=np.int64)
     try:
         result = run_steps(steps, catalog, fold_cfg, exchange=exchange, symbol=symbol,
-                           state_key=fold_state_key(state_key, fold))
+                           state_key=fold_state_key(state_key, fold),
+                           on_step=None if progress_file is None else
+                           lambda step: _note_progress(progress_file, step.number))
     except InsufficientData as exc:
         # Too little of something in this fold's own past (labelled rows, proposals, a
         # regime's rows): the pipeline could not have trained then, so nothing trades on the
@@ -230,7 +233,7 @@ class _FoldRun:
 
 
 def _guarded(fold: Fold, *args: Any, fit_threads: int | None = None,
-             **kwargs: Any) -> _FoldRun:
+             **kwargs: Any) -> _FoldRun:  # kwargs: run_fold's (progress_file among them)
     """`run_fold`, turning a failure into a picklable record naming the fold and the cause
     (exception classes with keyword arguments do not always survive a process boundary), and
     catching the fold's warnings for the parent to log. `fit_threads` sets this process's
@@ -289,6 +292,75 @@ def _import_fold_code() -> int:
 
     exit_with_parent()
     return os.getpid()
+
+
+def _note_progress(path: str, number: int) -> None:
+    """Write the number of the step a fold is replaying (whole or not at all: a rename)."""
+    import os
+
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(str(number))
+    os.replace(tmp, path)
+
+
+class _FoldProgress:
+    """Reads the folds' progress files every second while they run and reports the whole:
+    finished folds plus the replayed share of those in flight, so the bar moves during a long
+    first fold too (it sat at 2 % for a minute)."""
+
+    def __init__(self, folds: list[Fold], steps: Sequence[Step],
+                 report: Callable[[float, str], None]) -> None:
+        import tempfile
+        import threading
+
+        self.folder = tempfile.mkdtemp(prefix="ares-folds-")
+        self.folds, self.numbers = folds, sorted(s.number for s in steps)
+        self.names = {s.number: s.name for s in steps}
+        self.report, self.done = report, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="ares-fold-progress",
+                                        daemon=True)
+
+    def path(self, fold: Fold) -> str:
+        import os
+
+        return os.path.join(self.folder, f"fold-{fold.number}")
+
+    def __enter__(self) -> _FoldProgress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import shutil
+
+        self._stop.set()
+        self._thread.join()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def finished(self, k: int) -> None:
+        self.done = k
+        self.report(0.05 + 0.85 * k / len(self.folds), f"{k} of {len(self.folds)} folds done")
+
+    def _poll(self) -> None:
+        last = ""
+        while not self._stop.wait(1.0):
+            share, parts = 0.0, []
+            for fold in self.folds:
+                try:
+                    with open(self.path(fold), encoding="utf-8") as handle:
+                        number = int(handle.read() or 0)
+                except (OSError, ValueError):
+                    continue
+                if number in self.numbers:
+                    share += self.numbers.index(number) / len(self.numbers)
+                    parts.append(f"fold {fold.number}: {number} {self.names[number]}")
+            text = "; ".join(parts)
+            if text and text != last:
+                last = text
+                whole = min(self.done + share, len(self.folds))
+                self.report(0.05 + 0.85 * whole / len(self.folds),
+                            f"{self.done} of {len(self.folds)} folds done; {text}")
 
 
 def _local_processes(sequential: bool = False) -> Any:
@@ -356,11 +428,36 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
     # processes the two short ones share a process while the long one runs, instead of the
     # long one starting last; results are put back in fold order below
     order = sorted(range(len(folds)), key=lambda k: (folds[k].start - folds[k].test[1], k))
-    jobs = [joblib.delayed(_guarded)(folds[k], bars, fine, config, tuple(steps),
-                                     exchange=exchange, symbol=symbol, state_key=state_key,
-                                     fit_threads=per_process)
-            for k in order]
-    results: list[Any] = []
+    with _FoldProgress(folds, steps, progress) as tracker:
+        local = compute.backend != "dask"  # a Dask worker's files are on its own machine
+        jobs = [joblib.delayed(_guarded)(folds[k], bars, fine, config, tuple(steps),
+                                         exchange=exchange, symbol=symbol,
+                                         state_key=state_key, fit_threads=per_process,
+                                         progress_file=tracker.path(folds[k]) if local
+                                         else None)
+                for k in order]
+        results = _dispatch(jobs, compute, n_jobs, tracker)
+    runs: list[_FoldRun] = [r for _, r in sorted(zip(order, results, strict=True),
+                                                 key=lambda p: p[0])]
+    _reraise_warnings(runs, folds)
+    for run in runs:
+        if run.error is not None:
+            number, kind, message = run.error
+            cls = getattr(errors, kind, None)
+            text = f"walk-forward fold {number} failed: {kind}: {message}"
+            if isinstance(cls, type) and issubclass(cls, AresError):
+                raise cls(text)
+            raise StepFailed(text)
+    return [run.result for run in runs if run.result is not None]
+
+
+def _dispatch(jobs: list[Any], compute: ComputeConfig, n_jobs: int,
+              tracker: _FoldProgress) -> list[Any]:
+    """The jobs' results in job order, through local processes or a Dask cluster."""
+    import joblib
+
+    from ares_cli import errors
+
     if compute.backend == "dask":
         if not compute.scheduler:
             raise errors.ConfigError("compute.backend = 'dask' needs compute.scheduler "
@@ -376,31 +473,16 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
             raise errors.ExternalServiceError(
                 f"cannot reach the Dask scheduler at {compute.scheduler}: {exc}") from None
         with client, joblib.parallel_config(backend="dask"):
-            results = _collect(joblib.Parallel(n_jobs=-1, return_as="generator")(jobs),
-                               len(folds), progress)
-    else:
-        with _local_processes(sequential=n_jobs == 1):
-            runner = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
-            results = _collect(runner(jobs), len(folds), progress)
-    runs: list[_FoldRun] = [r for _, r in sorted(zip(order, results, strict=True),
-                                                 key=lambda p: p[0])]
-    _reraise_warnings(runs, folds)
-    for run in runs:
-        if run.error is not None:
-            number, kind, message = run.error
-            cls = getattr(errors, kind, None)
-            text = f"walk-forward fold {number} failed: {kind}: {message}"
-            if isinstance(cls, type) and issubclass(cls, AresError):
-                raise cls(text)
-            raise StepFailed(text)
-    return [run.result for run in runs if run.result is not None]
+            return _collect(joblib.Parallel(n_jobs=-1, return_as="generator")(jobs), tracker)
+    with _local_processes(sequential=n_jobs == 1):
+        return _collect(joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs), tracker)
 
 
-def _collect(generator: Any, total: int, progress: Callable[[float, str], None]) -> list[Any]:
+def _collect(generator: Any, tracker: _FoldProgress) -> list[Any]:
     out = []
     for k, r in enumerate(generator, start=1):
         out.append(r)
-        progress(0.05 + 0.85 * k / total, f"{k} of {total} folds done")
+        tracker.finished(k)
     return out
 
 

@@ -10,7 +10,7 @@ a step sees exactly what it would see when run from the store.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,7 @@ def run_steps(
     work_dir: Path | None = None,
     state_key: str = "memory",
     compute: ComputeConfig | None = None,
+    on_step: Callable[[Step], None] | None = None,
 ) -> PipelineResult:
     """Run the steps `which` in number order on `catalog` (artifact name -> value); return the
     new catalog. The caller passes Step objects (the registry or a step's own imports), so this
@@ -66,6 +67,7 @@ def run_steps(
 
     Inputs a step needs and no earlier step produced must be in `catalog`; optional inputs are
     passed when present. A step that cannot do its job raises, as under the runner.
+    `on_step(step)` is told as each step starts (walk-forward's progress from its workers).
     """
     from ares_cli.data.chunks import MemoryObjects
 
@@ -77,6 +79,8 @@ def run_steps(
         missing = [n for n in step.inputs if n not in result.catalog]
         if missing:
             raise StepFailed(f"step {step.name} needs {missing}, which the catalog lacks")
+        if on_step is not None:
+            on_step(step)
         inputs = {n: result.catalog[n] for n in (*step.all_inputs, *step.external_inputs)
                   if n in result.catalog}
         env = StepEnv(exchange=exchange, symbol=symbol, work_dir=work_dir,

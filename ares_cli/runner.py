@@ -234,6 +234,24 @@ class Runner:
         except FileNotFoundError:
             return None
 
+    def _plan(self, manifest: Manifest, steps: list[Step]) -> str:
+        """What this invocation will run and, from the pair's history, how long it took last."""
+        from datetime import datetime
+
+        span = f"steps {steps[0].number}-{steps[-1].number}" if steps else "no step"
+        text = f"{manifest.exchange}/{manifest.symbol}: {span} (cached steps do no work)"
+        last = [m for m in self.store.list_runs()
+                if (m.exchange, m.symbol) == (manifest.exchange, manifest.symbol)
+                and m.run_id != manifest.run_id and m.status == "complete"]
+        if last:
+            try:
+                took = (datetime.fromisoformat(last[-1].updated)
+                        - datetime.fromisoformat(last[-1].created)).total_seconds()
+            except ValueError:
+                return text
+            text += f"; the last complete run ({last[-1].run_id}) took about {took:.0f} s"
+        return text
+
     def save(self, manifest: Manifest) -> None:
         manifest.updated = utc_now()
         self.store.write_manifest(manifest)
@@ -346,6 +364,7 @@ class Runner:
         manifest.versions = library_versions()  # what this invocation computes with
         self.snapshot_code(steps)
         self.reporter.run_started(manifest.run_id, steps, LAST)
+        self.reporter.message(self._plan(manifest, steps))
         outcome = RunOutcome(manifest, 0)
         try:
             prepared = False

@@ -129,3 +129,33 @@ def test_a_folds_warnings_come_back_to_the_parent_instead_of_its_stderr(monkeypa
     assert [(w.category, str(w.message)) for w in caught] == [
         (RuntimeWarning, "walk-forward fold 1: All-NaN slice encountered"),
         (RuntimeWarning, "walk-forward fold 2: All-NaN slice encountered")]
+
+
+def test_the_bar_moves_while_a_fold_replays_its_steps(monkeypatch):
+    """A fold's process writes which step it replays; the parent reports it every second, so
+    the walk-forward bar moves during a long first fold instead of sitting at 2 %."""
+    import time
+
+    import ares_cli.folds as folds_module
+    from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
+    from ares_cli.steps import STEPS
+
+    def slow_run_fold(fold, *_args, progress_file=None, **_kwargs):
+        for number in (5, 9):
+            folds_module._note_progress(progress_file, number)
+            time.sleep(1.6)
+        return fold.number
+
+    monkeypatch.setattr(folds_module, "run_fold", slow_run_fold)
+    reported: list[tuple[float, str]] = []
+    folds = [Fold(1, 0, (0, 100), (100, 120), (130, 160))]
+    replayed = [s for s in STEPS if 4 <= s.number <= 12]
+    got = folds_module.run_folds(folds, pl.DataFrame(), pl.DataFrame(), None, replayed,
+                                 exchange="x", symbol="y", compute=ComputeConfig(n_jobs=1),
+                                 progress=lambda f, m: reported.append((f, m)))
+    assert got == [1]
+    messages = [m for _, m in reported]
+    assert any("fold 1: 5 analyst-train" in m for m in messages), messages
+    assert any("fold 1: 9 tactician-train" in m for m in messages), messages
+    fractions = [f for f, _ in reported]
+    assert fractions == sorted(fractions) and 0.05 < fractions[0] < fractions[-1] == 0.9
