@@ -49,7 +49,8 @@ JsonOut = Annotated[bool, typer.Option("--json", metavar="",
                                        help="Print exactly one JSON line on stdout.")]
 Workers = Annotated[int, typer.Option(
     "--workers", min=1, max=64,
-    help="Local processes for the searches (step 12 optimize); others join by storage URL.")]
+    help="Local processes for the searches (steps 6 analyst-enhance and 12 optimize); other "
+         "machines join through a shared storage URL (docs/distributed.md).")]
 
 
 def _json(command: str, exit_code: int = 0, **fields: Any) -> None:

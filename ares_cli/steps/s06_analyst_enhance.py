@@ -19,7 +19,8 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
     models, metrics = enhance_analyst(
         inputs["analyst_dataset"], inputs["analyst_models"], cfg.enhance, seed=cfg.data.seed,
         study_name=f"ares-{safe_name(env.exchange)}-{safe_name(env.symbol)}",
-        study_key=env.state_key[:16], progress=env.progress,
+        study_key=env.state_key[:16], progress=env.progress, workers=env.workers,
+        work_dir=env.work_dir,
     )
     per_member = metrics["train_cv"]["per_member"]
     accepted = [m for m, v in per_member.items() if v["accepted"]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -122,6 +123,7 @@ def enhance_analyst(
     dataset: pl.DataFrame, models: ModelSet, cfg: EnhanceConfig, *, seed: int,
     study_name: str, study_key: str,
     progress: Callable[[float, str], None] = lambda fraction, message: None,
+    workers: int = 1, work_dir: Path | None = None,
 ) -> tuple[ModelSet, dict[str, Any]]:
     """Tune and prune every member that has its own model; keep the baseline unless the
     purged-CV log-loss improves by at least `cfg.margin`."""
@@ -149,7 +151,8 @@ def enhance_analyst(
             rows.X[mask], rows.y[mask], rows.t0[mask], rows.t1[mask],
             PurgedBooster(base.config, embargo=base.embargo, random_state=base.random_state),
             cfg, seed=seed, study_name=f"{study_name}-{name.lower()}-{study_key}",
-            weight=rows.weight[mask], feature_names=rows.features,
+            weight=rows.weight[mask], feature_names=rows.features, workers=workers,
+            work_dir=work_dir,
         )
         total_trials += result.n_trials
         total_selection += result.n_selection_evals

@@ -20,7 +20,10 @@ Pure apart from the Optuna storage the caller names; optuna is imported inside t
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -172,6 +175,8 @@ def tune_model(
     study_name: str,
     weight: np.ndarray | None = None,
     feature_names: list[str],
+    workers: int = 1,
+    work_dir: Path | None = None,
 ) -> TuneResult:
     """Tune hyper-parameters, select features, and say whether the result beats `base`.
 
@@ -184,11 +189,13 @@ def tune_model(
             step's action key and the member): a study found under the same name is resumed,
             and trials scored on other data would pollute it.
         feature_names: one name per column of `X`.
+        workers: processes running trials of the study (a resource; with several, which
+            points TPE proposes depends on their timing, so results are not bit-reproducible).
+            With in-memory storage they share a temporary journal file in `work_dir`.
 
     Raises:
         ValueError: on malformed input; whatever the objective raises (the trial is FAIL).
     """
-    import optuna
 
     n_features = np.asarray(X).shape[1] if np.ndim(X) == 2 else -1
     if len(feature_names) != n_features:
@@ -216,26 +223,35 @@ def tune_model(
         return scored[key]
 
     def objective(trial: optuna.Trial) -> float:
-        result = cv(base.with_hyper_parameters(**_suggest(trial, space)))
-        trial.set_user_attr("rounds", int(result.rounds))
-        trial.set_user_attr("auc", _num(result.auc))
-        return float(result.logloss)
-
-    def tpe(seed: int) -> optuna.samplers.BaseSampler:
-        return optuna.samplers.TPESampler(seed=seed)
+        return _score_trial(trial, cv(base.with_hyper_parameters(**_suggest(trial, space))))
 
     baseline = cv(base)
-    with quiet_optuna():
-        study, failed = open_study(name, make_storage(tune.storage), ["minimize"])
-        if failed:
-            notes.append(f"marked {failed} trial(s) left RUNNING by a dead process as FAIL")
-        if not study.get_trials(deepcopy=False):
-            start = {k: getattr(base.config, k) for k in space}
-            if all(_in_space(k, v, space) for k, v in start.items()):
-                study.enqueue_trial(start)  # trial 0 scores the untuned recipe
-        done = count_complete(study)
-        run_until_complete(study, objective, tune.n_trials, sampler_factory=tpe, seed=seed)
-        complete = complete_trials(study)
+    storage, shared = tune.storage, None
+    if workers > 1 and not storage:  # processes share a journal file for this call only
+        shared = tempfile.TemporaryDirectory(dir=work_dir)
+        storage = f"journal:{os.path.join(shared.name, 'enhance.journal')}"
+        notes.append(f"{workers} workers shared a temporary journal file (enhance.storage is "
+                     "in memory, so the study does not outlive the step)")
+    try:
+        with quiet_optuna():
+            study, failed = open_study(name, make_storage(storage), ["minimize"])
+            if failed:
+                notes.append(f"marked {failed} trial(s) left RUNNING by a dead process as FAIL")
+            if not study.get_trials(deepcopy=False):
+                start = {k: getattr(base.config, k) for k in space}
+                if all(_in_space(k, v, space) for k, v in start.items()):
+                    study.enqueue_trial(start)  # trial 0 scores the untuned recipe
+            done = count_complete(study)
+            others = _start_workers(
+                workers - 1, _TrialScorer(X, y, t0, t1, weight, base, space), storage, name,
+                tune.n_trials, seed)
+            run_until_complete(study, objective, tune.n_trials, sampler_factory=_tpe,
+                               seed=seed)
+            _join_workers(others)
+            complete = complete_trials(study)
+    finally:
+        if shared is not None:
+            shared.cleanup()
 
     usable = [
         t for t in complete
@@ -329,6 +345,70 @@ def _select_features(
         step["dropped"] = sorted(set(shipped) - set(smaller))
         shipped, fold_sets, current_cv = smaller, candidate_sets, candidate_cv
     return shipped, current_cv, path
+
+
+def _tpe(seed: int) -> optuna.samplers.BaseSampler:
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=seed)
+
+
+def _score_trial(trial: optuna.Trial, result: CVResult) -> float:
+    trial.set_user_attr("rounds", int(result.rounds))
+    trial.set_user_attr("auc", _num(result.auc))
+    return float(result.logloss)
+
+
+@dataclass
+class _TrialScorer:
+    """The objective in a form other processes can receive: the data and the search space."""
+
+    X: np.ndarray
+    y: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+    weight: np.ndarray | None
+    base: PurgedBooster
+    space: Space
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        booster = _with_features(self.base.with_hyper_parameters(**_suggest(trial, self.space)),
+                                 None)
+        return _score_trial(trial, booster.cross_validate(self.X, self.y, self.t0, self.t1,
+                                                          self.weight))
+
+
+def _work(scorer: _TrialScorer, storage: str, name: str, n_trials: int, seed: int,
+          parent: int) -> None:
+    """One worker process: join the study and run trials until it holds `n_trials`."""
+    from ares_cli.util.orphan import exit_with_parent
+
+    exit_with_parent(parent)
+    with quiet_optuna():
+        study, _ = open_study(name, make_storage(storage), ["minimize"])
+        run_until_complete(study, scorer, n_trials, sampler_factory=_tpe, seed=seed)
+
+
+def _start_workers(count: int, scorer: _TrialScorer, storage: str, name: str, n_trials: int,
+                   seed: int) -> list[Any]:
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+    others = [context.Process(target=_work, args=(scorer, storage, name, n_trials, seed,
+                                                  os.getpid()), daemon=True)
+              for _ in range(count)]
+    for process in others:
+        process.start()
+    return others
+
+
+def _join_workers(others: list[Any]) -> None:
+    for process in others:
+        process.join()
+    failed = [p.exitcode for p in others if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} enhance worker process(es) failed "
+                           f"(exit codes {failed})")
 
 
 def _with_features(booster: PurgedBooster, features: list[int] | None) -> PurgedBooster:
