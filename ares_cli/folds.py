@@ -371,12 +371,20 @@ def _local_processes(sequential: bool = False) -> Any:
 
     import joblib
 
-    from ares_cli.util.orphan import exit_with_parent
-
     if sequential:
         return joblib.parallel_config(backend="sequential")
-    return joblib.parallel_config(backend="loky", initializer=exit_with_parent,
+    return joblib.parallel_config(backend="loky", initializer=_worker_start,
                                   initargs=(os.getpid(),))
+
+
+def _worker_start(parent: int) -> None:
+    """A fold process's start: die with the run, and collect cycles as the main process does
+    (a fold allocates millions of short-lived objects in its searches)."""
+    from ares_cli.util import collector
+    from ares_cli.util.orphan import exit_with_parent
+
+    exit_with_parent(parent)
+    collector.for_batch()
 
 
 def warm_workers(compute: ComputeConfig) -> None:

@@ -7,7 +7,7 @@ base and fine series have no holes and every later step can index bars by positi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -79,26 +79,39 @@ def bars_from_chunks(chunks: Iterable[pl.DataFrame], base_ms: int, fine_ms: int,
     base_parts: list[pl.DataFrame] = []
     fine_parts: list[pl.DataFrame] = []
     carried: pl.DataFrame | None = None
+
+    def reduce(trades: pl.DataFrame) -> None:
+        base_parts.append(_aggregate(trades, base_us, ids=True))
+        fine_parts.append(_aggregate(trades, fine_us))
+
     for chunk in chunks:
         if chunk.height == 0:
             continue
         if not chunk["timestamp"].is_sorted():
             raise ValueError("trades must be sorted by timestamp")
+        slot = chunk["timestamp"].dt.epoch("us").to_numpy() // base_us
         if carried is not None:
             if chunk["timestamp"][0] < carried["timestamp"][-1]:
                 raise ValueError("trade chunks must follow each other in time")
-            chunk = pl.concat([carried, chunk], rechunk=True)
-        slot = chunk["timestamp"].dt.epoch("us").to_numpy() // base_us
+            # only the carried bar's own trades are joined to it (a bar that divides the
+            # day never continues into the next chunk): the day itself is never copied
+            same = int(np.searchsorted(slot, slot[0], side="right")) \
+                if slot[0] == carried["timestamp"].dt.epoch("us")[0] // base_us else 0
+            if same == len(slot):  # the whole chunk continues the carried bar
+                carried = pl.concat([carried, chunk], rechunk=True)
+                continue
+            reduce(pl.concat([carried, chunk.slice(0, same)], rechunk=True) if same
+                   else carried)
+            chunk, slot = chunk.slice(same), slot[same:]
         cut = int(np.searchsorted(slot, slot[-1], side="left"))
-        del slot
         carried = chunk.slice(cut)
-        if cut:
-            done = chunk.slice(0, cut)
-            base_parts.append(_aggregate(done, base_us, ids=True))
-            fine_parts.append(_aggregate(done, fine_us))
+        # a day in pieces of whole bars: each bar is still reduced from all its trades in one
+        # segment (bit for bit the same), and per-trade temporaries stay piece-sized
+        for lo, hi in _pieces(slot[:cut], PIECE_TRADES):
+            reduce(chunk.slice(lo, hi - lo))
+        del slot
     if carried is not None:
-        base_parts.append(_aggregate(carried, base_us, ids=True))
-        fine_parts.append(_aggregate(carried, fine_us))
+        reduce(carried)
     if not base_parts:
         empty = fill_gaps(pl.DataFrame(), base_us)
         return empty, empty, pl.DataFrame(schema={"timestamp": TIMESTAMP, "first_id": pl.Int64,
@@ -107,6 +120,21 @@ def bars_from_chunks(chunks: Iterable[pl.DataFrame], base_ms: int, fine_ms: int,
     ids = base.select(pl.col("bucket").cast(TIMESTAMP).alias("timestamp"), "first_id",
                       "last_id")
     return fill_gaps(base, base_us), fill_gaps(pl.concat(fine_parts), fine_us), ids
+
+
+PIECE_TRADES = 1 << 18  # trades reduced at once (a bar with more is one piece)
+
+
+def _pieces(slot: np.ndarray, size: int = PIECE_TRADES) -> Iterator[tuple[int, int]]:
+    """[lo, hi) row ranges of at most about `size` rows that never split a bar's `slot`."""
+    lo, n = 0, len(slot)
+    while lo < n:
+        hi = min(lo + size, n)
+        if hi < n:  # back to the start of the bar row hi belongs to, or past it if it is lo's
+            start = int(np.searchsorted(slot, slot[hi], side="left"))
+            hi = start if start > lo else int(np.searchsorted(slot, slot[hi], side="right"))
+        yield lo, hi
+        lo = hi
 
 
 def _aggregate(trades: pl.DataFrame, every_us: int, *, ids: bool = False) -> pl.DataFrame:

@@ -84,6 +84,35 @@ def test_bars_are_the_same_wherever_the_chunks_are_cut(market_trades):
     _assert_same_bars(market_trades, frames, HOUR_MS, MINUTE_MS)
 
 
+@pytest.mark.parametrize("piece", [1, 7, 500])
+def test_bars_are_the_same_when_a_day_is_reduced_in_small_pieces(market_trades, monkeypatch,
+                                                                 piece):
+    """A day is reduced a piece of whole bars at a time (memory): pieces of one trade, of a few
+    (most bars hold more, so a piece is then one whole bar) and of hundreds give the same bars,
+    also for a 7h bar that straddles midnight."""
+    from ares_cli.data import bars as bars_module
+
+    monkeypatch.setattr(bars_module, "PIECE_TRADES", piece)
+    frames = list(_chunked(market_trades).frames())
+    _assert_same_bars(market_trades, frames, HOUR_MS, MINUTE_MS)
+    _assert_same_bars(market_trades, frames, 7 * HOUR_MS, 5 * MINUTE_MS)
+
+
+def test_pieces_cover_every_row_once_and_never_split_a_bar():
+    from ares_cli.data.bars import _pieces
+
+    rng = np.random.default_rng(3)
+    slot = np.sort(rng.integers(0, 40, 1_000))
+    for size in (1, 5, 64, 999, 5_000):
+        pieces = list(_pieces(slot, size))
+        assert pieces[0][0] == 0 and pieces[-1][1] == len(slot)
+        assert all(a[1] == b[0] and a[0] < a[1] for a, b in pairwise(pieces))
+        for lo, hi in pieces:
+            assert hi == len(slot) or slot[hi - 1] != slot[hi]  # a bar is never cut
+            # a piece holds at most `size` rows, or one bar that alone holds more
+            assert hi - lo <= size or slot[lo] == slot[hi - 1]
+
+
 def test_bars_of_real_binance_trades_are_the_same_streamed(tmp_path):
     """The real XRP/ETH aggTrades (three UTC days) through the files source into chunks."""
     from ares_cli.data.files.config import FilesConfig
