@@ -124,19 +124,35 @@ def fake_mlflow(tmp_path: Path) -> Iterator[tuple[str, FakeMlflow]]:
 
 
 @pytest.fixture
-def finished_run(small_pipeline, small_config, tmp_path) -> tuple[Store, Manifest]:
-    """The SMALL market's 16 steps written to a store as one finished run."""
+def finished_run(tmp_path) -> tuple[Store, Manifest]:
+    """A finished run in a store, its results small stand-ins of the real ones: what the hook
+    reads is the bundle, the report and the walk-forward, Monte Carlo, A/B and rule records."""
+    import polars as pl
+
+    from ares_cli.config import build_config
+    from ares_cli.ml.models.modelset import ModelSet
+
     store = Store(tmp_path / "store")
     manifest = Manifest(run_id="20260101T000000Z-abcdef", exchange="binance",
-                        symbol="ETHUSDT", config=small_config.to_dict(),
+                        symbol="ETHUSDT", config=build_config({}).to_dict(),
                         steps=[empty_record(s) for s in STEPS], status="complete")
-    for number, outcome in small_pipeline.steps.items():
-        record = manifest.step(number)
+    results = {
+        "walk_forward": Artifact("table", pl.DataFrame({"ret": [0.01, -0.02]})),
+        "monte_carlo": Artifact("json", {"sharpe": 1.2, "looks": 1, "psr": 0.7,
+                                         "verdict": "no edge"}),
+        "ab_test": Artifact("json", {"decision": "keep", "p_value": 0.4}),
+        "params": Artifact("json", {"policy": {"threshold": 0.55},
+                                    "validation_metrics": {"sharpe": 2.0}}),
+        "bundle": Artifact.modelset(ModelSet({"spec": {"bars": {"base": "1h"}}},
+                                             {"m": b"model"})),
+        "report": Artifact("bytes", b"<!DOCTYPE html><h1>report</h1>"),
+    }
+    for name, artifact in results.items():
+        record = manifest.step(PRODUCER[name].number)
         record.status = "ok"
-        for name, kind in outcome.kinds.items():
-            data, _ = encode(Artifact(kind, small_pipeline.catalog[name]))
-            record.outputs[name] = store.put(data)
-            record.kinds[name] = kind
+        data, _ = encode(artifact)
+        record.outputs[name] = store.put(data)
+        record.kinds[name] = artifact.kind
     store.write_manifest(manifest)
     return store, manifest
 
@@ -190,11 +206,14 @@ def test_required_mlflow_fails_with_exit_4_and_the_run_stays_pending(finished_ru
     assert mlflow_state(store, manifest.run_id)["status"] == "pending"
 
 
-def test_off_logs_nothing_and_no_step_key_reads_mlflow(finished_run, small_config) -> None:
+def test_off_logs_nothing_and_no_step_key_reads_mlflow(finished_run) -> None:
+    from ares_cli.config import build_config
+
     store, manifest = finished_run
     assert post_run(store, manifest, MlflowConfig()) == (None, None)
     assert mlflow_state(store, manifest.run_id) is None
+    config = build_config({"mlflow": {"enabled": True}})
     for step in STEPS:  # toggling [mlflow] can change no action key
-        keys = step.config_keys(small_config)
+        keys = step.config_keys(config)
         assert not any(k == "mlflow" or k.startswith("mlflow.") for k in keys), step.name
     assert PRODUCER["bundle"].number == 16
