@@ -211,17 +211,27 @@ def _post_run(runner: Any, manifest: Any) -> tuple[list[str], AresError | None] 
     if not cfg.enabled and not any((store.runs / m.run_id / "mlflow.json").exists()
                                    for m in pair):
         return None
+    from ares_cli.errors import ExternalServiceError
+
     warnings: list[str] = []
+    error: AresError | None = None
     try:
         _, warning = post_run(store, manifest, cfg)
         warnings += [warning] if warning else []
-        for run_id, _, warning in log_pending(store, manifest.exchange, manifest.symbol,
-                                              config_of, skip=manifest.run_id):
-            if warning:
-                warnings.append(f"run {run_id}: {warning}")
     except AresError as exc:
-        return warnings, exc
-    return warnings, None
+        error = exc
+    except Exception as exc:  # the run is done; its logging failed
+        failure = ExternalServiceError(f"MLflow logging failed: {type(exc).__name__}: {exc}")
+        if cfg.required:
+            error = failure
+        else:
+            warnings.append(f"{failure}; the run stays pending: ares log-mlflow "
+                            f"{manifest.run_id}")
+    for run_id, _, warning in log_pending(store, manifest.exchange, manifest.symbol,
+                                          config_of, skip=manifest.run_id):
+        if warning:
+            warnings.append(f"run {run_id}: {warning}")
+    return warnings, error
 
 
 @app.command("run-all")
@@ -275,10 +285,15 @@ def _run_locked(exchange: str, symbol: str, json_mode: bool, make_runner: Any, a
     except AresError as exc:
         raise _fail(exc, json_mode, exchange, symbol, command[0]) from None
     except DiskFull as exc:  # not even the run's record could be written: say where and what
-        raise _fail(StepFailed(f"the store is full: {exc}",
-                               hint=ares_command("resume", exchange=exchange, symbol=symbol)
-                               + " (after freeing space)"),
-                    json_mode, exchange, symbol, command[0]) from None
+        raise _fail(_store_full(exc, exchange, symbol), json_mode, exchange, symbol,
+                    command[0]) from None
+
+
+def _store_full(exc: OSError, exchange: str, symbol: str) -> AresError:
+    """The error of a command that ran out of space in the store (exit 1)."""
+    return StepFailed(f"the store is full: {exc}",
+                      hint="free space on that device, then run the same command again or "
+                      + ares_command("resume", exchange=exchange, symbol=symbol))
 
 
 def _step_names() -> str:
@@ -338,6 +353,7 @@ def resume(
     it); `latest` moves to the new run, the champion stays.
     """
     from ares_cli.runner import Runner, config_of
+    from ares_cli.util.fsutil import DiskFull
 
     try:
         cfg = _load(config, None)
@@ -360,9 +376,12 @@ def resume(
                 raise typer.Exit(0)
             outcome = runner.resume(manifest, numbers, rerun=from_ is not None,
                                     command=["resume", *sys.argv[1:]])
+        _finish(runner, outcome, json_, "resume")
     except AresError as exc:
         raise _fail(exc, json_, exchange, symbol, "resume") from None
-    _finish(runner, outcome, json_, "resume")
+    except DiskFull as exc:
+        raise _fail(_store_full(exc, exchange, symbol), json_, exchange, symbol,
+                    "resume") from None
 
 
 @app.command("status")
@@ -552,9 +571,9 @@ def signal(
     try:
         store = _store(config)
         if exchange is None and symbol is None:
-            latest = [run for _, _, name, run in store.iter_refs() if name == "latest"]
-            if len(latest) == 1:  # the store's only pair (its names as the run spells them)
-                only = store.read_manifest(latest[0])
+            pairs = [run for _, _, name, run in store.iter_refs() if name == "latest"]
+            if len(pairs) == 1:  # the store's only pair (its names as the run spells them)
+                only = store.read_manifest(pairs[0])
                 exchange, symbol = only.exchange, only.symbol
         exchange, symbol = exchange or "binance", symbol or "ETHUSDT"
         decision = load_decision(store, exchange, symbol, latest=latest,
@@ -593,10 +612,13 @@ def log_mlflow(
                                 force=True)
     except AresError as exc:
         raise _fail(exc, json_, command="log-mlflow") from None
+    after = mlflow_state(store, manifest.run_id) or {}
     logged = not (before and before.get("status") == "logged"
-                  and before.get("mlflow_run_id") == mlflow_id)
+                  and before.get("mlflow_run_id") == mlflow_id) \
+        and after.get("logged_by") in (None, manifest.run_id)
     text = (f"run {manifest.run_id}: " + ("logged to MLflow as " if logged else
-                                         "already in MLflow as ") + str(mlflow_id))
+                                         "its results are already in MLflow as ")
+            + str(mlflow_id))
     if json_:
         _json("log-mlflow", 0, message=text, exchange=manifest.exchange,
               symbol=manifest.symbol, run_id=manifest.run_id, mlflow_run_id=mlflow_id,
@@ -728,8 +750,10 @@ def main(argv: list[str] | None = None) -> None:
         code = command.main(args=args, prog_name="ares", standalone_mode=False)
     except typer.Exit as exc:
         code = exc.exit_code
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         code = 130
+        if "--json" in args:
+            _json(_command_name(args), 130, message="interrupted (Ctrl-C)")
     except Exception as exc:
         # A usage error: the parser's exception carries exit code 2 and can show itself.
         if getattr(exc, "exit_code", None) != 2 or not callable(getattr(exc, "show", None)):

@@ -239,13 +239,10 @@ def _guarded(fold: Fold, *args: Any, fit_threads: int | None = None,
     catching the fold's warnings for the parent to log. `fit_threads` sets this process's
     threads for model fits (folds in several processes share the cores; None keeps the
     caller's setting)."""
-    import multiprocessing
+    import contextlib
+    import os
     import warnings
 
-    from ares_cli.util.orphan import exit_with_parent
-
-    if multiprocessing.current_process().name != "MainProcess":  # a worker process: it must
-        exit_with_parent()  # not outlive a killed run
     if fit_threads is not None:
         from ares_cli.ml.models.parallel import set_fit_threads
 
@@ -258,6 +255,10 @@ def _guarded(fold: Fold, *args: Any, fit_threads: int | None = None,
         except Exception as exc:
             error = (fold.number, type(exc).__name__,
                      exc.message if isinstance(exc, AresError) else str(exc))
+        finally:  # a finished fold is counted as done, not as still replaying its last step
+            if kwargs.get("progress_file"):
+                with contextlib.suppress(OSError):
+                    os.remove(kwargs["progress_file"])
     seen = dict.fromkeys((w.category.__name__, str(w.message)) for w in caught)
     return _FoldRun(result, error, list(seen))
 
@@ -288,9 +289,7 @@ def _import_fold_code() -> int:
     import xgboost  # noqa: F401
 
     import ares_cli.pipeline  # noqa: F401
-    from ares_cli.util.orphan import exit_with_parent
 
-    exit_with_parent()
     return os.getpid()
 
 
@@ -299,9 +298,12 @@ def _note_progress(path: str, number: int) -> None:
     import os
 
     tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(str(number))
-    os.replace(tmp, path)
+    try:  # progress is for show: a full /tmp must not fail the fold
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(str(number))
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 class _FoldProgress:

@@ -305,6 +305,7 @@ class Runner:
         """A new run that starts from `parent`'s step records (reused from the cache, not
         re-executed) and records `parent` as `based_on`; `latest` moves to it once it runs."""
         manifest = self.new_manifest(command)
+        manifest.commands = [c for c in manifest.commands if c]  # the caller appends its own
         manifest.steps = [record.model_copy(deep=True) for record in parent.steps]
         manifest.based_on = parent.run_id
         manifest.to = parent.to
@@ -322,7 +323,7 @@ class Runner:
                 manifest = self.child_of(manifest, [])
             self.require_current(manifest, range(1, step.number))
             self.reset_stale(manifest, range(step.number + 1, LAST + 1))
-            manifest.commands.append(command)
+            manifest.commands.append(command)  # a child's first command
             manifest.config = self.config.to_dict()
         return self.execute(manifest, [step.number], force={step.number} if force else None,
                             invalidate_after=True)

@@ -113,6 +113,9 @@ def post_run(store: Store, manifest: Manifest, cfg: Any, *,
                             "identity": identity, "logged_by": done.get("run_id"),
                             "updated": utc_now()})
         return done["mlflow_run_id"], None
+    claim = _claim(ledger.with_suffix(".claim"))
+    if claim is None:  # another live process is logging these very results right now
+        return None, None
     _write(state_path, {"status": "pending", "identity": identity, "updated": utc_now(),
                         "message": "logging to MLflow"})
     try:
@@ -122,6 +125,8 @@ def post_run(store: Store, manifest: Manifest, cfg: Any, *,
         _write(state_path, {"status": "pending", "identity": identity, "updated": utc_now(),
                             "message": str(exc)})
         raise
+    finally:
+        claim.unlink(missing_ok=True)
     if mlflow_id is None:
         _write(state_path, {"status": "pending", "identity": identity, "updated": utc_now(),
                             "message": warning})
@@ -138,7 +143,9 @@ def post_run(store: Store, manifest: Manifest, cfg: Any, *,
 def log_pending(store: Store, exchange: str, symbol: str, config_of: Any,
                 skip: str | None = None) -> list[tuple[str, str | None, str | None]]:
     """Log every run of the pair left pending (but `skip`): `(run id, mlflow id, warning)`
-    each. `config_of(manifest)` gives a run's own config (its `[mlflow]` section is used)."""
+    each. `config_of(manifest)` gives a run's own config (its `[mlflow]` section is used). A
+    run that fails again stays pending, and its failure is a warning here (even when its own
+    config said `required`: it is not the run being finished now)."""
     done = []
     for manifest in store.list_runs():
         if (manifest.exchange, manifest.symbol) != (exchange, symbol) or \
@@ -147,9 +154,38 @@ def log_pending(store: Store, exchange: str, symbol: str, config_of: Any,
         state = mlflow_state(store, manifest.run_id)
         if state is None or state.get("status") != "pending":
             continue
-        mlflow_id, warning = post_run(store, manifest, config_of(manifest).mlflow)
+        try:
+            cfg = config_of(manifest).mlflow.model_copy(update={"required": False})
+            mlflow_id, warning = post_run(store, manifest, cfg)
+        except Exception as exc:  # an older run's logging never fails this one
+            mlflow_id, warning = None, f"MLflow logging failed again: {exc}"
         done.append((manifest.run_id, mlflow_id, warning))
     return done
+
+
+def _claim(path: Path) -> Path | None:
+    """Take the right to log one identity (None: a live process on this host has it). A claim
+    left by a process that died is taken over."""
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = int(path.read_text().strip() or 0)
+                os.kill(holder, 0)
+                return None  # alive: it is logging these results now
+            except (ProcessLookupError, ValueError):
+                path.unlink(missing_ok=True)  # its holder died: take it over
+                continue
+            except (PermissionError, FileNotFoundError):
+                return None
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        return path
+    return None
 
 
 def _write(path: Path, value: dict[str, Any]) -> None:

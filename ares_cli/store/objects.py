@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from ares_cli.errors import IntegrityError, LockHeld
 from ares_cli.store.manifest import Manifest
-from ares_cli.util.fsutil import TMP_PREFIX, atomic_write, safe_name, sha256_file
+from ares_cli.util.fsutil import TMP_PREFIX, DiskFull, atomic_write, safe_name, sha256_file
 from ares_cli.util.jsonutil import canonical_json, json_safe
 
 __all__ = ["CorruptObject", "Store", "atomic_write", "canonical_json", "safe_name", "sha256_bytes",
@@ -186,9 +186,15 @@ class Store:
     def append_log(self, run_id: str, event: dict[str, Any]) -> None:
         """Append one JSON line to the run's log (a torn last line is tolerated by readers)."""
         path = self.runs / run_id / "log.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event, sort_keys=True) + "\n")
+        line = json.dumps(event, sort_keys=True) + "\n"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(line)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFull(path, len(line.encode())) from exc
+            raise
 
     def list_runs(self) -> list[Manifest]:
         """Every readable run manifest, oldest first."""
