@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from ares_cli.steps.s15_ab_test import STEP as AB_TEST
-from ares_cli.steps.s16_save import STEP as SAVE
 
 pytestmark = pytest.mark.slow
 
@@ -67,49 +66,7 @@ def test_save_writes_a_bundle_with_every_model_and_a_report(small_pipeline) -> N
     assert small_pipeline.steps[16].summary in html or "out of sample" in html
 
 
-def _with_mlflow(config, **values):
-    from ares_cli.config import build_config
-
-    raw = config.to_dict()
-    raw["mlflow"] = {**raw["mlflow"], "enabled": True, **values}
-    return build_config(raw)
-
-
-def test_save_logs_to_a_local_mlflow_store(small_pipeline, small_config, tmp_path) -> None:
-    pytest.importorskip("mlflow")
-    from mlflow.tracking import MlflowClient
-
-    from ares_cli.pipeline import run_steps
-
-    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
-    out = run_steps([SAVE], small_pipeline.catalog,
-                    _with_mlflow(small_config, tracking_uri=uri))
-    run_id = out.steps[16].metrics["data"]["mlflow_run_id"]
-    assert run_id and not out.steps[16].warnings
-    run = MlflowClient(tracking_uri=uri).get_run(run_id)
-    assert "walk_forward.looks" in run.data.metrics
-    assert run.data.tags["exchange"] == "binance"
-    names = {a.path for a in MlflowClient(tracking_uri=uri).list_artifacts(run_id)}
-    assert "report.html" in names and "bundle" in names
-
-
-def test_save_with_a_server_that_answers_403_warns_or_fails(small_pipeline, small_config):
-    pytest.importorskip("mlflow")
-    import json
-
-    from ares_cli.errors import ExternalServiceError
-    from ares_cli.pipeline import run_steps
-    from tests.report.test_mlflow_log import DENIED, _serve
-
-    for uri in _serve(403, json.dumps(DENIED).encode(), "application/json"):
-        out = run_steps([SAVE], small_pipeline.catalog,
-                        _with_mlflow(small_config, tracking_uri=uri))
-        (warning,) = out.steps[16].warnings
-        assert uri in warning and "403" in warning
-        with pytest.raises(ExternalServiceError) as err:
-            run_steps([SAVE], small_pipeline.catalog,
-                      _with_mlflow(small_config, tracking_uri=uri, required=True))
-        assert err.value.exit_code == 4 and uri in str(err.value)
+# MLflow is logged after the run, not by step 16: tests/commands/test_mlflow_post.py.
 
 
 def test_the_live_decision_equals_the_batch_scoring_and_ignores_later_bars(small_pipeline,
