@@ -323,7 +323,7 @@ class Runner:
                 manifest = self.child_of(manifest, [])
             self.require_current(manifest, range(1, step.number))
             self.reset_stale(manifest, range(step.number + 1, LAST + 1))
-            manifest.commands.append(command)  # a child's first command
+            manifest.commands.append(command)
             manifest.config = self.config.to_dict()
         return self.execute(manifest, [step.number], force={step.number} if force else None,
                             invalidate_after=True)
