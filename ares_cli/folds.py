@@ -133,7 +133,8 @@ def run_fold(fold: Fold, bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
         result = run_steps(steps, catalog, fold_cfg, exchange=exchange, symbol=symbol,
                            state_key=fold_state_key(state_key, fold),
                            on_step=None if progress_file is None else
-                           lambda step: _note_progress(progress_file, step.number))
+                           lambda step, fraction: _note_progress(progress_file, step.number,
+                                                                 fraction))
     except InsufficientData as exc:
         # Too little of something in this fold's own past (labelled rows, proposals, a
         # regime's rows): the pipeline could not have trained then, so nothing trades on the
@@ -293,14 +294,15 @@ def _import_fold_code() -> int:
     return os.getpid()
 
 
-def _note_progress(path: str, number: int) -> None:
-    """Write the number of the step a fold is replaying (whole or not at all: a rename)."""
+def _note_progress(path: str, number: int, fraction: float = 0.0) -> None:
+    """Write the number of the step a fold is replaying and how far that step says it is
+    (whole or not at all: a rename)."""
     import os
 
     tmp = f"{path}.tmp"
     try:  # progress is for show: a full /tmp must not fail the fold
         with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(str(number))
+            handle.write(f"{number} {max(0.0, min(1.0, fraction)):.3f}")
         os.replace(tmp, path)
     except OSError:
         pass
@@ -319,7 +321,7 @@ class _FoldProgress:
         self.folder = tempfile.mkdtemp(prefix="ares-folds-")
         self.folds, self.numbers = folds, sorted(s.number for s in steps)
         self.names = {s.number: s.name for s in steps}
-        self.report, self.done = report, 0
+        self.report, self.done, self.shown = report, 0, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="ares-fold-progress",
                                         daemon=True)
@@ -342,7 +344,8 @@ class _FoldProgress:
 
     def finished(self, k: int) -> None:
         self.done = k
-        self.report(0.05 + 0.85 * k / len(self.folds), f"{k} of {len(self.folds)} folds done")
+        self.shown = max(self.shown, 0.05 + 0.85 * k / len(self.folds))
+        self.report(self.shown, f"{k} of {len(self.folds)} folds done")
 
     def _poll(self) -> None:
         last = ""
@@ -351,18 +354,22 @@ class _FoldProgress:
             for fold in self.folds:
                 try:
                     with open(self.path(fold), encoding="utf-8") as handle:
-                        number = int(handle.read() or 0)
+                        number_text, fraction_text = handle.read().split()
+                    number, fraction = int(number_text), float(fraction_text)
                 except (OSError, ValueError):
                     continue
                 if number in self.numbers:
-                    share += self.numbers.index(number) / len(self.numbers)
-                    parts.append(f"fold {fold.number}: {number} {self.names[number]}")
+                    share += (self.numbers.index(number) + fraction) / len(self.numbers)
+                    parts.append(f"fold {fold.number}: {number} {self.names[number]} "
+                                 f"{fraction:.0%}")
             text = "; ".join(parts)
             if text and text != last:
                 last = text
                 whole = min(self.done + share, len(self.folds))
-                self.report(0.05 + 0.85 * whole / len(self.folds),
-                            f"{self.done} of {len(self.folds)} folds done; {text}")
+                # a fold that finished before the one ahead of it in the results is not yet
+                # counted as done, yet no longer replaying: the bar never moves back for it
+                self.shown = max(self.shown, 0.05 + 0.85 * whole / len(self.folds))
+                self.report(self.shown, f"{self.done} of {len(self.folds)} folds done; {text}")
 
 
 def _local_processes(sequential: bool = False) -> Any:

@@ -59,7 +59,7 @@ def run_steps(
     work_dir: Path | None = None,
     state_key: str = "memory",
     compute: ComputeConfig | None = None,
-    on_step: Callable[[Step], None] | None = None,
+    on_step: Callable[[Step, float], None] | None = None,
 ) -> PipelineResult:
     """Run the steps `which` in number order on `catalog` (artifact name -> value); return the
     new catalog. The caller passes Step objects (the registry or a step's own imports), so this
@@ -67,7 +67,8 @@ def run_steps(
 
     Inputs a step needs and no earlier step produced must be in `catalog`; optional inputs are
     passed when present. A step that cannot do its job raises, as under the runner.
-    `on_step(step)` is told as each step starts (walk-forward's progress from its workers).
+    `on_step(step, fraction)` is told as each step starts (0) and as it reports progress
+    (walk-forward's progress from its workers).
     """
     from ares_cli.data.chunks import MemoryObjects
 
@@ -79,13 +80,14 @@ def run_steps(
         missing = [n for n in step.inputs if n not in result.catalog]
         if missing:
             raise StepFailed(f"step {step.name} needs {missing}, which the catalog lacks")
-        if on_step is not None:
-            on_step(step)
         inputs = {n: result.catalog[n] for n in (*step.all_inputs, *step.external_inputs)
                   if n in result.catalog}
+        shown = {} if on_step is None else {"progress": _forward(on_step, step)}
+        if on_step is not None:
+            on_step(step, 0.0)
         env = StepEnv(exchange=exchange, symbol=symbol, work_dir=work_dir,
                       state_key=f"{state_key}-{step.number}", compute=compute,
-                      objects=objects)
+                      objects=objects, **shown)
         produced = step.run(inputs, step_view(step, config), env)
         check_outputs(step, produced)
         outcome = StepOutcome({}, {}, produced.metrics, produced.warnings, produced.summary)
@@ -96,3 +98,10 @@ def run_steps(
             result.catalog[name] = decode(data, artifact.kind, objects)
         result.steps[step.number] = outcome
     return result
+
+
+def _forward(on_step: Callable[[Step, float], None], step: Step) -> Callable[[float, str], None]:
+    def progress(fraction: float, message: str = "") -> None:
+        on_step(step, fraction)
+
+    return progress

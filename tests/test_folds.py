@@ -141,8 +141,8 @@ def test_the_bar_moves_while_a_fold_replays_its_steps(monkeypatch):
     from ares_cli.steps import STEPS
 
     def slow_run_fold(fold, *_args, progress_file=None, **_kwargs):
-        for number in (5, 9):
-            folds_module._note_progress(progress_file, number)
+        for number, fraction in ((5, 0.0), (6, 0.5), (9, 0.0)):
+            folds_module._note_progress(progress_file, number, fraction)
             time.sleep(1.6)
         return fold.number
 
@@ -155,7 +155,8 @@ def test_the_bar_moves_while_a_fold_replays_its_steps(monkeypatch):
                                  progress=lambda f, m: reported.append((f, m)))
     assert got == [1]
     messages = [m for _, m in reported]
-    assert any("fold 1: 5 analyst-train" in m for m in messages), messages
+    assert any("fold 1: 5 analyst-train 0%" in m for m in messages), messages
+    assert any("fold 1: 6 analyst-enhance 50%" in m for m in messages), messages  # in a step
     assert any("fold 1: 9 tactician-train" in m for m in messages), messages
     fractions = [f for f, _ in reported]
     assert fractions == sorted(fractions) and 0.05 < fractions[0] < fractions[-1] == 0.9
