@@ -27,8 +27,8 @@ SMALL_SETS = [arg for section, values in SMALL.items() for key, value in values.
 TINY = [arg for item in TINY_SETS for arg in ("--set", item)]
 
 # Every step boundary, and three kills inside a step: step 6 after its first tuned member,
-# step 12 after its study (before its result is stored), step 13 after its first fold (the
-# other still computing in a worker process), in the order a run meets them.
+# step 12 after its study (before its result is stored), step 13 once its bar passes 30 %
+# (folds still computing in worker processes), in the order a run meets them.
 KILLS = [f"kill-before:{n}" for n in range(1, 7)] + ["kill-during:6:0.3"] + [
     f"kill-before:{n}" for n in range(7, 13)] + ["kill-during:12:0.5", "kill-before:13",
                                                  "kill-during:13:0.3"] + [
