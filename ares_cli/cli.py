@@ -202,14 +202,13 @@ def _finish(runner: Any, outcome: Any, json_mode: bool, command: str) -> None:
 def _post_run(runner: Any, manifest: Any) -> tuple[list[str], AresError | None] | None:
     """Log the finished run to MLflow (when `[mlflow] enabled`), then the pair's earlier runs
     left pending: (warnings, the error when `required`) or None when nothing was tried."""
-    from ares_cli.commands.mlflow_post import log_pending, post_run
+    from ares_cli.commands.mlflow_post import STATE, log_pending, post_run
     from ares_cli.runner import config_of
 
     store, cfg = runner.store, runner.config.mlflow
     pair = [m for m in store.list_runs()
             if (m.exchange, m.symbol) == (manifest.exchange, manifest.symbol)]
-    if not cfg.enabled and not any((store.runs / m.run_id / "mlflow.json").exists()
-                                   for m in pair):
+    if not cfg.enabled and not any((store.runs / m.run_id / STATE).exists() for m in pair):
         return None
     from ares_cli.errors import ExternalServiceError
 

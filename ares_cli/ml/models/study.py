@@ -30,6 +30,7 @@ import socket
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,10 +43,13 @@ __all__ = [
     "complete_trials",
     "count_complete",
     "fail_dead_local_trials",
+    "join_workers",
     "make_storage",
     "open_study",
     "quiet_optuna",
     "run_until_complete",
+    "shared_storage",
+    "start_workers",
     "trial_seed",
     "worker_identity",
 ]
@@ -378,3 +382,52 @@ def _process_start(pid: int) -> int | None:
         return int(stat.rsplit(")", 1)[1].split()[19])
     except (OSError, IndexError, ValueError):
         return None
+
+
+@contextmanager
+def shared_storage(storage: str, workers: int, work_dir: Path | None,
+                   key: str) -> Iterator[tuple[str, str | None]]:
+    """`(storage, note)`: the configured storage, or, for several workers on in-memory storage
+    (`key` = "" in the config), a journal file in a temporary folder of `work_dir` that the
+    processes share for the block's duration, with the note saying so."""
+    import tempfile
+
+    if workers <= 1 or storage:
+        yield storage, None
+        return
+    with tempfile.TemporaryDirectory(dir=work_dir) as folder:
+        journal = os.path.join(folder, f"{key.split('.')[0]}.journal")
+        yield f"journal:{journal}", (
+            f"{workers} workers shared a temporary journal file ({key} is in memory, so the "
+            "study does not outlive the step)")
+
+
+def _child(parent: int, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    """A worker process's body: it exits if the run that started it dies, then `target`."""
+    from ares_cli.util.orphan import exit_with_parent
+
+    exit_with_parent(parent)
+    target(*args)
+
+
+def start_workers(count: int, target: Callable[..., None], *args: Any) -> list[Any]:
+    """`count` spawned processes running `target(*args)` (spawn: no fork of a threaded
+    process); each exits when this process dies."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    others = [context.Process(target=_child, args=(os.getpid(), target, args), daemon=True)
+              for _ in range(count)]
+    for process in others:
+        process.start()
+    return others
+
+
+def join_workers(others: list[Any], what: str) -> None:
+    """Wait for the worker processes; RuntimeError naming `what` if any failed."""
+    for process in others:
+        process.join()
+    failed = [p.exitcode for p in others if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} {what} worker process(es) failed "
+                           f"(exit codes {failed})")

@@ -20,8 +20,6 @@ Pure apart from the Optuna storage the caller names; optuna is imported inside t
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,10 +31,13 @@ from ares_cli.ml.models.booster import CVResult, PurgedBooster, drop_lowest_gain
 from ares_cli.ml.models.study import (
     complete_trials,
     count_complete,
+    join_workers,
     make_storage,
     open_study,
     quiet_optuna,
     run_until_complete,
+    shared_storage,
+    start_workers,
 )
 from ares_cli.util.section import Field, Section
 
@@ -226,32 +227,23 @@ def tune_model(
         return _score_trial(trial, cv(base.with_hyper_parameters(**_suggest(trial, space))))
 
     baseline = cv(base)
-    storage, shared = tune.storage, None
-    if workers > 1 and not storage:  # processes share a journal file for this call only
-        shared = tempfile.TemporaryDirectory(dir=work_dir)
-        storage = f"journal:{os.path.join(shared.name, 'enhance.journal')}"
-        notes.append(f"{workers} workers shared a temporary journal file (enhance.storage is "
-                     "in memory, so the study does not outlive the step)")
-    try:
-        with quiet_optuna():
-            study, failed = open_study(name, make_storage(storage), ["minimize"])
-            if failed:
-                notes.append(f"marked {failed} trial(s) left RUNNING by a dead process as FAIL")
-            if not study.get_trials(deepcopy=False):
-                start = {k: getattr(base.config, k) for k in space}
-                if all(_in_space(k, v, space) for k, v in start.items()):
-                    study.enqueue_trial(start)  # trial 0 scores the untuned recipe
-            done = count_complete(study)
-            others = _start_workers(
-                workers - 1, _TrialScorer(X, y, t0, t1, weight, base, space), storage, name,
-                tune.n_trials, seed)
-            run_until_complete(study, objective, tune.n_trials, sampler_factory=_tpe,
-                               seed=seed)
-            _join_workers(others)
-            complete = complete_trials(study)
-    finally:
-        if shared is not None:
-            shared.cleanup()
+    with shared_storage(tune.storage, workers, work_dir, "enhance.storage") as (storage, note), \
+            quiet_optuna():
+        notes += [note] if note else []
+        study, failed = open_study(name, make_storage(storage), ["minimize"])
+        if failed:
+            notes.append(f"marked {failed} trial(s) left RUNNING by a dead process as FAIL")
+        if not study.get_trials(deepcopy=False):
+            start = {k: getattr(base.config, k) for k in space}
+            if all(_in_space(k, v, space) for k, v in start.items()):
+                study.enqueue_trial(start)  # trial 0 scores the untuned recipe
+        done = count_complete(study)
+        others = start_workers(workers - 1, _work,
+                               _TrialScorer(X, y, t0, t1, weight, base, space), storage, name,
+                               tune.n_trials, seed)
+        run_until_complete(study, objective, tune.n_trials, sampler_factory=_tpe, seed=seed)
+        join_workers(others, "enhance")
+        complete = complete_trials(study)
 
     usable = [
         t for t in complete
@@ -378,37 +370,11 @@ class _TrialScorer:
                                                           self.weight))
 
 
-def _work(scorer: _TrialScorer, storage: str, name: str, n_trials: int, seed: int,
-          parent: int) -> None:
+def _work(scorer: _TrialScorer, storage: str, name: str, n_trials: int, seed: int) -> None:
     """One worker process: join the study and run trials until it holds `n_trials`."""
-    from ares_cli.util.orphan import exit_with_parent
-
-    exit_with_parent(parent)
     with quiet_optuna():
         study, _ = open_study(name, make_storage(storage), ["minimize"])
         run_until_complete(study, scorer, n_trials, sampler_factory=_tpe, seed=seed)
-
-
-def _start_workers(count: int, scorer: _TrialScorer, storage: str, name: str, n_trials: int,
-                   seed: int) -> list[Any]:
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-    others = [context.Process(target=_work, args=(scorer, storage, name, n_trials, seed,
-                                                  os.getpid()), daemon=True)
-              for _ in range(count)]
-    for process in others:
-        process.start()
-    return others
-
-
-def _join_workers(others: list[Any]) -> None:
-    for process in others:
-        process.join()
-    failed = [p.exitcode for p in others if p.exitcode != 0]
-    if failed:
-        raise RuntimeError(f"{len(failed)} enhance worker process(es) failed "
-                           f"(exit codes {failed})")
 
 
 def _with_features(booster: PurgedBooster, features: list[int] | None) -> PurgedBooster:

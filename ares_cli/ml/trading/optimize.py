@@ -21,8 +21,6 @@ RDB URL, resumable, with N local worker processes or workers on other machines j
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -317,14 +315,6 @@ def _work(problem: Problem, storage: str, name: str, seed: int) -> None:
                            sampler_factory=_sampler_factory(problem.cfg.population), seed=seed)
 
 
-def _child_work(problem: Problem, storage: str, name: str, seed: int, parent: int) -> None:
-    """`_work` in a spawned worker process, which exits if the run that started it is killed."""
-    from ares_cli.util.orphan import exit_with_parent
-
-    exit_with_parent(parent)
-    _work(problem, storage, name, seed)
-
-
 def pareto_front(sharpe: np.ndarray, drawdown: np.ndarray, feasible: np.ndarray) -> np.ndarray:
     """Indices of the feasible points no other feasible point dominates (Sharpe at least as
     high and drawdown at least as low, one strictly), in input order. Duplicates all stay."""
@@ -453,40 +443,32 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
     """Run (or resume) the study and read off the front, the chosen point and every trial's
     returns. With several workers and in-memory storage, a journal file in a temporary folder
     is shared by the processes for the step's duration."""
-    import multiprocessing
-
-    from ares_cli.ml.models.study import complete_trials, make_storage, open_study, quiet_optuna
+    from ares_cli.ml.models.study import (
+        complete_trials,
+        join_workers,
+        make_storage,
+        open_study,
+        quiet_optuna,
+        shared_storage,
+        start_workers,
+    )
 
     cfg = problem.cfg
     notes: list[str] = []
-    storage = cfg.storage
     anchors = anchor_params(cfg, problem.frame.member_names, problem.max_delay,
                             problem.hold_anchor)
-    tmp = None
-    if problem.workers > 1 and not storage:
-        tmp = tempfile.TemporaryDirectory(dir=work_dir)
-        storage = f"journal:{os.path.join(tmp.name, 'optimize.journal')}"
-        notes.append(f"{problem.workers} workers shared a temporary journal file (optimize.storage "
-                     "is in memory, so the study does not outlive the step)")
-    try:
+    with shared_storage(cfg.storage, problem.workers, work_dir,
+                        "optimize.storage") as (storage, note):
+        notes += [note] if note else []
         if storage:
             progress(0.05, f"{problem.workers} worker(s) on study {study_name}")
             with quiet_optuna():
                 _enqueue_anchors(open_study(study_name, make_storage(storage),
                                             ["maximize", "minimize"])[0], anchors)
-            context = multiprocessing.get_context("spawn")
-            others = [context.Process(target=_child_work, args=(problem, storage, study_name,
-                                                                seed, os.getpid()), daemon=True)
-                      for _ in range(problem.workers - 1)]
-            for proc in others:
-                proc.start()
+            others = start_workers(problem.workers - 1, _work, problem, storage, study_name,
+                                   seed)
             _work(problem, storage, study_name, seed)
-            for proc in others:
-                proc.join()
-            failed = [p.exitcode for p in others if p.exitcode != 0]
-            if failed:
-                raise RuntimeError(f"{len(failed)} optimize worker process(es) failed "
-                                   f"(exit codes {failed})")
+            join_workers(others, "optimize")
             with quiet_optuna():
                 study, _ = open_study(study_name, make_storage(storage),
                                       ["maximize", "minimize"])
@@ -500,9 +482,6 @@ def search(problem: Problem, *, study_name: str, seed: int, work_dir: Path | Non
                 run_until_complete(study, problem.objective, cfg.trials,
                                    sampler_factory=_sampler_factory(cfg.population), seed=seed)
         done = complete_trials(study)
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     progress(0.8, "front, chosen point and per-trial returns")
     sharpe = np.array([t.values[0] for t in done])
     dd = np.array([t.values[1] for t in done])
