@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ares_cli.steps.base import Step
 
 __all__ = ["CHOICES", "FoldResult", "Stitched", "fold_state_key", "run_fold", "run_folds",
-           "stitch", "warm_workers"]
+           "start_folds_early", "stitch", "warm_workers"]
 
 # The artifacts a fold trades with: none may depend on a row of its test span.
 CHOICES = ("analyst_models", "analyst_models_enhanced", "analyst_ensemble_model",
@@ -425,14 +425,74 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
               compute: ComputeConfig | None = None, state_key: str = "memory",
               progress: Callable[[float, str], None] = lambda *_: None) -> list[FoldResult]:
     """Every fold through joblib (local processes or Dask, as `compute` says: a resource that
-    changes where folds run, never what they compute); results in fold order.
+    changes where folds run, never what they compute); results in fold order. When the runner
+    began these folds early under `state_key` (`start_folds_early`), their results are taken.
 
     Raises:
         StepFailed / DataError: the first failed fold, with its number and cause.
     """
-    import joblib
+    from ares_cli.util import early
 
-    from ares_cli import errors
+    begun, taken = early.take(state_key, progress) if state_key != "memory" else (False, None)
+    if begun and taken[0] == folds:
+        runs = taken[1]
+    else:  # not begun early (or, never expected, for other folds): run them now
+        runs = _run_jobs(folds, bars, fine, config, steps, exchange=exchange, symbol=symbol,
+                         compute=compute, state_key=state_key, progress=progress)
+    return _finish(folds, runs)
+
+
+def start_folds_early(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
+                      steps: Sequence[Step], *, exchange: str, symbol: str,
+                      compute: ComputeConfig | None, state_key: str) -> bool:
+    """Begin the folds in the background under `state_key` (step 13's action key), for
+    `run_folds` with the same key to take; local processes only (a Dask cluster is not this
+    machine's idle core). False when nothing was begun."""
+    import threading
+
+    from ares_cli.util import early
+
+    compute = compute or ComputeConfig()
+    if state_key == "memory" or compute.backend != "local" or min(compute.n_jobs,
+                                                                   len(folds)) < 2:
+        return False
+    stop = threading.Event()
+
+    def work(progress: Callable[[float, str], None]) -> tuple[list[Fold], list[_FoldRun]]:
+        return folds, _run_jobs(folds, bars, fine, config, steps, exchange=exchange,
+                                symbol=symbol, compute=compute, state_key=state_key,
+                                progress=progress, stop=stop)
+
+    def cancel() -> None:
+        stop.set()
+        _kill_local_workers()
+
+    return early.start(state_key, work, cancel)
+
+
+class _Cancelled(Exception):
+    """Early folds stopped because their run ended without taking them."""
+
+
+def _kill_local_workers() -> None:
+    """End joblib's local worker processes now, folds in flight included (the next folds get
+    new ones)."""
+    import contextlib
+
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        with contextlib.suppress(Exception):
+            executor.shutdown(wait=False, kill_workers=True)
+
+
+def _run_jobs(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
+              steps: Sequence[Step], *, exchange: str, symbol: str,
+              compute: ComputeConfig | None, state_key: str,
+              progress: Callable[[float, str], None], stop: Any = None) -> list[_FoldRun]:
+    """The folds' runs (results, errors, warnings) in fold order."""
+    import joblib
 
     compute = compute or ComputeConfig()
     for thread in _WARMING:
@@ -453,9 +513,14 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
                                          progress_file=tracker.path(folds[k]) if local
                                          else None)
                 for k in order]
-        results = _dispatch(jobs, compute, n_jobs, tracker)
-    runs: list[_FoldRun] = [r for _, r in sorted(zip(order, results, strict=True),
-                                                 key=lambda p: p[0])]
+        results = _dispatch(jobs, compute, n_jobs, tracker, stop)
+    return [r for _, r in sorted(zip(order, results, strict=True), key=lambda p: p[0])]
+
+
+def _finish(folds: list[Fold], runs: list[_FoldRun]) -> list[FoldResult]:
+    """The folds' results, their warnings raised again here and the first error raised."""
+    from ares_cli import errors
+
     _reraise_warnings(runs, folds)
     for run in runs:
         if run.error is not None:
@@ -469,7 +534,7 @@ def run_folds(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
 
 
 def _dispatch(jobs: list[Any], compute: ComputeConfig, n_jobs: int,
-              tracker: _FoldProgress) -> list[Any]:
+              tracker: _FoldProgress, stop: Any = None) -> list[Any]:
     """The jobs' results in job order, through local processes or a Dask cluster."""
     import joblib
 
@@ -492,12 +557,15 @@ def _dispatch(jobs: list[Any], compute: ComputeConfig, n_jobs: int,
         with client, joblib.parallel_config(backend="dask"):
             return _collect(joblib.Parallel(n_jobs=-1, return_as="generator")(jobs), tracker)
     with _local_processes(sequential=n_jobs == 1):
-        return _collect(joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs), tracker)
+        return _collect(joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs), tracker,
+                        stop)
 
 
-def _collect(generator: Any, tracker: _FoldProgress) -> list[Any]:
+def _collect(generator: Any, tracker: _FoldProgress, stop: Any = None) -> list[Any]:
     out = []
     for k, r in enumerate(generator, start=1):
+        if stop is not None and stop.is_set():
+            raise _Cancelled("walk-forward begun early: its run ended without it")
         out.append(r)
         tracker.finished(k)
     return out

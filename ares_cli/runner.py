@@ -17,7 +17,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ares_cli.artifacts import decode, encode
@@ -43,6 +43,7 @@ from ares_cli.steps.base import (
 from ares_cli.store.looks import LookLedger
 from ares_cli.store.manifest import Manifest, StepRecord, utc_now
 from ares_cli.store.objects import Store, sha256_bytes
+from ares_cli.util import early
 from ares_cli.util.command import ares_command
 from ares_cli.util.faults import maybe_kill_before, maybe_kill_during
 from ares_cli.util.fsutil import DiskFull
@@ -195,6 +196,7 @@ class Runner:
         self._code: dict[str, str] = {}
         self._decoded: dict[str, Any] = {}  # digest -> decoded output (bars, splits, ...)
         self._fingerprints: dict[str, dict[str, Any]] = {}  # bars digest -> fingerprint
+        self._begun_early: set[int] = set()  # steps begun in the background (`_start_early`)
 
     def snapshot_code(self, steps: list[Step]) -> None:
         """Record the code digest of each step about to run (see the module docstring)."""
@@ -367,9 +369,10 @@ class Runner:
         self.reporter.run_started(manifest.run_id, steps, LAST)
         self.reporter.message(self._plan(manifest, steps))
         outcome = RunOutcome(manifest, 0)
+        self._begun_early = set()
         try:
             prepared = False
-            for step in steps:
+            for k, step in enumerate(steps):
                 maybe_kill_before(step.number)
                 record = self._run_one(manifest, step, step.number in force)
                 if not prepared and record.status == "ok" and step.number >= 2:
@@ -378,6 +381,8 @@ class Runner:
                     for later in steps:
                         if later.number > step.number and later.prepare is not None:
                             later.prepare(self.config.compute)
+                if record.done:
+                    self._start_early(manifest, steps[k + 1:], force)
                 if invalidate_after and record.done:
                     self._invalidate_dependants(manifest, step)
                 self.save(manifest)
@@ -391,6 +396,7 @@ class Runner:
             self.save(manifest)
             raise
         finally:
+            early.cancel_all()  # work begun for a step this run never reached
             self.reporter.close()
         outcome.warnings = [w for r in manifest.steps for w in r.warnings]
         manifest.warnings = outcome.warnings
@@ -399,6 +405,37 @@ class Runner:
         self.save(manifest)
         self.log(manifest, "run-finished", status=manifest.status, exit_code=outcome.exit_code)
         return outcome
+
+    def _start_early(self, manifest: Manifest, later: list[Step], force: set[int]) -> None:
+        """Begin in the background each later step that can start early, once every input it
+        needs is made and none of their makers is still to run in this invocation; not when
+        its result is cached. It begins under the action key it will run with."""
+        to_run = {s.number for s in later}
+        for step in later:
+            if (step.start_early is None or step.run is None
+                    or step.number in self._begun_early
+                    or any(PRODUCER[name].number in to_run for name in step.all_inputs)):
+                continue
+            try:
+                refs = self._input_refs(manifest, step)
+            except AresError:
+                continue
+            digests = {name: ref[0] for name, ref in refs.items()}
+            probe = StepEnv(exchange=self.options.exchange, symbol=self.options.symbol)
+            key = action_key(step, self.config, digests, probe,
+                             code=self._code.get(step.run.__module__))
+            view = step_view(step, self.config)
+            volatile = step.volatile(view) if step.volatile else False
+            if (step.number not in force and not volatile
+                    and self.store.get_action(key) is not None):
+                continue  # it will be a cache hit
+            self._begun_early.add(step.number)
+            env = replace(self.env(step, manifest, key), progress=lambda *_: None)
+            if step.start_early(StoredInputs(self.store, refs, self.options), view, env):
+                self.log(manifest, "step-begun-early", step=step.name)
+                self.reporter.message(
+                    f"{step.number} {step.name} began in the background: it needs only "
+                    f"{', '.join(sorted(refs))}, which exist")
 
     def _input_refs(self, manifest: Manifest, step: Step) -> dict[str, tuple[str, str, Step]]:
         """name -> (digest, kind, producer) for every input present in the manifest."""

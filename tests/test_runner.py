@@ -162,3 +162,48 @@ def test_warm_workers_are_the_processes_the_folds_then_use(monkeypatch):
     with folds._local_processes():  # the settings run_folds asks for
         used = set(joblib.Parallel(n_jobs=2)(joblib.delayed(os.getpid)() for _ in range(8)))
     assert used <= warmed
+
+
+def test_a_step_begins_early_once_its_inputs_exist_under_the_key_it_then_runs_with(
+        store_copy, monkeypatch):
+    """A step that can start early (walk-forward) is begun as soon as every maker of its inputs
+    has run and none is still to run, under the action key the step itself then runs with (so
+    it takes exactly that work); never for a cached step; and work nobody took is cancelled
+    when the run ends (mutations: starting it before its last maker ran, or with another key,
+    or not cancelling, each fail this)."""
+    import dataclasses
+
+    import ares_cli.runner as runner_module
+    from ares_cli.util import early
+
+    begun: list[dict] = []
+    cancelled: list[str] = []
+    last = runner_module.BY_NUMBER[TINY_LAST_STEP]
+
+    def start_early(inputs, _view, env) -> bool:
+        begun.append({"inputs": sorted(inputs), "key": env.state_key})
+        return early.start(env.state_key, lambda _progress: None,
+                           cancel=lambda: cancelled.append(env.state_key))
+
+    patched = dict(runner_module.BY_NUMBER)
+    patched[TINY_LAST_STEP] = dataclasses.replace(last, start_early=start_early)
+    monkeypatch.setattr(runner_module, "BY_NUMBER", patched)
+
+    assert statuses(run_all()) == ["cached"] * TINY_LAST_STEP
+    assert begun == []  # its result is cached: nothing to begin
+    summary = run_all("--set", "costs.slippage_bps=5.0")
+    assert statuses(summary)[7:] == ["ok"] * (TINY_LAST_STEP - 7)
+    assert len(begun) == 1 and begun[0]["inputs"] == sorted(last.all_inputs)
+    record = json.loads((store_copy / "runs" / summary["run_id"] / "manifest.json")
+                        .read_text())["steps"][TINY_LAST_STEP - 1]
+    assert begun[0]["key"] == record["action_key"]
+    events = [json.loads(line) for line in
+              (store_copy / "runs" / summary["run_id"] / "log.jsonl").read_text().splitlines()]
+    order = [(e["event"], e.get("step")) for e in events
+             if e["event"] in ("step-finished", "step-started", "step-begun-early")]
+    makers = {runner_module.PRODUCER[name].name for name in last.all_inputs}
+    at = order.index(("step-begun-early", last.name))
+    assert {name for event, name in order[:at] if event == "step-finished"} >= makers
+    assert order[at + 1] == ("step-started", last.name)
+    # the step did not take it (only walk-forward takes its work): cancelled at the run's end
+    assert cancelled == [record["action_key"]] and early.pending() == []

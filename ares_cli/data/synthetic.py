@@ -103,7 +103,7 @@ def ar1(shocks: np.ndarray, phi: float, block: int = 512) -> np.ndarray:
 
 DAY_STREAM = 0xDA7  # a day's per-trade draws: np.random.default_rng([seed, DAY_STREAM, day])
 OUTAGE_STREAM = 0x0DD
-LOOKAHEAD_TRADES = 600_000  # trades drawn ahead of the day being made (a bound on memory)
+LOOKAHEAD_TRADES = 1_200_000  # trades drawn ahead, the day being made among them (bounds memory)
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,11 @@ class Step:
     # this one will likely execute too): walk-forward's worker processes import their
     # libraries while steps 3-12 run. A resource: it changes no result.
     prepare: Callable[[ComputeConfig], None] | None = None
+    # Begun in the background as soon as this step's inputs exist, while the steps between run
+    # (walk-forward's folds need only bars and splits); True when it began. The step computes
+    # the same when it runs, and takes the work begun under its action key
+    # (`StepEnv.state_key`) instead. A resource: it changes no result.
+    start_early: Callable[[Mapping[str, Any], ConfigView, StepEnv], bool] | None = None
 
     @property
     def all_inputs(self) -> tuple[str, ...]:

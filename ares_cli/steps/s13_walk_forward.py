@@ -20,7 +20,7 @@ from ares_cli.steps.s12_optimize import STEP as OPTIMIZE
 if TYPE_CHECKING:
     from ares_cli.config import Config
     from ares_cli.config_view import ConfigView
-    from ares_cli.ml.evaluation.walk_forward import ComputeConfig
+    from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
 
 # The steps every fold re-runs, imported from their own modules (not the registry): their code,
 # and what it imports, is part of this step's digest, so an edit to any of them re-runs
@@ -41,23 +41,28 @@ def config_keys(config: Config) -> tuple[str, ...]:
     return tuple(sorted(keys))
 
 
-def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+def _plan(inputs: Mapping[str, Any], cfg: ConfigView) -> list[Fold]:
     import polars as pl
 
     from ares_cli.errors import DataError
-    from ares_cli.folds import run_folds, stitch
     from ares_cli.ml.evaluation.walk_forward import plan_folds
-    from ares_cli.util.jsonutil import json_safe
 
-    config = cfg.as_config()
     splits = inputs["splits"]
-    bars = inputs["bars"]
     test_start = int(splits.filter(pl.col("window") == "test")["bar_index"].min())
     gap = cfg.split.purge_bars + cfg.split.embargo_bars
     try:
-        folds = plan_folds(bars.height, test_start, cfg.walk_forward, gap)
+        return plan_folds(inputs["bars"].height, test_start, cfg.walk_forward, gap)
     except ValueError as exc:
         raise DataError(str(exc)) from None
+
+
+def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
+    from ares_cli.folds import run_folds, stitch
+    from ares_cli.util.jsonutil import json_safe
+
+    config = cfg.as_config()
+    bars = inputs["bars"]
+    folds = _plan(inputs, cfg)
     env.progress(0.02, f"{len(folds)} folds ({cfg.walk_forward.scheme}) on "
                  f"{env.compute.backend if env.compute else 'local'} workers")
     results = run_folds(folds, bars, inputs["bars_fine"], config, REPLAYED,
@@ -92,6 +97,21 @@ def run(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> StepResult:
                       json_safe(metrics), warnings=warnings, summary=summary)
 
 
+def start_early(inputs: Mapping[str, Any], cfg: ConfigView, env: StepEnv) -> bool:
+    """Begin the folds in the background as soon as the bars and splits exist: they need
+    nothing of steps 4-12's outputs, and those steps leave a core idle. `run` takes them."""
+    from ares_cli.errors import AresError
+    from ares_cli.folds import start_folds_early
+
+    try:
+        folds = _plan(inputs, cfg)
+    except AresError:
+        return False  # the step says so itself when it runs
+    return start_folds_early(folds, inputs["bars"], inputs["bars_fine"], cfg.as_config(),
+                             REPLAYED, exchange=env.exchange, symbol=env.symbol,
+                             compute=env.compute, state_key=env.state_key)
+
+
 def _warm_workers(compute: ComputeConfig) -> None:
     from ares_cli.folds import warm_workers
 
@@ -109,4 +129,5 @@ STEP = Step(
     libraries=("xgboost-cpu", "scikit-learn", "optuna", "numba"),
     run=run,
     prepare=_warm_workers,
+    start_early=start_early,
 )

@@ -90,3 +90,76 @@ def test_dask_local_cluster_gives_the_local_digests(small_pipeline, small_config
     assert [r.choices for r in results] == [f["choices"] for f in local]
     stitched = pl.concat([r.returns for r in results]).sort("bar_index")
     assert stitched["ret"].equals(small_pipeline.catalog["walk_forward"]["ret"])
+
+
+def _loky_workers() -> list[int]:
+    """This process's joblib worker processes (not their resource tracker)."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if (proc.name.isdigit() and int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()
+                and b"popen_loky" in cmdline):
+            found.append(int(proc.name))
+    return found
+
+
+def test_folds_begun_early_are_what_the_step_takes(small_pipeline, small_config,
+                                                   monkeypatch) -> None:
+    """Folds begun in the background while steps 4-12 run give the step's choices and returns
+    bit for bit, and the step takes them instead of running the folds again."""
+    import ares_cli.folds as folds_module
+
+    folds = _folds(small_pipeline)
+    bars, fine = small_pipeline.catalog["bars"], small_pipeline.catalog["bars_fine"]
+    args = (folds, bars, fine, small_config, REPLAYED)
+    assert folds_module.start_folds_early(*args, exchange="binance", symbol="ETHUSDT",
+                                          compute=ComputeConfig(n_jobs=2), state_key="k-early")
+
+    def ran_again(*_args, **_kwargs):
+        raise AssertionError("the folds ran again instead of being taken")
+
+    monkeypatch.setattr(folds_module, "_run_jobs", ran_again)
+    shown: list[float] = []
+    results = run_folds(*args, exchange="binance", symbol="ETHUSDT", state_key="k-early",
+                        progress=lambda f, _m: shown.append(f))
+    local = small_pipeline.catalog["walk_forward_folds"]["folds"]
+    assert [r.choices for r in results] == [f["choices"] for f in local]
+    stitched = pl.concat([r.returns for r in results]).sort("bar_index")
+    assert stitched["ret"].equals(small_pipeline.catalog["walk_forward"]["ret"])
+    assert shown and shown[-1] == pytest.approx(0.9)  # the last progress, shown when taken
+
+
+def test_folds_nobody_takes_stop_with_their_processes(small_pipeline, small_config) -> None:
+    """A run that fails before walk-forward cancels its early folds: the thread ends and the
+    worker processes computing them are gone, instead of computing on behind the run."""
+    import time
+
+    from ares_cli.folds import start_folds_early
+    from ares_cli.util import early
+
+    folds = _folds(small_pipeline)
+    assert start_folds_early(folds, small_pipeline.catalog["bars"],
+                             small_pipeline.catalog["bars_fine"], small_config, REPLAYED,
+                             exchange="binance", symbol="ETHUSDT",
+                             compute=ComputeConfig(n_jobs=2), state_key="k-cancel")
+    deadline = time.monotonic() + 60
+    while len(_loky_workers()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(_loky_workers()) == 2
+    time.sleep(1.0)  # folds in flight
+    began = time.monotonic()
+    early.cancel_all(timeout=30)
+    assert time.monotonic() - began < 15 and early.pending() == []
+    deadline = time.monotonic() + 10
+    while _loky_workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _loky_workers() == []
+    assert not [t for t in __import__("threading").enumerate()
+                if t.name.startswith("ares-early-")]
