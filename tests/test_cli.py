@@ -234,6 +234,7 @@ def test_step_by_name_and_number_and_resume_from(env):
     assert resumed["run_id"] == by_number["run_id"]
 
 
+@pytest.mark.slow  # several processes: the slow tier (CI) runs it
 def test_resume_from_beyond_the_runs_last_step_runs_it(env):
     assert ares("run-all", *QUICK, "--to", "2", "--json")[0] == 0
     _, resumed = ares("resume", "--from", "3", "--json")

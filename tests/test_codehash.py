@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ares_cli.codehash import code_digest, module_closure, read_source
 from ares_cli.steps import STEPS
 
@@ -67,6 +69,7 @@ print(json.dumps({s.name: [code_digest(s.run.__module__), len(module_closure(s.r
 """
 
 
+@pytest.mark.slow  # several processes: the slow tier (CI) runs it
 def test_every_digest_is_the_same_in_every_process():
     """Set order varies with the hash seed: a closure that depended on it gave step 13 two
     digests across processes, so an unchanged run-all re-ran walk-forward in ~40 % of calls."""

@@ -150,6 +150,7 @@ def test_a_store_moved_to_another_path_still_works(store_copy: Path, tmp_path: P
     assert all(s["status"] == "cached" for s in summary["steps"][:TINY_LAST_STEP])
 
 
+@pytest.mark.slow  # several processes: the slow tier (CI) runs it
 def test_a_worker_process_exits_when_the_run_that_started_it_dies(tmp_path: Path) -> None:
     """The fold processes (even one that never got a task) and their resource trackers are
     gone soon after their parent is killed with SIGKILL."""

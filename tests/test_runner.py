@@ -116,27 +116,7 @@ def test_check_outputs_rejects_missing_undeclared_and_empty_outputs():
         check_outputs(split, StepResult({**good, "splits": Artifact.table(pl.DataFrame())}))
 
 
-def test_a_later_steps_preparation_starts_only_once_an_earlier_step_really_ran(
-        store_copy, monkeypatch):
-    """Walk-forward's workers are warmed in the background once a step before it executes
-    (not on an all-cached run, where they would only cost CPU and exit time), and once."""
-    import dataclasses
-
-    import ares_cli.runner as runner_module
-
-    calls: list[object] = []
-    last = runner_module.BY_NUMBER[TINY_LAST_STEP]
-    patched = dict(runner_module.BY_NUMBER)
-    patched[TINY_LAST_STEP] = dataclasses.replace(last, prepare=calls.append)
-    monkeypatch.setattr(runner_module, "BY_NUMBER", patched)
-
-    assert statuses(run_all()) == ["cached"] * TINY_LAST_STEP
-    assert calls == []
-    summary = run_all("--set", "costs.slippage_bps=5.0")
-    assert statuses(summary)[7:] == ["ok"] * (TINY_LAST_STEP - 7)
-    assert len(calls) == 1 and calls[0].n_jobs >= 1  # the run's compute config
-
-
+@pytest.mark.slow  # several processes: the slow tier (CI) runs it
 def test_warm_workers_are_the_processes_the_folds_then_use(monkeypatch):
     """The warm-up starts joblib's reusable local processes; the folds run in those same
     processes (no second start-up), and one job or a Dask backend starts nothing."""
@@ -164,13 +144,15 @@ def test_warm_workers_are_the_processes_the_folds_then_use(monkeypatch):
     assert used <= warmed
 
 
-def test_a_step_begins_early_once_its_inputs_exist_under_the_key_it_then_runs_with(
-        store_copy, monkeypatch):
-    """A step that can start early (walk-forward) is begun as soon as every maker of its inputs
+def test_later_steps_are_prepared_and_begun_early_only_when_they_will_run(store_copy,
+                                                                          monkeypatch):
+    """Walk-forward's workers are warmed in the background once a step before it executes
+    (not on an all-cached run, where they would only cost CPU and exit time), and once.
+
+    A step that can start early (walk-forward) is begun as soon as every maker of its inputs
     has run and none is still to run, under the action key the step itself then runs with (so
     it takes exactly that work); never for a cached step; and work nobody took is cancelled
-    when the run ends (mutations: starting it before its last maker ran, or with another key,
-    or not cancelling, each fail this)."""
+    when the run ends (mutations: another key, or not cancelling, each fail this)."""
     import dataclasses
 
     import ares_cli.runner as runner_module
@@ -185,14 +167,17 @@ def test_a_step_begins_early_once_its_inputs_exist_under_the_key_it_then_runs_wi
         return early.start(env.state_key, lambda _progress: None,
                            cancel=lambda: cancelled.append(env.state_key))
 
+    prepared: list[object] = []
     patched = dict(runner_module.BY_NUMBER)
-    patched[TINY_LAST_STEP] = dataclasses.replace(last, start_early=start_early)
+    patched[TINY_LAST_STEP] = dataclasses.replace(last, start_early=start_early,
+                                                  prepare=prepared.append)
     monkeypatch.setattr(runner_module, "BY_NUMBER", patched)
 
     assert statuses(run_all()) == ["cached"] * TINY_LAST_STEP
-    assert begun == []  # its result is cached: nothing to begin
+    assert begun == [] and prepared == []  # cached: nothing to prepare or begin
     summary = run_all("--set", "costs.slippage_bps=5.0")
     assert statuses(summary)[7:] == ["ok"] * (TINY_LAST_STEP - 7)
+    assert len(prepared) == 1 and prepared[0].n_jobs >= 1  # the run's compute config
     assert len(begun) == 1 and begun[0]["inputs"] == sorted(last.all_inputs)
     record = json.loads((store_copy / "runs" / summary["run_id"] / "manifest.json")
                         .read_text())["steps"][TINY_LAST_STEP - 1]
