@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ares_cli.artifacts import decode, encode
-from ares_cli.codehash import code_digest, digest_memo
+from ares_cli.codehash import code_digest, digest_memo, user_memo_path
 from ares_cli.config import Config, build_config, upgrade_snapshot
 from ares_cli.errors import (
     AresError,
@@ -200,7 +200,7 @@ class Runner:
 
     def snapshot_code(self, steps: list[Step]) -> None:
         """Record the code digest of each step about to run (see the module docstring)."""
-        with digest_memo(self.store.root / "cache" / "code-digests.json"):
+        with digest_memo(self.store.root / "cache" / "code-digests.json", user_memo_path()):
             for step in steps:
                 if step.run is not None and step.run.__module__ not in self._code:
                     self._code[step.run.__module__] = code_digest(step.run.__module__)

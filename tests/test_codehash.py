@@ -138,3 +138,36 @@ def test_a_memo_file_gives_the_same_digests_and_is_used(tmp_path, monkeypatch) -
     with codehash.digest_memo(memo_path):
         assert code_digest(step) == fresh
     codehash._digest_and_imports.cache_clear()
+
+
+def test_a_new_store_takes_the_digests_this_user_already_computed(tmp_path) -> None:
+    """The memo is read from the store's file and from the user's cache shared by all stores:
+    a new store uses what another store's run computed (planted wrong, it shows) and keeps a
+    copy, so it needs the user's cache no more (mutation: reading only the first file fails
+    this)."""
+    from ares_cli import codehash
+
+    step = next(s for s in STEPS if s.number == 4).run.__module__
+    fresh = code_digest(step)
+    store_memo, user_memo = tmp_path / "store.json", tmp_path / "user.json"
+    codehash._digest_and_imports.cache_clear()
+    with codehash.digest_memo(tmp_path / "other-store.json", user_memo):
+        assert code_digest(step) == fresh
+    assert user_memo.is_file()
+    planted = {k: ["0" * 64, v[1]] for k, v in json.loads(user_memo.read_text()).items()}
+    user_memo.write_text(json.dumps(planted))
+    codehash._digest_and_imports.cache_clear()
+    with codehash.digest_memo(store_memo, user_memo):
+        assert code_digest(step) != fresh  # taken from the user's memo, not parsed
+    assert json.loads(store_memo.read_text()) == planted  # the store keeps its own copy
+    codehash._digest_and_imports.cache_clear()
+
+
+def test_the_users_memo_is_where_the_environment_says(monkeypatch, tmp_path) -> None:
+    from ares_cli.codehash import user_memo_path
+
+    monkeypatch.setenv("ARES_CACHE_DIR", str(tmp_path / "a"))
+    assert user_memo_path() == tmp_path / "a" / "code-digests.json"
+    monkeypatch.delenv("ARES_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert user_memo_path() == tmp_path / "x" / "ares" / "code-digests.json"
