@@ -27,6 +27,9 @@ __all__ = ["CHUNKS_FORMAT", "DAY_US", "Chunk", "ChunkWriter", "MemoryObjects", "
 
 CHUNKS_FORMAT = "ares.trade-chunks/1"
 DAY_US = 86_400_000_000
+# Day chunks are zstd level 1: against level 3, 1.5 s less CPU to write 17.8 M trades and faster
+# to read back in step 2, for 17 % more bytes (185 against 158 MB).
+TRADES_ZSTD_LEVEL = 1
 
 
 class Objects(Protocol):
@@ -175,7 +178,7 @@ class ChunkWriter:
     def _write(self, frame: pl.DataFrame) -> Chunk:
         frame = frame.select([pl.col(c).cast(t) for c, t in TRADES_SCHEMA.items()])
         self._holes.add(frame)
-        digest = self._objects.put(table_bytes(frame))
+        digest = self._objects.put(table_bytes(frame, TRADES_ZSTD_LEVEL))
         stamps = frame["timestamp"].dt.epoch("us")
         ids = frame["trade_id"]
         return Chunk(

@@ -12,10 +12,10 @@ if TYPE_CHECKING:
 __all__ = ["read_table", "table_bytes"]
 
 
-def table_bytes(frame: pl.DataFrame) -> bytes:
-    """Deterministic parquet bytes of `frame` (zstd level 3, no statistics)."""
+def table_bytes(frame: pl.DataFrame, level: int = 3) -> bytes:
+    """Deterministic parquet bytes of `frame` (zstd at `level`, no statistics)."""
     buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=False)
+    frame.write_parquet(buffer, compression="zstd", compression_level=level, statistics=False)
     return buffer.getvalue()
 
 
