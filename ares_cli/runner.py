@@ -431,7 +431,14 @@ class Runner:
                 continue  # it will be a cache hit
             self._begun_early.add(step.number)
             env = replace(self.env(step, manifest, key), progress=lambda *_: None)
-            if step.start_early(StoredInputs(self.store, refs, self.options), view, env):
+            try:
+                begun = step.start_early(StoredInputs(self.store, refs, self.options), view,
+                                         env)
+            except Exception as exc:  # only time is lost: the step meets it when it runs
+                self.log(manifest, "step-not-begun-early", step=step.name,
+                         message=f"{type(exc).__name__}: {exc}")
+                continue
+            if begun:
                 self.log(manifest, "step-begun-early", step=step.name)
                 self.reporter.message(
                     f"{step.number} {step.name} began in the background: it needs only "

@@ -192,3 +192,12 @@ def test_later_steps_are_prepared_and_begun_early_only_when_they_will_run(store_
     assert order[at + 1] == ("step-started", last.name)
     # the step did not take it (only walk-forward takes its work): cancelled at the run's end
     assert cancelled == [record["action_key"]] and early.pending() == []
+
+    def broken(*_args) -> bool:
+        raise OSError("cannot read the bars")
+
+    patched[TINY_LAST_STEP] = dataclasses.replace(last, start_early=broken)
+    summary = run_all("--set", "costs.slippage_bps=6.0")  # a failed early start costs time only
+    assert summary["exit_code"] == 0 and statuses(summary)[7:] == ["ok"] * (TINY_LAST_STEP - 7)
+    log = (store_copy / "runs" / summary["run_id"] / "log.jsonl").read_text()
+    assert '"step-not-begun-early"' in log and "cannot read the bars" in log
