@@ -10,7 +10,7 @@ import secrets
 import shutil
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 __all__ = ["TMP_PREFIX", "DiskFull", "atomic_write", "fsync_dir", "safe_name", "sha256_file"]
 
@@ -42,9 +42,21 @@ class DiskFull(OSError):
         super().__init__(errno.ENOSPC, f"no space left on the device of {path.parent}: "
                          f"writing {path.name} needs {needed:,} bytes ({free})")
         self.folder, self.needed = path.parent, needed
+        self._text = str(self.strerror)
 
     def __str__(self) -> str:
-        return str(self.strerror)
+        return self._text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its message (a worker process may raise it to its parent)."""
+        return (_disk_full, (self._text, str(self.folder), self.needed))
+
+
+def _disk_full(text: str, folder: str, needed: int) -> DiskFull:
+    error = DiskFull.__new__(DiskFull)
+    OSError.__init__(error, errno.ENOSPC, text)
+    error.folder, error.needed, error._text = Path(folder), needed, text
+    return error
 
 
 def _write_all(handle: BinaryIO, data: bytes) -> None:
