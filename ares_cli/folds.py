@@ -24,6 +24,8 @@ from ares_cli.errors import AresError, InsufficientData, StepFailed
 from ares_cli.ml.evaluation.walk_forward import ComputeConfig, Fold
 
 if TYPE_CHECKING:
+    import threading
+
     from ares_cli.ml.trading.engine import Backtest, Market
     from ares_cli.steps.base import Step
 
@@ -490,7 +492,8 @@ def _kill_local_workers() -> None:
 def _run_jobs(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config: Any,
               steps: Sequence[Step], *, exchange: str, symbol: str,
               compute: ComputeConfig | None, state_key: str,
-              progress: Callable[[float, str], None], stop: Any = None) -> list[_FoldRun]:
+              progress: Callable[[float, str], None],
+              stop: threading.Event | None = None) -> list[_FoldRun]:
     """The folds' runs (results, errors, warnings) in fold order."""
     import joblib
 
@@ -534,7 +537,7 @@ def _finish(folds: list[Fold], runs: list[_FoldRun]) -> list[FoldResult]:
 
 
 def _dispatch(jobs: list[Any], compute: ComputeConfig, n_jobs: int,
-              tracker: _FoldProgress, stop: Any = None) -> list[Any]:
+              tracker: _FoldProgress, stop: threading.Event | None = None) -> list[Any]:
     """The jobs' results in job order, through local processes or a Dask cluster."""
     import joblib
 
@@ -561,7 +564,8 @@ def _dispatch(jobs: list[Any], compute: ComputeConfig, n_jobs: int,
                         stop)
 
 
-def _collect(generator: Any, tracker: _FoldProgress, stop: Any = None) -> list[Any]:
+def _collect(generator: Any, tracker: _FoldProgress,
+             stop: threading.Event | None = None) -> list[Any]:
     out = []
     for k, r in enumerate(generator, start=1):
         if stop is not None and stop.is_set():
