@@ -24,16 +24,20 @@ class IdHoles:
 
     def add(self, part: pl.DataFrame) -> None:
         """Feed the next part (`trade_id` and `timestamp` columns; more are ignored)."""
-        ordered = part.select("trade_id", "timestamp").sort("trade_id")
+        ordered = part.select("trade_id", "timestamp")
+        if not ordered["trade_id"].is_sorted():  # a day is usually in id order already
+            ordered = ordered.sort("trade_id")
         if ordered.height == 0:
             return
-        if self._carried is not None and ordered["trade_id"][0] <= self._carried["trade_id"][0]:
+        carried = self._carried
+        if carried is not None and ordered["trade_id"][0] <= carried["trade_id"][0]:
             self.unordered = True
         self.count += ordered.height
-        joined = ordered if self._carried is None else pl.concat([self._carried, ordered])
         self._carried = ordered.tail(1)
-        ids = joined["trade_id"].to_numpy()
-        step = np.diff(ids)
+        ids = ordered["trade_id"].to_numpy()
+        # the gap from the carried id first, then the part's own: one pass over the ids, as
+        # over the joined ids, without copying the part
+        step = np.diff(ids, prepend=ids[:1] if carried is None else carried["trade_id"][0])
         gaps = step > 1
         self.holes += int(gaps.sum())
         self.missing += int((step[gaps] - 1).sum())
@@ -41,8 +45,9 @@ class IdHoles:
             k = int(np.argmax(np.where(gaps, step, 0)))
             if step[k] - 1 > self.longest:  # strictly: the first of equal holes, as one pass
                 self.longest = int(step[k] - 1)
-                times = joined["timestamp"]
-                self.longest_at = (times[k], times[k + 1])
+                times = ordered["timestamp"]
+                before = times[k - 1] if k > 0 else carried["timestamp"][0]  # type: ignore[index]
+                self.longest_at = (before, times[k])
 
     def result(self) -> dict[str, Any]:
         """How many holes, how many ids in all and their share of the ids the span should

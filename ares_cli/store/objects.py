@@ -176,7 +176,9 @@ class Store:
         return self.runs / run_id / "manifest.json"
 
     def write_manifest(self, manifest: Manifest) -> None:
-        data = json.dumps(json_safe(manifest.to_json()), indent=2, sort_keys=True,
+        # compact: written after every step, it grows to half a megabyte, and indented JSON
+        # goes through the pure-Python encoder (3x slower); `ares show RUN` prints it indented
+        data = json.dumps(json_safe(manifest.to_json()), separators=(",", ":"), sort_keys=True,
                           allow_nan=False).encode()
         atomic_write(self.manifest_path(manifest.run_id), data)
 
