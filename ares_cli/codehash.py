@@ -108,7 +108,6 @@ def _digest_and_imports(name: str, source: str) -> tuple[str, tuple[str, ...]]:
     result = hashlib.sha256(normal.encode()).hexdigest(), found
     if memo is not None:
         memo.known[key] = [result[0], list(found)]
-        memo.added = True
     return result
 
 
@@ -123,7 +122,6 @@ class DigestMemo:
     def __init__(self, *paths: Path) -> None:
         self.paths = paths
         self.known: dict[str, list] = {}
-        self.added = False
         self._had: dict[Path, set[str]] = {}
         salt = f"{sys.version_info[:2]}\0{Path(__file__).read_text(encoding='utf-8')}\0"
         self._salt = salt.encode()
@@ -136,10 +134,6 @@ class DigestMemo:
                                if isinstance(v, list) and len(v) == 2}
             self._had[path] = set(entries)
             self.known.update(entries)
-
-    @property
-    def path(self) -> Path:
-        return self.paths[0]
 
     def key(self, source: str) -> str:
         return hashlib.sha256(self._salt + source.encode()).hexdigest()

@@ -18,7 +18,7 @@ import traceback
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ares_cli.artifacts import decode, encode
 from ares_cli.codehash import code_digest, digest_memo, user_memo_path
@@ -49,6 +49,9 @@ from ares_cli.util.faults import maybe_kill_before, maybe_kill_during
 from ares_cli.util.fsutil import DiskFull
 from ares_cli.util.jsonutil import canonical_json, json_safe
 from ares_cli.util.versions import library_version, library_versions, lock_differences
+
+if TYPE_CHECKING:
+    from ares_cli.config_view import ConfigView
 
 
 class Reporter(Protocol):
@@ -406,6 +409,17 @@ class Runner:
         self.log(manifest, "run-finished", status=manifest.status, exit_code=outcome.exit_code)
         return outcome
 
+    def _action_key(self, step: Step, input_digests: dict[str, str]) -> str:
+        """The key `step` runs under with these inputs, this config and the code snapshot."""
+        probe = StepEnv(exchange=self.options.exchange, symbol=self.options.symbol)
+        return action_key(step, self.config, input_digests, probe,
+                          code=self._code.get(step.run.__module__) if step.run else None)
+
+    @staticmethod
+    def _volatile(step: Step, view: ConfigView) -> bool:
+        """Whether the step's result depends on the outside world (never a cache hit)."""
+        return bool(step.volatile and step.volatile(view))
+
     def _start_early(self, manifest: Manifest, later: list[Step], force: set[int]) -> None:
         """Begin in the background each later step that can start early, once every input it
         needs is made and none of their makers is still to run in this invocation; not when
@@ -420,13 +434,9 @@ class Runner:
                 refs = self._input_refs(manifest, step)
             except AresError:
                 continue
-            digests = {name: ref[0] for name, ref in refs.items()}
-            probe = StepEnv(exchange=self.options.exchange, symbol=self.options.symbol)
-            key = action_key(step, self.config, digests, probe,
-                             code=self._code.get(step.run.__module__))
+            key = self._action_key(step, {name: ref[0] for name, ref in refs.items()})
             view = step_view(step, self.config)
-            volatile = step.volatile(view) if step.volatile else False
-            if (step.number not in force and not volatile
+            if (step.number not in force and not self._volatile(step, view)
                     and self.store.get_action(key) is not None):
                 continue  # it will be a cache hit
             self._begun_early.add(step.number)
@@ -606,12 +616,9 @@ class Runner:
             record.input_digests = {name: ref[0] for name, ref in refs.items()}
             record.config = self.config.slice(step.config_keys(self.config))
             view = step_view(step, self.config)
-            probe = StepEnv(exchange=self.options.exchange, symbol=self.options.symbol)
-            key = action_key(step, self.config, record.input_digests, probe,
-                             code=self._code.get(step.run.__module__) if step.run else None)
-            record.action_key = key
-            volatile = step.volatile(view) if step.volatile else False
-            cached = None if (force or volatile) else self.store.get_action(key)
+            key = record.action_key = self._action_key(step, record.input_digests)
+            recompute = force or self._volatile(step, view)
+            cached = None if recompute else self.store.get_action(key)
             if cached is not None:
                 self._fill_from_action(record, cached)
                 record.status = "cached"
