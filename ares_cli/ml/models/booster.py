@@ -366,7 +366,7 @@ def scores(
     (folds) of the per-group AUC, skipping groups whose rows hold a single class.
     Returns (metrics dict, AUC per group value (None if skipped), notes about skipped groups).
     """
-    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+    from ares_cli.ml.stats import binary_scores
 
     scored = np.isfinite(p) & (group >= 0)
     ys, ps, bs, gs = y[scored], p[scored], base[scored], group[scored]
@@ -378,15 +378,15 @@ def scores(
             group_auc[g] = None
             notes.append(f"{what} {g}: test rows hold a single class, AUC skipped")
         else:
-            group_auc[g] = float(roc_auc_score(ys[rows], ps[rows]))
+            group_auc[g] = binary_scores.auc(ys[rows], ps[rows])
     aucs = [a for a in group_auc.values() if a is not None]
     nan = float("nan")
 
     def loss(q: np.ndarray) -> float:
-        return float(log_loss(ys, np.clip(q, EPS, 1.0 - EPS), labels=[0, 1])) if ys.size else nan
+        return binary_scores.log_loss(ys, np.clip(q, EPS, 1.0 - EPS))
 
     def accuracy(q: np.ndarray) -> float:
-        return float(accuracy_score(ys == 1, q >= 0.5)) if ys.size else nan
+        return binary_scores.accuracy(ys, q)
 
     metrics = {
         "rows": int(ys.size),

@@ -149,10 +149,11 @@ def evaluate(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
 
     Returns log-loss (of `p` clipped to [EPS, 1 - EPS], so a confident miss is finite), AUC (None
     when `y` holds only one class, where it is undefined), accuracy (predict 1 when p >= 0.5),
-    Brier score and the row count, all from `sklearn.metrics`. Every held-out bar counts once.
+    Brier score and the row count (`binary_scores`: sklearn's figures, tested equal). Every
+    held-out bar counts once.
     Empty input gives None for every figure and `rows` 0.
     """
-    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+    from ares_cli.ml.stats import binary_scores
 
     probs = np.asarray(p, dtype=np.float64).ravel()
     labels = np.asarray(y).ravel()
@@ -168,10 +169,10 @@ def evaluate(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     yi = labels.astype(np.int64)
     both = 0 < yi.sum() < n
     return {
-        "log_loss": float(log_loss(yi, _clip(probs), labels=[0, 1])),
-        "auc": float(roc_auc_score(yi, probs)) if both else None,
-        "accuracy": float(accuracy_score(yi, (probs >= 0.5).astype(np.int64))),
-        "brier": float(brier_score_loss(yi, np.clip(probs, 0.0, 1.0), labels=[0, 1])),
+        "log_loss": binary_scores.log_loss(yi, _clip(probs)),
+        "auc": binary_scores.auc(yi, probs) if both else None,
+        "accuracy": binary_scores.accuracy(yi, probs),
+        "brier": binary_scores.brier(yi, np.clip(probs, 0.0, 1.0)),
         "rows": n,
     }
 
