@@ -330,26 +330,40 @@ def fit_booster(
     valid: tuple[np.ndarray, np.ndarray] | None = None,
     early_stopping_rounds: int | None = None,
 ) -> xgb.Booster:
-    """One `xgboost.train` call (the single place models are trained; tests spy on it).
+    """A booster of `rounds` boosting rounds; with `valid` and `early_stopping_rounds`, cut
+    short once that many rounds in a row have not lowered the validation log-loss, with
+    `best_iteration` where it was lowest. The single place models are trained (tests spy on it).
 
-    The validation set, when given, is unweighted like every reported metric.
+    The rounds and the early stopping are `xgboost.train`'s (a test holds them to the same
+    model bytes and best iteration), run here on the public `Booster` API without its
+    per-round callback bookkeeping and its closing `Booster.reset`, which re-serialises the
+    model: 0.4-4 ms a fit, some thousands of fits in a run. The validation set is unweighted
+    like every reported metric.
     """
     import xgboost as xgb
 
     dtrain = xgb.DMatrix(X, label=y, weight=w, missing=np.nan, nthread=xgb_params["nthread"])
-    evals = []
-    if valid is not None:
-        dvalid = xgb.DMatrix(valid[0], label=valid[1], missing=np.nan,
-                             nthread=xgb_params["nthread"])
-        evals = [(dvalid, "valid")]
-    return xgb.train(
-        xgb_params,
-        dtrain,
-        num_boost_round=int(rounds),
-        evals=evals,
-        early_stopping_rounds=early_stopping_rounds if valid is not None else None,
-        verbose_eval=False,
-    )
+    if valid is None or not early_stopping_rounds:
+        booster = xgb.Booster(xgb_params, [dtrain])
+        for i in range(int(rounds)):
+            booster.update(dtrain, i)
+        return booster
+    dvalid = xgb.DMatrix(valid[0], label=valid[1], missing=np.nan, nthread=xgb_params["nthread"])
+    booster = xgb.Booster(xgb_params, [dtrain, dvalid])
+    evals = [(dvalid, "valid")]
+    best, best_round, stale = math.inf, 0, 0
+    for i in range(int(rounds)):
+        booster.update(dtrain, i)
+        # "[i]\tvalid-logloss:0.69...": parsed as xgboost's own callbacks parse it
+        score = float(booster.eval_set(evals, i).rsplit(":", 1)[1])
+        if i == 0 or score < best:  # round 0 always counts, as in xgboost
+            best, best_round, stale = score, i, 0
+        else:
+            stale += 1
+            if stale >= early_stopping_rounds:
+                break
+    booster.set_attr(best_iteration=str(best_round), best_score=str(best))
+    return booster
 
 
 def predict_booster(booster: xgb.Booster, X: np.ndarray) -> np.ndarray:

@@ -12,7 +12,13 @@ import ares_cli.ml.models.booster as booster_module
 import ares_cli.ml.models.parallel as parallel
 from ares_cli.errors import InsufficientData
 from ares_cli.ml.features.labels import average_uniqueness
-from ares_cli.ml.models.booster import BoostConfig, PurgedBooster, predict_model, scores
+from ares_cli.ml.models.booster import (
+    BoostConfig,
+    PurgedBooster,
+    fit_booster,
+    predict_model,
+    scores,
+)
 from ares_cli.ml.models.cv import PurgedKFold
 
 # Small and single-threaded: fast and immune to other processes competing for the cores.
@@ -331,3 +337,53 @@ def test_cross_validation_is_the_same_at_any_fit_thread_count(monkeypatch: pytes
         assert np.array_equal(other.oof, results[0].oof, equal_nan=True)
         assert other.best_rounds == results[0].best_rounds
         assert other.notes == results[0].notes and other.rounds == results[0].rounds
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_fit_booster_is_xgboost_train(case: int) -> None:
+    """The hand-driven rounds and early stopping give `xgboost.train`'s model, byte for byte,
+    and its best iteration (missing values, weights, depths, patience and rates varied)."""
+    import xgboost as xgb
+
+    rng = np.random.default_rng(100 + case)
+    n, k = int(rng.integers(40, 500)), int(rng.integers(3, 30))
+    X = rng.normal(size=(n, k))
+    X[rng.random((n, k)) < 0.05] = np.nan
+    y = (rng.random(n) < 0.3 + 0.4 * (np.nan_to_num(X[:, 0]) > 0)).astype(np.float64)
+    w = rng.random(n) + 0.5
+    params = BoostConfig(max_depth=int(rng.integers(2, 6)),
+                         learning_rate=float(rng.choice([0.05, 0.3]))).xgb_params(case)
+    cut, patience = int(0.8 * n), int(rng.choice([3, 30]))
+
+    ours = fit_booster(params, X[:cut], y[:cut], w[:cut], 300, valid=(X[cut:], y[cut:]),
+                       early_stopping_rounds=patience)
+    train = xgb.DMatrix(X[:cut], label=y[:cut], weight=w[:cut], missing=np.nan, nthread=1)
+    valid = xgb.DMatrix(X[cut:], label=y[cut:], missing=np.nan, nthread=1)
+    theirs = xgb.train(params, train, 300, evals=[(valid, "valid")],
+                       early_stopping_rounds=patience, verbose_eval=False)
+    assert ours.best_iteration == theirs.best_iteration
+    assert bytes(ours.save_raw("ubj")) == bytes(theirs.save_raw("ubj"))
+
+    rounds = ours.best_iteration + 1
+    refit = fit_booster(params, X, y, w, rounds)
+    reference = xgb.train(params, xgb.DMatrix(X, label=y, weight=w, missing=np.nan, nthread=1),
+                          rounds)
+    assert bytes(refit.save_raw("ubj")) == bytes(reference.save_raw("ubj"))
+    assert np.array_equal(refit.inplace_predict(X), reference.inplace_predict(X))
+
+
+def test_fit_booster_ties_do_not_count_as_gains() -> None:
+    """Trees that cannot split leave the validation loss where it was: like xgboost, the best
+    iteration stays the first of the tied rounds and training stops a patience later."""
+    import xgboost as xgb
+
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(200, 4)), (rng.random(200) < 0.4).astype(np.float64)
+    params = {**BoostConfig().xgb_params(0), "min_child_weight": 1e9}  # no split allowed
+    ours = fit_booster(params, X[:150], y[:150], np.ones(150), 100,
+                       valid=(X[150:], y[150:]), early_stopping_rounds=5)
+    theirs = xgb.train(params, xgb.DMatrix(X[:150], label=y[:150], nthread=1), 100,
+                       evals=[(xgb.DMatrix(X[150:], label=y[150:], nthread=1), "valid")],
+                       early_stopping_rounds=5, verbose_eval=False)
+    assert ours.best_iteration == theirs.best_iteration
+    assert ours.num_boosted_rounds() == theirs.num_boosted_rounds() == ours.best_iteration + 6
