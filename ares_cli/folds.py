@@ -285,14 +285,17 @@ _WARMED: list[int] = []  # the process ids it warmed
 
 def _import_fold_code() -> int:
     """What a fold imports first (XGBoost alone brings scikit-learn, SciPy and pandas: about
-    3 s a process on this machine); the worker's process id."""
+    3 s a process on this machine), and the backtest loop numba keeps compiled on disk (numba
+    and the cache: about 0.5 s); the worker's process id."""
     import os
 
     import optuna  # noqa: F401
     import xgboost  # noqa: F401
 
     import ares_cli.pipeline  # noqa: F401
+    from ares_cli.ml.trading.engine import compiled_loop
 
+    compiled_loop()
     return os.getpid()
 
 

@@ -80,6 +80,7 @@ __all__ = [
     "Orders",
     "Rules",
     "backtest",
+    "compiled_loop",
     "metrics",
     "run_loop",
 ]
@@ -199,7 +200,7 @@ class Backtest:
 
 
 @functools.cache
-def _compiled() -> Any:
+def compiled_loop() -> Any:
     """The loop compiled by numba (on first use, cached on disk), so importing this module
     stays cheap (`ares --help` imports the config sections)."""
     from numba import njit
@@ -213,7 +214,7 @@ def _compiled() -> Any:
 
 def run_loop(*args: Any) -> Any:
     """Run the compiled loop (arguments as `_loop`)."""
-    return _compiled()(*args)
+    return compiled_loop()(*args)
 
 
 # Trade record columns of the loop's `trades` array.
@@ -240,7 +241,7 @@ def _close_trade(trades, n, entry_j, j, side, size, entry_px, exit_px, reason, u
     return value - fee_paid
 
 
-_CLOSE_TRADE = _close_trade  # replaced by its jitted self in `_compiled`
+_CLOSE_TRADE = _close_trade  # replaced by its jitted self in `compiled_loop`
 
 
 def _loop(open_, high, low, close, first_fine, side, size, stop, target, trail,
