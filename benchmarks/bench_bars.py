@@ -1,7 +1,9 @@
 """Benchmark: trades -> 1h and 1m bars with ares' builder vs pandas `resample`, same data,
 same process. Prints seconds and the speed ratio (pandas time / ares time; > 1 means faster).
 
-Usage: python -m benchmarks.bench_bars [--trades 17000000] [--repeat 3]
+Usage: .venv-bench/bin/python -m benchmarks.bench_bars [--trades 17000000] [--repeat 3]
+(pandas is no dependency of ares: it comes with vectorbt in `.venv-bench`, which `make bench`
+builds.)
 """
 
 from __future__ import annotations

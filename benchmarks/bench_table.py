@@ -109,10 +109,16 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None,
             "code": proc.returncode, "stdout": stdout, "stderr": stderr.decode()}
 
 
-def task(name: str, data: Path) -> dict[str, Any]:
+# The baselines' interpreter (pandas comes with vectorbt there; neither is a dependency of
+# ares, and pandas in the project's venv would cost every ares process 0.6 s of imports:
+# scikit-learn imports it when it is installed).
+BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
+
+
+def task(name: str, data: Path, python: str = sys.executable) -> dict[str, Any]:
     """Run one in-process task (`--task`) in a fresh interpreter; its own timing of the work
     (imports excluded) replaces the wall time."""
-    result = run_measured([sys.executable, "-m", "benchmarks.bench_table", "--task", name,
+    result = run_measured([python, "-m", "benchmarks.bench_table", "--task", name,
                            "--data", str(data)], cwd=ROOT)
     if result["code"]:
         raise SystemExit(f"task {name} failed:\n{result['stderr'][-3000:]}")
@@ -245,7 +251,7 @@ def pipeline(store: Path, *sets: str, to: int | None = None) -> dict[str, Any]:
 
 
 def vectorbt_rows(args: argparse.Namespace) -> list[dict[str, Any]] | str:
-    python = ROOT / ".venv-bench" / "bin" / "python"
+    python = BENCH_PYTHON
     if not python.is_file():
         return "not run: .venv-bench (vectorbt) is missing; `make bench` builds it"
     with tempfile.TemporaryDirectory() as tmp:
@@ -313,7 +319,9 @@ def main() -> int:
             "process's resident high-water mark (as `/usr/bin/time -v`), tree the largest "
             "summed resident memory of the process and its workers.\n")
 
-        bars = {side: task(f"bars-{side}", data) for side in ("ares", "pandas", "polars")}
+        pandas_python = str(BENCH_PYTHON) if BENCH_PYTHON.is_file() else sys.executable
+        bars = {side: task(f"bars-{side}", data, pandas_python if side == "pandas"
+                           else sys.executable) for side in ("ares", "pandas", "polars")}
         a, p, q = bars["ares"], bars["pandas"], bars["polars"]
         say(f"## Trades -> 1h and 1m bars ({n:,} trades, {days} day chunks)\n")
         say("| builder | s | peak MB | bars (1h, 1m) |\n|---|---|---|---|")
