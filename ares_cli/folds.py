@@ -504,9 +504,12 @@ def _run_jobs(folds: list[Fold], bars: pl.DataFrame, fine: pl.DataFrame, config:
     for thread in _WARMING:
         thread.join()  # the processes it started are the ones joblib hands the folds to
     n_jobs = min(compute.n_jobs, len(folds))
-    # processes share this machine's fit threads; a Dask worker uses its own machine's
-    per_process = (max(1, compute.fit_threads // n_jobs) if compute.backend == "local"
-                   and n_jobs > 1 else None)
+    # local processes share this machine's fit threads. A Dask worker runs a fold in one of
+    # its task threads beside its event loop and its profiler, which samples every thread's
+    # stack: fit threads of our own there (and their short GIL switch interval) made a GIL
+    # convoy in which a fold crawled for minutes; there a fold fits one model at a time
+    per_process = (1 if compute.backend == "dask" else
+                   max(1, compute.fit_threads // n_jobs) if n_jobs > 1 else None)
     # the longest fold first (longest processing time first): with three folds on two
     # processes the two short ones share a process while the long one runs, instead of the
     # long one starting last; results are put back in fold order below
