@@ -2,8 +2,8 @@
 
 The same figures as `sklearn.metrics` (the tests compare them on random and tied inputs) without
 its input validation on every call. A cross-validation scores every fold of every trial, a few
-hundred rows each: there sklearn's checks took about 2 ms a call, ten times the arithmetic, and
-in a 17.8 M-trade run about 5 s of CPU over the main process and walk-forward's workers.
+hundred rows each: there sklearn's checks took about 2 ms a call, ten times the arithmetic (one
+CV's scores 23 ms with sklearn, 0.8 ms here), in the main process and in walk-forward's folds.
 Callers check their inputs once (finite, the same length, labels 0 or 1) and clip
 probabilities for the log-loss. Pure NumPy.
 """
