@@ -342,6 +342,8 @@ def fit_booster(
     """
     import xgboost as xgb
 
+    if int(rounds) < 1:
+        raise ValueError(f"a booster needs at least one boosting round, got {rounds}")
     dtrain = xgb.DMatrix(X, label=y, weight=w, missing=np.nan, nthread=xgb_params["nthread"])
     if valid is None or not early_stopping_rounds:
         booster = xgb.Booster(xgb_params, [dtrain])
@@ -351,19 +353,27 @@ def fit_booster(
     dvalid = xgb.DMatrix(valid[0], label=valid[1], missing=np.nan, nthread=xgb_params["nthread"])
     booster = xgb.Booster(xgb_params, [dtrain, dvalid])
     evals = [(dvalid, "valid")]
-    best, best_round, stale = math.inf, 0, 0
+    best, best_round, stale, sign = math.inf, 0, 0, 1.0
     for i in range(int(rounds)):
         booster.update(dtrain, i)
-        # "[i]\tvalid-logloss:0.69...": parsed as xgboost's own callbacks parse it
-        score = float(booster.eval_set(evals, i).rsplit(":", 1)[1])
+        # "[i]\tvalid-logloss:0.69...": the last metric, parsed as xgboost's callbacks parse it
+        name, value = booster.eval_set(evals, i).split()[-1].rsplit(":", 1)
+        if i == 0:  # xgboost's rule for which metrics grow when they improve
+            metric = name.split("-", 1)[1]
+            sign = -1.0 if metric != "mape" and metric.startswith(_MAXIMISED) else 1.0
+        score = sign * float(value)
         if i == 0 or score < best:  # round 0 always counts, as in xgboost
             best, best_round, stale = score, i, 0
         else:
             stale += 1
             if stale >= early_stopping_rounds:
                 break
-    booster.set_attr(best_iteration=str(best_round), best_score=str(best))
+    booster.set_attr(best_iteration=str(best_round), best_score=str(sign * best))
     return booster
+
+
+# Metrics xgboost's early stopping maximises (`xgboost.callback.EarlyStopping`, "mape" aside).
+_MAXIMISED = ("auc", "aucpr", "pre", "pre@", "map", "ndcg", "auc@", "aucpr@", "map@", "ndcg@")
 
 
 def predict_booster(booster: xgb.Booster, X: np.ndarray) -> np.ndarray:

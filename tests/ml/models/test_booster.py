@@ -387,3 +387,29 @@ def test_fit_booster_ties_do_not_count_as_gains() -> None:
                        early_stopping_rounds=5, verbose_eval=False)
     assert ours.best_iteration == theirs.best_iteration
     assert ours.num_boosted_rounds() == theirs.num_boosted_rounds() == ours.best_iteration + 6
+
+
+@pytest.mark.parametrize("metric", [["logloss", "auc"], "auc", "error"])
+def test_fit_booster_stops_on_the_last_metric_in_its_direction(metric: object) -> None:
+    """With other evaluation metrics (ares sets log-loss; a caller's parameters may not),
+    early stopping follows xgboost.train: the last metric, maximised where xgboost maximises it."""
+    import xgboost as xgb
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(300, 5))
+    y = (rng.random(300) < 0.3 + 0.4 * (X[:, 0] > 0)).astype(np.float64)
+    params = {**BoostConfig().xgb_params(0), "eval_metric": metric}
+    ours = fit_booster(params, X[:240], y[:240], np.ones(240), 300, valid=(X[240:], y[240:]),
+                       early_stopping_rounds=10)
+    theirs = xgb.train(params, xgb.DMatrix(X[:240], label=y[:240], nthread=1), 300,
+                       evals=[(xgb.DMatrix(X[240:], label=y[240:], nthread=1), "valid")],
+                       early_stopping_rounds=10, verbose_eval=False)
+    assert ours.best_iteration == theirs.best_iteration
+    assert ours.attributes() == theirs.attributes()
+    assert bytes(ours.save_raw("ubj")) == bytes(theirs.save_raw("ubj"))
+
+
+def test_fit_booster_needs_a_round() -> None:
+    with pytest.raises(ValueError, match="at least one boosting round"):
+        fit_booster(BoostConfig().xgb_params(0), np.zeros((4, 2)), np.array([0.0, 1, 0, 1]),
+                    np.ones(4), 0)
