@@ -19,23 +19,23 @@ VECTORBT ?= vectorbt==1.2.0
 # all but test suites, pip's own tooling and the asynchronous halves of ccxt nothing here imports.
 UV_VERSION ?= 0.13.9
 NO_BYTECODE := '/(tests?|pip|setuptools)/|/ccxt/(async_support|pro)/'
+# $(call compile_installed,BIN_DIR): bytecode for what that venv's python has installed
+compile_installed = $(1)/python -m compileall -q -j 0 -x $(NO_BYTECODE) \
+    "$$($(1)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" > /dev/null \
+    || echo "some installed modules did not compile to bytecode (they still import)" >&2
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -c $(LOCK) -e '.[dev]'
-	$(BIN)/python -m compileall -q -j 0 -x $(NO_BYTECODE) \
-	    "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" > /dev/null \
-	    || echo "some installed modules did not compile to bytecode (they still import)" >&2
+	$(call compile_installed,$(BIN))
 	touch $(STAMP)
 
 $(BENCH_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_BIN)/pip install --quiet 'uv==$(UV_VERSION)'
 	$(BENCH_BIN)/uv pip install --quiet --python $(BENCH_BIN)/python -e . '$(VECTORBT)'  # vectorbt pins its own ranges
-	$(BENCH_BIN)/python -m compileall -q -j 0 -x $(NO_BYTECODE) \
-	    "$$($(BENCH_BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" > /dev/null \
-	    || echo "some installed modules did not compile to bytecode (they still import)" >&2
+	$(call compile_installed,$(BENCH_BIN))
 	touch $(BENCH_STAMP)
 
 install: $(STAMP) bytecode

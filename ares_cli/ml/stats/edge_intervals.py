@@ -22,7 +22,7 @@ import numpy as np
 from ares_cli.ml.features.labels import average_uniqueness
 from ares_cli.ml.stats.bootstrap import block_indices, optimal_block_length
 
-__all__ = ["EPS", "auc_replicates", "describe", "edge", "overlap_block_length"]
+__all__ = ["EPS", "auc_replicates", "describe", "edge", "log_loss_rows", "overlap_block_length"]
 
 EPS = 1e-6
 N_BOOT = 2000
@@ -67,7 +67,8 @@ def _block_means(values: np.ndarray, starts: np.ndarray, block: int) -> np.ndarr
     return sums.sum(axis=1) / (starts.shape[1] * block)
 
 
-def _log_loss_rows(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+def log_loss_rows(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-row negative log-likelihood of `p` = P(y = 1), clipped to [EPS, 1 - EPS]."""
     q = np.clip(p, EPS, 1.0 - EPS)
     return -(y * np.log(q) + (1.0 - y) * np.log1p(-q))
 
@@ -110,7 +111,7 @@ def edge(
     if n < 2 or np.unique(labels).size < 2:
         out["reason"] = "fewer than two rows or a single class: nothing to compare"
         return out
-    lm, lb = _log_loss_rows(p, labels), _log_loss_rows(b, labels)
+    lm, lb = log_loss_rows(p, labels), log_loss_rows(b, labels)
     block = min(n, max(overlap, min_block, math.ceil(optimal_block_length(lb - lm)[1])))
     out.update(block_length=block, effective_n=round(n / block, 1))
     rng = np.random.default_rng(seed)
